@@ -1,0 +1,32 @@
+from importlib import metadata
+
+import pytest
+
+from tiers import LAYERS, ComponentVersionError, check_components, components, versions
+from tiers.cli import main
+
+
+def test_every_component_is_pinned_and_matches():
+    comps = components()
+    assert [c.name for c in comps] == list(LAYERS)
+    for c in comps:
+        assert c.pinned == metadata.version(c.name), c
+
+
+def test_mismatch_names_component_and_fix(monkeypatch):
+    real = metadata.version
+
+    def fake_version(name):
+        return "9.9.9" if name == "datablock" else real(name)
+
+    monkeypatch.setattr(versions.metadata, "version", fake_version)
+    with pytest.raises(ComponentVersionError, match=r"datablock: tiers pins ==0\.1\.0, installed 9\.9\.9"):
+        check_components()
+    monkeypatch.setenv("TIERS_SKIP_VERSION_CHECK", "1")
+    assert not all(c.ok for c in check_components())
+
+
+def test_cli_info_lists_layers(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "pluggable-optim" in out and "apps-vision" in out and "mismatch" not in out

@@ -1,0 +1,58 @@
+"""Run each package's tests in an environment holding only that package and its declared dependencies.
+
+The environments are the `iso` matrix of hatch.toml (uv, settings mirrored from pip), so a package
+whose code or tests import something it does not declare fails here. Slow tests (`-m slow`) run once,
+in the combined run, not here. dispatch-transforms is also checked to have no torch at all.
+
+Usage: python tools/isolated.py [dist ...]      (default: every package)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from workspace import ROOT, dists, find_tool
+
+NO_TORCH = ("dispatch-transforms",)
+
+
+def run(cmd: list[str]) -> int:
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+def check(dist: str, hatch: str) -> list[str]:
+    env = f"iso.{dist}"
+    problems = []
+    if run([hatch, "env", "create", env]) != 0:
+        return [f"{dist}: environment could not be created"]
+    if dist in NO_TORCH:
+        probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
+        if run([hatch, "run", f"{env}:python", "-c", probe]) != 0:
+            problems.append(f"{dist}: torch is installed in its environment but must not be needed")
+    tests = f"packages/{dist}/tests"
+    pytest_args = ["-q", "-m", "not slow", "-p", "no:cacheprovider", tests]
+    if run([hatch, "run", f"{env}:python", "tools/run_tests.py", *pytest_args]):
+        problems.append(f"{dist}: tests failed with only its declared dependencies installed")
+    return problems
+
+
+def main(selected: list[str]) -> int:
+    hatch = find_tool("hatch")
+    targets = selected or dists()
+    start = time.perf_counter()
+    problems: list[str] = []
+    for dist in targets:
+        t0 = time.perf_counter()
+        problems += check(dist, hatch)
+        print(f"isolated: {dist} done in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"isolated: {len(targets)} packages in {time.perf_counter() - start:.1f} s")
+    for p in problems:
+        print(f"isolated: FAIL {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
