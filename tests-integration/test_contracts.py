@@ -14,7 +14,10 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": ":".join(srcs), "PATH": str(Path(sys.executable).parent)}
     return subprocess.run(
         [str(exe), "--config", str(root / "pyproject.toml"), "--no-cache"],
-        cwd=root, capture_output=True, text=True, env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 
