@@ -12,8 +12,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import tomllib
 
-from workspace import ROOT, dists, find_tool
+from workspace import ROOT, closure, dists, find_tool, internal_deps
 
 NO_TORCH = ("dispatch-transforms",)
 
@@ -39,11 +40,26 @@ def check(dist: str, hatch: str) -> list[str]:
     return problems
 
 
+def transitive_table_problems() -> list[str]:
+    """hatch's sources redirect direct dependencies only: hatch.toml must list the transitive internal ones."""
+    iso = tomllib.loads((ROOT / "hatch.toml").read_text())["envs"]["iso"]
+    listed: dict[str, set[str]] = {d: set() for d in dists()}
+    for entry in iso.get("overrides", {}).get("matrix", {}).get("pkg", {}).get("dependencies", []):
+        for dist in entry["if"]:
+            listed[dist].add(entry["value"])
+    problems = []
+    for dist in dists():
+        need = set(closure(dist)) - set(internal_deps(dist)) - {dist}
+        if need != listed[dist]:
+            problems.append(f"hatch.toml [envs.iso.overrides]: {dist} needs transitive {sorted(need)}, lists {sorted(listed[dist])}")
+    return problems
+
+
 def main(selected: list[str]) -> int:
     hatch = find_tool("hatch")
     targets = selected or dists()
     start = time.perf_counter()
-    problems: list[str] = []
+    problems: list[str] = transitive_table_problems()
     for dist in targets:
         t0 = time.perf_counter()
         problems += check(dist, hatch)
