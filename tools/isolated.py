@@ -51,7 +51,9 @@ def transitive_table_problems() -> list[str]:
     for dist in dists():
         need = set(closure(dist)) - set(internal_deps(dist)) - {dist}
         if need != listed[dist]:
-            problems.append(f"hatch.toml [envs.iso.overrides]: {dist} needs transitive {sorted(need)}, lists {sorted(listed[dist])}")
+            problems.append(
+                f"hatch.toml [envs.iso.overrides]: {dist} needs transitive {sorted(need)}, lists {sorted(listed[dist])}"
+            )
     return problems
 
 
