@@ -1,0 +1,113 @@
+"""Parallel helpers for preprocessing (reading, tokenizing): a map and a generator over worker processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from fastprogress.fastprogress import progress_bar
+
+__all__ = ["parallel_map", "parallel_gen", "default_workers"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_worker: Callable[[Sequence[Any]], Iterable[Any]] | None = None  # set once per worker process by _init_worker
+
+
+def default_workers() -> int:
+    """How many workers to use by default: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _executor(n_workers: int, threads: bool, **kw: Any) -> Executor:
+    return ThreadPoolExecutor(n_workers, **kw) if threads else ProcessPoolExecutor(n_workers, **kw)
+
+
+def _with_progress(it: Iterable[T], total: int, progress: bool) -> Iterator[T]:
+    if progress and total:
+        yield from progress_bar(it, total=total, leave=False)
+    else:
+        yield from it
+
+
+def parallel_map(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    n_workers: int | None = None,
+    chunksize: int = 1,
+    progress: bool = True,
+    threads: bool = False,
+) -> list[R]:
+    """`[func(o) for o in items]` over `n_workers` processes (threads with `threads=True`), in order.
+
+    `n_workers=0` runs in this process (easy to debug); `None` uses every available CPU.
+    Processes need a picklable `func` (a module-level function); a progress bar shows
+    unless `progress=False`.
+    """
+    items = list(items)
+    n_workers = default_workers() if n_workers is None else n_workers
+    if n_workers < 0:
+        raise ValueError(f"parallel_map: n_workers must be >= 0, got {n_workers}")
+    if chunksize < 1:
+        raise ValueError(f"parallel_map: chunksize must be >= 1, got {chunksize}")
+    if n_workers == 0 or len(items) <= 1:
+        return list(_with_progress(map(func, items), len(items), progress))
+    with _executor(n_workers, threads) as ex:
+        mapped = ex.map(func, items, chunksize=chunksize) if not threads else ex.map(func, items)
+        return list(_with_progress(mapped, len(items), progress))
+
+
+def _init_worker(make_worker: Callable[[], Callable[[Sequence[Any]], Iterable[Any]]]) -> None:
+    global _worker
+    _worker = make_worker()
+
+
+def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
+    assert _worker is not None, "parallel_gen: worker was not initialised"
+    return list(_worker(chunk))
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def parallel_gen(
+    make_worker: Callable[[], Callable[[Sequence[T]], Iterable[R]]],
+    items: Iterable[T],
+    n_workers: int | None = None,
+    chunksize: int = 64,
+    progress: bool = True,
+) -> Iterator[R]:
+    """Yield one result per item, in order, from stateful workers that are set up once per process.
+
+    Each worker process calls `make_worker()` once (load a tokenizer, open a file...) and then
+    calls the returned function on chunks of `chunksize` items; it must return one result per
+    item of the chunk. `n_workers=0` runs in this process.
+    """
+    items = list(items)
+    n_workers = default_workers() if n_workers is None else n_workers
+    if n_workers < 0:
+        raise ValueError(f"parallel_gen: n_workers must be >= 0, got {n_workers}")
+    chunks = _chunks(items, max(1, chunksize))
+    if n_workers == 0:
+        worker = make_worker()
+        results: Iterable[Iterable[R]] = (worker(chunk) for chunk in chunks)
+        yield from _check_counts(chunks, _with_progress(results, len(chunks), progress))
+        return
+    n_procs = max(1, min(n_workers, len(chunks)))
+    with ProcessPoolExecutor(n_procs, initializer=_init_worker, initargs=(make_worker,)) as ex:
+        yield from _check_counts(chunks, _with_progress(ex.map(_run_chunk, chunks), len(chunks), progress))
+
+
+def _check_counts(chunks: Sequence[Sequence[Any]], results: Iterable[Iterable[R]]) -> Iterator[R]:
+    for chunk, res in zip(chunks, results, strict=True):
+        res = list(res)
+        if len(res) != len(chunk):
+            raise ValueError(f"parallel_gen: the worker returned {len(res)} results for a chunk of {len(chunk)} items")
+        yield from res
