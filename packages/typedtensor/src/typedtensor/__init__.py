@@ -1,6 +1,36 @@
-"""typedtensor: semantic tensor types that keep their type and metadata."""
+"""typedtensor: semantic tensor types that keep their type and metadata through torch ops and show themselves."""
 
 from typedtensor.__about__ import __version__
+from typedtensor.core import TensorBase, mixed_rules, register_mixed_rule, result_type
+from typedtensor.retype import cast, retain_type, wrap
+from typedtensor.tensors import (
+    TensorBBox,
+    TensorCategory,
+    TensorImage,
+    TensorImageBW,
+    TensorMask,
+    TensorMultiCategory,
+    TensorPoint,
+    TensorText,
+)
 from typedtensor.unwrap import as_plain
 
-__all__ = ["__version__", "as_plain"]
+__all__ = [
+    "__version__",
+    "TensorBase",
+    "TensorImage",
+    "TensorImageBW",
+    "TensorMask",
+    "TensorPoint",
+    "TensorBBox",
+    "TensorCategory",
+    "TensorMultiCategory",
+    "TensorText",
+    "wrap",
+    "retain_type",
+    "cast",
+    "as_plain",
+    "mixed_rules",
+    "register_mixed_rule",
+    "result_type",
+]
