@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["SkipItem", "ItemError", "CollateError", "find_skip"]
 
 
-class SkipItem(Exception):  # noqa: N818 - the name says what raising it does, as in fastai
+class SkipItem(Exception):
     """Raise from a getter or transform to drop this item from its batch (counted and warned once per epoch)."""
 
 

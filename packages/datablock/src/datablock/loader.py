@@ -1,0 +1,451 @@
+"""`DataLoader`: items → typed batches on the device, through torch's own DataLoader machinery.
+
+Per item (in the workers): `dataset[i]`, then `after_item`; per batch (in the workers): `before_batch`
+on the list of items, then a collate that keeps typed tensors' types and gives tuples; then, in the
+main process, transfer to `device` and `after_batch` there. A dataset of in-memory tensors (a
+`TensorDataset`, or a tuple of tensors) with no item transforms takes a fast path: whole batches are
+indexed at once, with no per-item work and no collate.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader as TorchDataLoader
+from torch.utils.data import Sampler, TensorDataset
+
+from datablock._pipe import as_pipeline, decode_with
+from datablock.collate import collate, decollate, retype
+from datablock.errors import find_skip
+
+__all__ = ["DataLoader"]
+
+Tfms = Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
+
+
+def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], b: Any) -> Any:
+    """Apply `fn` to every tensor of a batch (tuples, lists, dicts), re-typing each result like its input."""
+    if isinstance(b, torch.Tensor):
+        return retype(fn(_plain(b)), b)
+    if isinstance(b, tuple):
+        return tuple(_map_tensors(fn, o) for o in b)
+    if isinstance(b, list):
+        return [_map_tensors(fn, o) for o in b]
+    if isinstance(b, Mapping):
+        return {k: _map_tensors(fn, v) for k, v in b.items()}
+    return b
+
+
+def to_device(b: Any, device: torch.device | str | None, non_blocking: bool = False) -> Any:
+    """Move every tensor of batch `b` to `device`, keeping types, tuples and metadata."""
+    if device is None:
+        return b
+    return _map_tensors(lambda t: t.to(device, non_blocking=non_blocking), b)
+
+
+def _tensor_columns(ds: Any) -> tuple[torch.Tensor, ...] | torch.Tensor | None:
+    """The tensors behind an in-memory dataset (fast path), or None."""
+    if isinstance(ds, torch.Tensor):
+        return ds
+    if isinstance(ds, TensorDataset):
+        return tuple(ds.tensors)
+    if isinstance(ds, tuple) and ds and all(isinstance(t, torch.Tensor) for t in ds):
+        n = ds[0].shape[0]
+        if any(t.shape[0] != n for t in ds):
+            raise ValueError(f"DataLoader: the tensors of a tuple dataset differ in length: {[t.shape[0] for t in ds]}")
+        return ds
+    return None
+
+
+class _Batch:
+    """A collated batch and the items dropped by `SkipItem` on its way (crosses the worker boundary)."""
+
+    def __init__(self, data: Any, skipped: list[tuple[int, str]]) -> None:
+        self.data = data
+        self.skipped = skipped
+
+    def pin_memory(self) -> _Batch:  # called by torch's pin-memory thread
+        self.data = _map_tensors(lambda t: t.pin_memory(), self.data)
+        return self
+
+
+class _BatchIndices:
+    """Index lists, one per batch; a new (seeded) order on every pass. Used as torch's `batch_sampler`."""
+
+    def __init__(
+        self,
+        n: int,
+        bs: int,
+        shuffle: bool,
+        drop_last: bool,
+        sampler: Iterable[int] | None,
+        generator: torch.Generator | None,
+    ) -> None:
+        self.n, self.bs, self.shuffle, self.drop_last = n, bs, shuffle, drop_last
+        self.sampler, self.generator = sampler, generator
+        self.next_order: list[int] | bool | None = False  # False: not drawn yet for the coming pass
+
+    def order(self) -> list[int] | None:
+        """This pass's order of the items (None: 0..n-1)."""
+        if self.sampler is not None:
+            return list(self.sampler)
+        if self.shuffle:
+            return torch.randperm(self.n, generator=self.generator).tolist()
+        return None
+
+    def take_order(self) -> list[int] | None:
+        """The order drawn in advance for this pass (see `DataLoader._start_pass`), else a fresh one."""
+        order, self.next_order = self.next_order, False
+        return self.order() if order is False else order  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.take_order()
+        n = self.n if order is None else len(order)
+        for start in range(0, n, self.bs):
+            stop = min(start + self.bs, n)
+            if self.drop_last and stop - start < self.bs:
+                return
+            yield list(range(start, stop)) if order is None else order[start:stop]
+
+    def __len__(self) -> int:
+        n = self.n if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
+        return n // self.bs if self.drop_last else -(-n // self.bs)
+
+
+class _Fetcher:
+    """The dataset torch's fetcher sees: `__getitems__` builds a whole batch's items, dropping `SkipItem`s."""
+
+    def __init__(self, dataset: Any, after_item: Callable[[Any], Any] | None) -> None:
+        self.dataset, self.after_item = dataset, after_item
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> Any:
+        x = self.dataset[i]
+        return x if self.after_item is None else self.after_item(x)
+
+    def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]]]:
+        items, skipped = [], []
+        for i in idxs:
+            try:
+                items.append(self[i])
+            except Exception as e:
+                skip = find_skip(e)
+                if skip is None:
+                    raise
+                skipped.append((int(i), str(skip)))
+        return items, skipped
+
+
+class _Collate:
+    """`before_batch` on the list of items, then the collate; runs in the workers."""
+
+    def __init__(self, before_batch: Callable[[Any], Any] | None, collate_fn: Callable[[Sequence[Any]], Any]) -> None:
+        self.before_batch, self.collate_fn = before_batch, collate_fn
+
+    def __call__(self, fetched: tuple[list[Any], list[tuple[int, str]]]) -> _Batch:
+        items, skipped = fetched
+        if not items:
+            return _Batch(None, skipped)
+        if self.before_batch is not None:
+            items = self.before_batch(items)
+        return _Batch(self.collate_fn(items), skipped)
+
+
+class _TensorFetcher:
+    """Fast path through workers: a batch is one indexing of each tensor; no per-item work."""
+
+    def __init__(self, cols: tuple[torch.Tensor, ...] | torch.Tensor) -> None:
+        self.cols = cols
+
+    def __len__(self) -> int:
+        return (self.cols if isinstance(self.cols, torch.Tensor) else self.cols[0]).shape[0]
+
+    def __getitems__(self, idxs: Sequence[int]) -> _Batch:
+        return _Batch(_take(self.cols, torch.as_tensor(idxs, dtype=torch.long)), [])
+
+
+def _take(cols: tuple[torch.Tensor, ...] | torch.Tensor, idx: slice | torch.Tensor) -> Any:
+    if isinstance(cols, torch.Tensor):
+        return retype(_plain(cols)[idx], cols)
+    return tuple(retype(_plain(t)[idx], t) for t in cols)
+
+
+def _unwrap_batch(b: _Batch) -> _Batch:
+    return b
+
+
+class DataLoader:
+    """Batches from a dataset through torch's DataLoader machinery, keeping typed tensors' types.
+
+    Arguments follow `torch.utils.data.DataLoader` (`bs` is `batch_size`), plus `device` (batches
+    arrive there) and three transform hooks: `after_item` (each item, in the workers),
+    `before_batch` (the list of items of a batch, in the workers) and `after_batch` (the collated
+    batch, on `device`). Each hook is a callable, a `Transform`/`Pipeline`, or a list (made a
+    `Pipeline`). Shuffling draws from `generator` (or torch's global RNG), so seeded runs repeat.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        bs: int = 64,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        prefetch_factor: int | None = None,
+        generator: torch.Generator | None = None,
+        sampler: Sampler[int] | Iterable[int] | None = None,
+        batch_sampler: Iterable[Sequence[int]] | None = None,
+        device: torch.device | str | None = None,
+        after_item: Tfms = None,
+        before_batch: Tfms = None,
+        after_batch: Tfms = None,
+        n_inp: int | None = None,
+        collate_fn: Callable[[Sequence[Any]], Any] | None = None,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
+    ) -> None:
+        self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
+            raise ValueError(f"DataLoader: bs must be a positive int, got {bs!r}")
+        if num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be >= 0, got {num_workers}")
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"DataLoader: expected an indexable dataset with a length, got {type(dataset).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: give either sampler or shuffle=True, not both (the sampler decides order)")
+        if batch_sampler is not None and (shuffle or sampler is not None or drop_last):
+            raise ValueError(
+                "DataLoader: batch_sampler decides the batches; do not also give shuffle, sampler or drop_last"
+            )
+        self.dataset, self.bs, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
+        self.num_workers, self.pin_memory, self.persistent_workers = num_workers, pin_memory, persistent_workers
+        self.prefetch_factor, self.generator, self.sampler, self.batch_sampler = (
+            prefetch_factor,
+            generator,
+            sampler,
+            batch_sampler,
+        )
+        self.device = None if device is None else torch.device(device)
+        self.after_item = as_pipeline(after_item)
+        self.before_batch = as_pipeline(before_batch)
+        self.after_batch = as_pipeline(after_batch)
+        self.collate_fn = collate if collate_fn is None else collate_fn
+        self.timeout, self.worker_init_fn, self.multiprocessing_context = (
+            timeout,
+            worker_init_fn,
+            multiprocessing_context,
+        )
+        self._n_inp = n_inp
+        simple = self.after_item is None and self.before_batch is None and collate_fn is None
+        self._cols = _tensor_columns(dataset) if simple else None
+        n = self.n_items
+        if drop_last and batch_sampler is None and 0 < n < bs and sampler is None:
+            raise ValueError(
+                f"DataLoader: bs={bs} is larger than the dataset ({n} items) and drop_last=True, so no batch "
+                "would ever be produced; lower bs or set drop_last=False"
+            )
+        self._torch_dl: TorchDataLoader | None = None
+        self._indices: _BatchIndices | None = None
+        self._worker_gen = torch.Generator()
+        self.n_skipped = 0  # items dropped by SkipItem during the last pass
+
+    # --- batches --------------------------------------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        """How many items the dataset holds."""
+        if self._cols is None:
+            return len(self.dataset)
+        return (self._cols if isinstance(self._cols, torch.Tensor) else self._cols[0]).shape[0]
+
+    def _batch_indices(self) -> Iterable[Sequence[int]]:
+        if self.batch_sampler is not None:
+            return self.batch_sampler
+        if self._indices is None:
+            self._indices = _BatchIndices(
+                self.n_items, self.bs, self.shuffle, self.drop_last, self.sampler, self.generator
+            )
+        return self._indices
+
+    def _start_pass(self) -> None:
+        """Draw this pass's order, then the workers' seed, from the same stream whatever `num_workers` is,
+        so a seeded loader gives the same batches with 0 or N workers (test_loader: test_seeded_shuffle_*)."""
+        bi = self._batch_indices()
+        if isinstance(bi, _BatchIndices):
+            bi.next_order = bi.order()
+        seed = torch.randint(0, 2**62, (1,), generator=self.generator).item()
+        self._worker_gen.manual_seed(int(seed))
+
+    def _fast_batches(self) -> Iterator[_Batch]:
+        assert self._cols is not None
+        bi = self._batch_indices()
+        if not isinstance(bi, _BatchIndices):
+            for idxs in bi:
+                yield _Batch(_take(self._cols, torch.as_tensor(list(idxs), dtype=torch.long)), [])
+            return
+        order = bi.take_order()
+        n = bi.n if order is None else len(order)
+        perm = None if order is None else torch.as_tensor(order, dtype=torch.long)
+        for start in range(0, n, self.bs):
+            stop = min(start + self.bs, n)
+            if self.drop_last and stop - start < self.bs:
+                return
+            yield _Batch(_take(self._cols, slice(start, stop) if perm is None else perm[start:stop]), [])
+
+    def _fetcher(self) -> tuple[Any, Callable[[Any], _Batch]]:
+        if self._cols is not None:
+            return _TensorFetcher(self._cols), _unwrap_batch
+        return _Fetcher(self.dataset, self.after_item), _Collate(self.before_batch, self.collate_fn)
+
+    def _in_process_batches(self) -> Iterator[_Batch]:
+        if self._cols is not None:
+            yield from self._fast_batches()
+            return
+        fetcher, coll = self._fetcher()
+        for idxs in self._batch_indices():
+            b = coll(fetcher.__getitems__(idxs))
+            yield b.pin_memory() if self.pin_memory and torch.cuda.is_available() else b
+
+    def _workers_ok(self) -> bool:
+        """Under spawn/forkserver the workers receive a pickled copy of the pipeline; check it can be."""
+        ctx = self.multiprocessing_context
+        method = ctx if isinstance(ctx, str) else getattr(ctx, "get_start_method", lambda: None)()
+        if method is None:
+            method = torch.multiprocessing.get_start_method(allow_none=True) or "fork"
+        if method == "fork":
+            return True
+        try:
+            pickle.dumps(self._fetcher())
+        except Exception as e:  # noqa: BLE001 - any pickling failure means workers cannot start
+            warnings.warn(
+                f"DataLoader: num_workers={self.num_workers} changed to 0: the start method {method!r} sends the "
+                f"dataset and transforms to the workers by pickling, and they cannot be pickled ({e}). "
+                "Use module-level functions instead of lambdas/closures to load in parallel.",
+                stacklevel=3,
+            )
+            self.num_workers = 0
+            return False
+        return True
+
+    def _torch_loader(self) -> TorchDataLoader:
+        if self._torch_dl is None:
+            fetcher, coll = self._fetcher()
+            self._torch_dl = TorchDataLoader(
+                fetcher,
+                batch_sampler=self._batch_indices(),
+                num_workers=self.num_workers,
+                collate_fn=coll,
+                pin_memory=self.pin_memory and torch.cuda.is_available(),
+                timeout=self.timeout,
+                worker_init_fn=self.worker_init_fn,
+                multiprocessing_context=self.multiprocessing_context,
+                generator=self._worker_gen,
+                prefetch_factor=self.prefetch_factor,
+                persistent_workers=self.persistent_workers,
+            )
+        return self._torch_dl
+
+    def _raw_batches(self, workers: bool = True) -> Iterator[_Batch]:
+        self._start_pass()
+        if workers and self.num_workers > 0 and self._workers_ok():
+            yield from self._torch_loader()
+        else:
+            yield from self._in_process_batches()
+
+    def _finish(self, data: Any) -> Any:
+        data = to_device(data, self.device, non_blocking=self.pin_memory)
+        return data if self.after_batch is None else self.after_batch(data)
+
+    def _iterate(self, workers: bool) -> Iterator[Any]:
+        skipped: list[tuple[int, str]] = []
+        self.n_skipped = 0
+        for b in self._raw_batches(workers):
+            if b.skipped:
+                skipped.extend(b.skipped)
+                self.n_skipped = len(skipped)
+            if b.data is not None:
+                yield self._finish(b.data)
+        if skipped:
+            idxs = [i for i, _ in skipped]
+            warnings.warn(
+                f"DataLoader: skipped {len(skipped)} item(s) this pass because a transform raised SkipItem "
+                f"(indices {idxs[:10]}{' ...' if len(idxs) > 10 else ''}); first reason: {skipped[0][1]}",
+                stacklevel=3,
+            )
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iterate(workers=True)
+
+    def __len__(self) -> int:
+        return len(self._batch_indices())  # type: ignore[arg-type]
+
+    # --- the data protocol ----------------------------------------------------------------------------------
+    @property
+    def n_inp(self) -> int:
+        """How many leading elements of a batch are inputs (the rest are targets)."""
+        if self._n_inp is not None:
+            return self._n_inp
+        return int(getattr(self.dataset, "n_inp", 1))
+
+    @property
+    def vocab(self) -> Any:
+        """The target vocabulary of the dataset (from its `Categorize`), if it has one."""
+        vocab = getattr(self.dataset, "vocab", None)
+        if vocab is None:
+            raise AttributeError(f"DataLoader: the dataset ({type(self.dataset).__name__}) has no vocab")
+        return vocab
+
+    def one_batch(self) -> Any:
+        """The first batch of a pass, built in this process (no worker start-up)."""
+        for b in self._iterate(workers=False):
+            return b
+        raise ValueError(
+            f"DataLoader.one_batch: no batch: the dataset has {self.n_items} items "
+            f"(bs={self.bs}, drop_last={self.drop_last})"
+        )
+
+    def to(self, device: torch.device | str) -> DataLoader:
+        """Send future batches to `device` (in place; returns self)."""
+        self.device = torch.device(device)
+        self._kwargs["device"] = self.device
+        return self
+
+    def new(self, **kwargs: Any) -> DataLoader:
+        """A copy of this loader with some arguments changed, e.g. `dl.new(shuffle=False, bs=128)`."""
+        unknown = set(kwargs) - set(self._kwargs)
+        if unknown:
+            raise TypeError(f"DataLoader.new: unknown argument(s) {sorted(unknown)}; known: {sorted(self._kwargs)}")
+        return type(self)(**{**self._kwargs, **kwargs})
+
+    def decode(self, b: Any) -> Any:
+        """Undo `after_batch` on a batch (back on the CPU), keeping it a batch."""
+        return to_device(decode_with(self.after_batch, b), "cpu")
+
+    def decode_batch(self, b: Any, max_n: int = 9, full: bool = True) -> list[Any]:
+        """A batch back to a list of (at most `max_n`) items: undo `after_batch`, split, undo `after_item`
+        and, with `full`, the dataset's own transforms (so a category index becomes its label)."""
+        items = decollate(self.decode(b), max_n)
+        if self.after_item is not None:
+            items = [decode_with(self.after_item, it) for it in items]
+        dec = getattr(self.dataset, "decode", None)
+        if full and dec is not None:
+            items = [dec(it) for it in items]
+        return items
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({type(self.dataset).__name__} of {self.n_items}, bs={self.bs}, shuffle={self.shuffle}, "
+            f"num_workers={self.num_workers}, device={self.device})"
+        )
