@@ -1,0 +1,212 @@
+"""`Transform`: a callable that dispatches on its input's type, maps over tuples, keeps types and can decode.
+
+Subclass and define `encodes`, `decodes` and optionally `setups`, each either a plain typed method or
+several typed versions in plum's overload pattern. A type with no matching implementation passes
+through unchanged. `ItemTransform` receives a whole tuple; `DisplayedTransform` shows its arguments
+in its repr; `InplaceTransform` mutates its input and returns it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from dispatch_transforms.dispatch import DispatchMethod, TypeDispatch
+from dispatch_transforms.errors import TransformError
+from dispatch_transforms.retention import retain
+
+__all__ = ["Transform", "ItemTransform", "DisplayedTransform", "InplaceTransform"]
+
+_METHODS = ("encodes", "decodes", "setups")
+_SPLITS = (None, 0, 1)
+
+
+def _check_split_idx(split_idx: Any, where: str) -> None:
+    if split_idx not in _SPLITS or isinstance(split_idx, bool):
+        raise ValueError(f"{where}: split_idx must be None (always), 0 (training) or 1 (validation), got {split_idx!r}")
+
+
+class Transform:
+    """A reversible, type-dispatched function: `encodes` on the way in, `decodes` on the way out.
+
+    Called on a tuple it applies to each element separately (by that element's type) and returns a
+    tuple; any other object, lists included, is one item. A result whose type is a supertype of the
+    input's is cast back to the input's type. `split_idx` (None: always, 0: training only,
+    1: validation only) and `order` (position in a `Pipeline`) are class attributes or arguments.
+
+    Build one from functions with `Transform(enc=f, dec=g)`, or decorate a typed function with
+    `@Transform`.
+    """
+
+    split_idx: int | None = None
+    order: int = 0
+    train_setup: bool | None = None
+
+    # `Cls.encodes` is the class's dispatch table; `__init_subclass__` gives every subclass its own.
+    encodes = DispatchMethod("encodes")
+    decodes = DispatchMethod("decodes")
+    setups = DispatchMethod("setups")
+    _encodes_table: TypeDispatch
+    _decodes_table: TypeDispatch
+    _setups_table: TypeDispatch
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _install_tables(cls)
+
+    def __init__(
+        self,
+        enc: Callable[..., Any] | None = None,
+        dec: Callable[..., Any] | None = None,
+        split_idx: int | None = None,
+        order: int | None = None,
+    ) -> None:
+        if split_idx is not None:
+            _check_split_idx(split_idx, type(self).__qualname__)
+            self.split_idx = split_idx
+        if order is not None:
+            self.order = order
+        self._name: str | None = None
+        for name, func in (("encodes", enc), ("decodes", dec)):
+            if func is None:
+                continue
+            if not callable(func):
+                raise TypeError(f"Transform: {name[:3]} must be a function, got {func!r}")
+            setattr(self, f"_{name}_table", TypeDispatch(name, [func], takes_self=False))
+            if name == "encodes":
+                self._name = getattr(func, "__name__", None)
+
+    # ----------------------------------------------------------------- naming
+    @property
+    def name(self) -> str:
+        """The display name: set explicitly, else the `enc` function's name, else the class name."""
+        return getattr(self, "_name", None) or type(self).__name__
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    # ----------------------------------------------------------------- calling
+    def __call__(self, x: Any, split_idx: int | None = None) -> Any:
+        """Encode `x` (element-wise when it is a tuple); skipped when `split_idx` names the other split."""
+        if split_idx is not None and self.split_idx is not None and split_idx != self.split_idx:
+            return x
+        return self._apply(self._encodes_table, x)
+
+    def decode(self, x: Any, split_idx: int | None = None) -> Any:
+        """Decode `x` (element-wise when it is a tuple): the inverse of `__call__` where `decodes` exists."""
+        if split_idx is not None and self.split_idx is not None and split_idx != self.split_idx:
+            return x
+        return self._apply(self._decodes_table, x)
+
+    def setup(self, items: Any = None, train_setup: bool = False) -> None:
+        """Learn state from `items` by calling `setups` (dispatched on the type of `items`).
+
+        With `train_setup` (or the class attribute of that name) and items that have a `.train`
+        attribute, only the training items are used.
+        """
+        if self.train_setup is not None:
+            train_setup = self.train_setup
+        if train_setup:
+            items = getattr(items, "train", items)
+        found = self._setups_table.lookup(type(items))
+        if found is None:
+            return
+        func, takes_self, _ = found
+        try:
+            func(self, items) if takes_self else func(items)
+        except TransformError:
+            raise
+        except Exception as e:
+            raise TransformError(self.name, "setups", items, e) from e
+
+    def _apply(self, table: TypeDispatch, x: Any) -> Any:
+        if isinstance(x, tuple):
+            out = [self._apply(table, e) for e in x]
+            if type(x) is tuple:
+                return tuple(out)
+            make = getattr(type(x), "_make", None)  # namedtuples
+            return make(out) if make is not None else type(x)(out)
+        return self._call_one(table, x)
+
+    def _call_one(self, table: TypeDispatch, x: Any) -> Any:
+        try:
+            found = table.cache[type(x)]
+        except KeyError:
+            found = table.lookup(type(x))
+        if found is None:
+            return x
+        func, takes_self, rule = found
+        try:
+            result = func(self, x) if takes_self else func(x)
+            return retain(result, x, rule)
+        except TransformError:
+            raise
+        except Exception as e:
+            raise TransformError(self.name, table.name, x, e) from e
+
+    # ----------------------------------------------------------------- display
+    def _types_repr(self) -> str:
+        lines = []
+        for name in ("encodes", "decodes"):
+            handled = getattr(self, f"_{name}_table").handled_types()
+            lines.append(f"  {name}: {', '.join(handled) if handled else '-'}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{self.name}:\n{self._types_repr()}"
+
+
+def _install_tables(cls: type[Transform]) -> None:
+    """Give `cls` its own dispatch table per method, built from what its body defines."""
+    for name in _METHODS:
+        own = cls.__dict__.get(name)
+        if isinstance(own, DispatchMethod):  # the base class's descriptors themselves
+            own = None
+        if isinstance(own, TypeDispatch):  # `encodes = Other.encodes` in a class body: reuse its implementations
+            sources = list(own._sources)
+        elif own is None:
+            sources = []
+        elif callable(own):
+            sources = [own]
+        else:
+            raise TypeError(f"{cls.__qualname__}.{name} must be a function or a plum-dispatched function, got {own!r}")
+        setattr(cls, f"_{name}_table", TypeDispatch(name, sources, owner=cls))
+        if name in cls.__dict__:
+            setattr(cls, name, DispatchMethod(name))
+
+
+_install_tables(Transform)
+
+
+class ItemTransform(Transform):
+    """A Transform that receives a whole tuple (e.g. `(image, label)`) instead of each element."""
+
+    def _apply(self, table: TypeDispatch, x: Any) -> Any:
+        return self._call_one(table, x)
+
+
+class InplaceTransform(Transform):
+    """A Transform whose `encodes`/`decodes` modify the input in place; the input itself is returned."""
+
+    def _call_one(self, table: TypeDispatch, x: Any) -> Any:
+        super()._call_one(table, x)
+        return x
+
+
+class DisplayedTransform(Transform):
+    """A Transform whose repr shows its arguments: each `__init__` parameter kept as a same-named attribute."""
+
+    def _arguments(self) -> dict[str, Any]:
+        shown = {}
+        for param in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if param.name in self.__dict__:
+                shown[param.name] = self.__dict__[param.name]
+        return shown
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._arguments().items())
+        return f"{self.name}({args}):\n{self._types_repr()}"
