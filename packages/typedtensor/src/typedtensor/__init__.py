@@ -1,8 +1,10 @@
 """typedtensor: semantic tensor types that keep their type and metadata through torch ops and show themselves."""
 
 from typedtensor.__about__ import __version__
+from typedtensor.canvas import Canvas, show_images
 from typedtensor.core import TensorBase, mixed_rules, register_mixed_rule, result_type
 from typedtensor.retype import cast, retain_type, wrap
+from typedtensor.serialize import load, safe_globals
 from typedtensor.tensors import (
     TensorBBox,
     TensorCategory,
@@ -30,6 +32,10 @@ __all__ = [
     "retain_type",
     "cast",
     "as_plain",
+    "safe_globals",
+    "load",
+    "Canvas",
+    "show_images",
     "mixed_rules",
     "register_mixed_rule",
     "result_type",

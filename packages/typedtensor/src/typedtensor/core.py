@@ -22,6 +22,8 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch._C import DisableTorchFunctionSubclass
 
+from typedtensor.canvas import Canvas
+
 __all__ = ["TensorBase", "mixed_rules", "register_mixed_rule", "result_type", "PLAIN_RESULT_OPS"]
 
 T = TypeVar("T", bound="TensorBase")
@@ -325,6 +327,15 @@ class TensorBase(_Tensor):
     def ndim(self) -> int:  # type: ignore[override]
         with DisableTorchFunctionSubclass():
             return _TensorBaseC.ndim.__get__(self)
+
+    def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:
+        """Draw on `ctx` (a new canvas when None) and return it; a generic tensor shows its values as the title."""
+        del kwargs
+        ctx = Canvas(0, 0) if ctx is None else ctx
+        with DisableTorchFunctionSubclass():
+            values = self.detach().cpu().flatten()[:8].tolist()
+        ctx.title = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values)
+        return ctx
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TensorBase:
         if id(self) in memo:
