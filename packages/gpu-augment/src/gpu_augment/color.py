@@ -1,0 +1,116 @@
+"""Lighting as one pass: per-item brightness, contrast, saturation and hue composed into one affine colour map.
+
+Every lighting step is affine in the colour values of its space (logit space, as in fastai, or plain
+values, as in torchvision), so a chain of them is one map per item,
+`y = A @ v + beta + gamma @ mean(v0)`, where `mean(v0)` is the per-channel mean of the input (only
+torchvision-style contrast needs it). `lighting_image` applies that map in one fused pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["LightingParams", "LIGHTING_SPACES", "lighting_image", "hue_matrix", "saturation_matrix"]
+
+LIGHTING_SPACES = ("logit", "linear")
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
+_LOGIT_EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class LightingParams:
+    """One lighting draw for a batch: the composed per-item colour map, on the host.
+
+    `matrix` (n, d, d), `bias` (n, d) and `mean_weight` (n, d, d) with d = 3 for colour maps and d = 1
+    for maps that treat every channel alike; `space` is "logit" or "linear".
+    """
+
+    matrix: torch.Tensor
+    bias: torch.Tensor
+    mean_weight: torch.Tensor
+    space: str
+
+    @property
+    def n(self) -> int:
+        """Number of items the draw is for."""
+        return self.matrix.shape[0]
+
+    def identity_items(self) -> torch.Tensor:
+        """(n,) bools: items whose map changes nothing."""
+        eye = torch.eye(self.matrix.shape[1], dtype=self.matrix.dtype)
+        return (
+            (self.matrix == eye).flatten(1).all(1) & (self.bias == 0).all(1) & (self.mean_weight == 0).flatten(1).all(1)
+        )
+
+
+def saturation_matrix(s: torch.Tensor) -> torch.Tensor:
+    """(n, 3, 3) maps blending each pixel with its grey value: `s * v + (1 - s) * gray(v)`."""
+    w = torch.tensor(GRAY_WEIGHTS, dtype=s.dtype)
+    eye = torch.eye(3, dtype=s.dtype)
+    return s[:, None, None] * eye + (1 - s)[:, None, None] * w.expand(3, 3)
+
+
+def hue_matrix(turns: torch.Tensor) -> torch.Tensor:
+    """(n, 3, 3) rotations of the colour about the grey axis by `turns` of a full circle (a hue shift)."""
+    angle = turns.double() * 2 * math.pi
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    k = 1 / math.sqrt(3)
+    # Rodrigues' rotation about the unit axis (1, 1, 1) / sqrt(3)
+    eye = torch.eye(3, dtype=torch.float64)
+    cross = torch.tensor([[0.0, -k, k], [k, 0.0, -k], [-k, k, 0.0]], dtype=torch.float64)
+    outer = torch.full((3, 3), k * k, dtype=torch.float64)
+    out = cos[:, None, None] * eye + sin[:, None, None] * cross + (1 - cos)[:, None, None] * outer
+    return out.to(turns.dtype)
+
+
+def _channel_means(x: torch.Tensor, d: int) -> torch.Tensor:
+    """(n, d) per-channel means (d = 3) or the mean over all channels (d = 1)."""
+    return x.mean((2, 3)) if d == 3 else x.mean((1, 2, 3))[:, None]
+
+
+def lighting_image(x: torch.Tensor, params: LightingParams) -> torch.Tensor:
+    """Apply a lighting draw to a float image batch (n, c, h, w) in [0, 1]: one fused pass, new tensor.
+
+    In logit space: `sigmoid(A @ logit(x) + b)`; in linear space: `clamp(A @ x + b, 0, 1)`. Items whose
+    map is the identity come back with their exact input values.
+    """
+    if not x.is_floating_point():
+        raise TypeError(
+            f"lighting_image: expected a float image batch in [0, 1], got dtype {x.dtype}; use x.float() / 255"
+        )
+    if x.ndim != 4:
+        raise ValueError(f"lighting_image: expected an image batch (n, c, h, w), got shape {tuple(x.shape)}")
+    n, c = x.shape[:2]
+    d = params.matrix.shape[1]
+    if params.n != n:
+        raise ValueError(f"lighting_image: batch of {n} items but the draw is for {params.n}")
+    if d == 3 and c != 3:
+        raise ValueError(f"lighting_image: saturation and hue need 3 colour channels, got an image with {c}")
+    identity = params.identity_items()
+    n_identity = int(identity.sum())
+    if n_identity == n:
+        return x.clone()
+    matrix = params.matrix.to(device=x.device, dtype=x.dtype)
+    bias = params.bias.to(device=x.device, dtype=x.dtype)
+    logit = params.space == "logit"
+    v = torch.logit(x, _LOGIT_EPS) if logit else x.clone()
+    if (params.mean_weight != 0).any():
+        mean_weight = params.mean_weight.to(device=x.device, dtype=x.dtype)
+        bias = bias + (mean_weight @ _channel_means(v, d)[..., None])[..., 0]
+    scalar = bool((params.matrix == params.matrix[:, :1, :1] * torch.eye(d)).all())
+    if scalar:
+        # a scale per item and a shift per channel, as two broadcast rows over a (n * c, h * w) view
+        scale = matrix[:, 0, 0].repeat_interleave(c)[:, None]
+        shift = bias.expand(n, c).reshape(-1, 1)
+        flat = v.view(n * c, -1)
+        torch.addcmul(shift, flat, scale, out=flat)
+    else:
+        v = torch.baddbmm(bias[..., None], matrix, v.view(n, c, -1)).view_as(x)
+    out = v.sigmoid_() if logit else v.clamp_(0, 1)
+    if n_identity:
+        keep = identity.nonzero().flatten().to(x.device)
+        out[keep] = x[keep]
+    return out

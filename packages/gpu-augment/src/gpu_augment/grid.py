@@ -1,0 +1,140 @@
+"""One sampling grid and one `grid_sample` per batch; points and boxes mapped by the same matrices.
+
+See `gpu_augment.matrices` for the coordinate conventions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["sampling_grid", "resample", "is_identity", "map_points", "map_boxes", "to_normalised", "to_pixels"]
+
+PAD_MODES = ("reflection", "border", "zeros")
+MODES = ("bilinear", "nearest")
+
+
+def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(h*w, 3) homogeneous normalised coordinates of the output pixel centres, row-major."""
+    xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, dtype=dtype, device=device)
+    ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, dtype=dtype, device=device)
+    base = torch.empty(height, width, 3, dtype=dtype, device=device)
+    base[..., 0] = xs
+    base[..., 1] = ys[:, None]
+    base[..., 2] = 1
+    return base.view(-1, 3)
+
+
+def is_projective(matrix: torch.Tensor) -> bool:
+    """Whether any matrix of the batch has a non-affine last row (needs the perspective divide)."""
+    last = matrix[:, 2]
+    return bool((last[:, :2] != 0).any() or (last[:, 2] != 1).any())
+
+
+def sampling_grid(matrix: torch.Tensor, size: tuple[int, int], *, projective: bool | None = None) -> torch.Tensor:
+    """The (n, h, w, 2) grid for `grid_sample` from (n, 3, 3) sampling matrices: one batched matmul.
+
+    Affine batches use the top two rows only; projective ones (a perspective warp) are divided
+    by the third coordinate, which is how the warp is applied to the grid's coordinates. Pass
+    `projective` when known on the host, so a device batch needs no synchronisation.
+    """
+    height, width = size
+    base = _base_grid(height, width, matrix.dtype, matrix.device)
+    if projective is None:
+        projective = is_projective(matrix)
+    if not projective:
+        return torch.matmul(base, matrix[:, :2].transpose(1, 2)).view(-1, height, width, 2)
+    full = torch.matmul(base, matrix.transpose(1, 2))
+    return (full[..., :2] / full[..., 2:]).view(-1, height, width, 2)
+
+
+def is_identity(matrix: torch.Tensor) -> torch.Tensor:
+    """(n,) bools: which matrices are exactly the identity (their items need no resampling)."""
+    eye = torch.eye(3, dtype=matrix.dtype, device=matrix.device)
+    return (matrix == eye).flatten(1).all(1)
+
+
+# Resample only the non-identity items when at least this fraction of the batch is identity;
+# below it, resampling everything and copying the identity items back is cheaper (gather/scatter cost).
+_SUBSET_FRACTION = 0.3
+
+
+def resample(
+    x: torch.Tensor,
+    matrix: torch.Tensor,
+    size: tuple[int, int] | None = None,
+    *,
+    mode: str = "bilinear",
+    pad_mode: str = "reflection",
+    identity: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Resample a float batch (n, c, h, w) through per-item sampling `matrix` with one `grid_sample`.
+
+    Items whose matrix is the identity (and when `size` is unchanged) are copied, not resampled, so an
+    identity draw returns exact input values. `identity` may pass that (n,) mask precomputed on the host.
+    """
+    if mode not in MODES:
+        raise ValueError(f"resample: mode must be one of {MODES}, got {mode!r}")
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"resample: pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+    n, _, height, width = x.shape
+    size = (height, width) if size is None else (int(size[0]), int(size[1]))
+    host = matrix.detach().cpu()  # drawn on the host already: no device synchronisation
+    projective = is_projective(host)
+    matrix = matrix.to(device=x.device, dtype=x.dtype)
+    if size != (height, width):
+        grid = sampling_grid(matrix, size, projective=projective)
+        return F.grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=False)
+    identity = is_identity(host) if identity is None else identity.cpu()
+    n_identity = int(identity.sum())
+    if n_identity == n:
+        return x.clone()
+    if n_identity >= _SUBSET_FRACTION * n:
+        moving = (~identity).nonzero().flatten().to(x.device)
+        grid = sampling_grid(matrix[moving], size, projective=projective)
+        out = x.clone()
+        out[moving] = F.grid_sample(x[moving], grid, mode=mode, padding_mode=pad_mode, align_corners=False)
+        return out
+    grid = sampling_grid(matrix, size, projective=projective)
+    out = F.grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=False)
+    if n_identity:
+        keep = identity.nonzero().flatten().to(x.device)
+        out[keep] = x[keep]
+    return out
+
+
+def to_normalised(points: torch.Tensor, canvas_size: tuple[int, int]) -> torch.Tensor:
+    """Pixel (x, y) coordinates (..., 2) on a canvas (h, w) to normalised -1..1 coordinates."""
+    height, width = canvas_size
+    scale = points.new_tensor([2 / width, 2 / height])
+    return points * scale - 1
+
+
+def to_pixels(points: torch.Tensor, canvas_size: tuple[int, int]) -> torch.Tensor:
+    """Normalised (x, y) coordinates (..., 2) back to pixels on a canvas (h, w)."""
+    height, width = canvas_size
+    scale = points.new_tensor([width / 2, height / 2])
+    return (points + 1) * scale
+
+
+def map_points(points: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Move normalised points (n, k, 2) the way the content moves under sampling `matrix` (n, 3, 3).
+
+    Content read from input location M @ p appears at p, so a point moves by M's inverse.
+    """
+    forward = torch.linalg.inv(matrix.double()).to(device=points.device)
+    homogeneous = torch.cat([points.double(), torch.ones_like(points[..., :1], dtype=torch.float64)], -1)
+    moved = homogeneous @ forward.transpose(1, 2)
+    return (moved[..., :2] / moved[..., 2:]).to(points.dtype)
+
+
+def map_boxes(boxes: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Move normalised boxes (n, k, 4) as x1, y1, x2, y2: map the 4 corners, take their bounding box."""
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    corners = torch.stack(
+        [torch.stack([x1, y1], -1), torch.stack([x2, y1], -1), torch.stack([x2, y2], -1), torch.stack([x1, y2], -1)],
+        -2,
+    )  # (n, k, 4, 2)
+    n, k = boxes.shape[:2]
+    moved = map_points(corners.reshape(n, k * 4, 2), matrix).view(n, k, 4, 2)
+    return torch.cat([moved.amin(-2), moved.amax(-2)], -1)
