@@ -100,6 +100,11 @@ def _parse(func: Callable[..., Any], takes_self: bool, where: str) -> _Impl:
 def _expand(obj: Any) -> list[Callable[..., Any]]:
     """The implementation functions of `obj`: the methods of a plum function, or `obj` itself."""
     if isinstance(obj, plum.Function):
+        # The overload pattern: read the overloads themselves rather than asking plum to parse them,
+        # so annotations plum does not accept (fastai's tuples of types) work as in plain methods.
+        overloads = plum.get_overloads(obj.__wrapped__)
+        if overloads:
+            return list(overloads)
         seen: list[Callable[..., Any]] = []
         for method in obj.methods:
             if not any(method.implementation is f for f in seen):
