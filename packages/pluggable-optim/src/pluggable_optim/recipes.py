@@ -1,0 +1,149 @@
+"""Recipes: the classic optimizers, each a few lines of composition of the stats and steppers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from pluggable_optim.optimizer import Optimizer
+from pluggable_optim.stats import average_grad, average_sqr_grad, l2_reg, step_count, weight_decay
+from pluggable_optim.steppers import (
+    adam_step,
+    lamb_step,
+    larc_layer_lr,
+    larc_step,
+    momentum_step,
+    qhadam_step,
+    radam_step,
+    rms_prop_step,
+    sgd_step,
+)
+
+__all__ = ["SGD", "RMSProp", "Adam", "RAdam", "QHAdam", "Larc", "Lamb"]
+
+Params = Iterable[Any]
+
+
+def SGD(
+    params: Params, lr: float = 1e-3, mom: float = 0.0, wd: float = 0.0, decouple_wd: bool = True, **kw: Any
+) -> Optimizer:
+    """SGD, with momentum when `mom` is not 0 (torch's formulation: `buf = mom * buf + grad; p -= lr * buf`).
+
+    With `mom=0` the optimizer has no `mom` hyper-parameter (and keeps no momentum buffer), as in fastai.
+    """
+    steps = [weight_decay, l2_reg] + ([average_grad, momentum_step] if mom != 0 else [sgd_step])
+    hypers = {"mom": mom} if mom != 0 else {}
+    return Optimizer(params, steps, lr=lr, wd=wd, decouple_wd=decouple_wd, **hypers, **kw)
+
+
+def RMSProp(
+    params: Params,
+    lr: float = 1e-2,
+    sqr_mom: float = 0.99,
+    mom: float = 0.0,
+    eps: float = 1e-8,
+    wd: float = 0.0,
+    decouple_wd: bool = True,
+    **kw: Any,
+) -> Optimizer:
+    """RMSProp; its torch keys are torch.optim.RMSprop's (`alpha` = `sqr_mom`, `momentum` = `mom`)."""
+    steps = [weight_decay, l2_reg, average_sqr_grad, rms_prop_step]
+    keys = {"wd": ("weight_decay", None), "mom": ("momentum", None), "sqr_mom": ("alpha", None)}
+    return Optimizer(
+        params, steps, torch_keys=keys, lr=lr, sqr_mom=sqr_mom, mom=mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
+    )
+
+
+def _adam_like(stepper: Callable[..., None]) -> list[Callable[..., None]]:
+    return [weight_decay, l2_reg, partial(average_grad, dampening=True), average_sqr_grad, step_count, stepper]
+
+
+def Adam(
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.9,
+    sqr_mom: float = 0.99,
+    eps: float = 1e-5,
+    wd: float = 0.01,
+    decouple_wd: bool = True,
+    **kw: Any,
+) -> Optimizer:
+    """Adam; AdamW when `decouple_wd=True` (the default, as in fastai), Adam with L2 regularisation otherwise."""
+    return Optimizer(
+        params, _adam_like(adam_step), lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
+    )
+
+
+def RAdam(
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.9,
+    sqr_mom: float = 0.99,
+    eps: float = 1e-5,
+    wd: float = 0.0,
+    decouple_wd: bool = True,
+    **kw: Any,
+) -> Optimizer:
+    """RAdam (rectified Adam): Adam whose adaptive term is switched on only once its variance is tractable."""
+    return Optimizer(
+        params, _adam_like(radam_step), lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
+    )
+
+
+def QHAdam(
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.999,
+    sqr_mom: float = 0.999,
+    nu_1: float = 0.7,
+    nu_2: float = 1.0,
+    eps: float = 1e-8,
+    wd: float = 0.0,
+    decouple_wd: bool = True,
+    **kw: Any,
+) -> Optimizer:
+    """QHAdam (quasi-hyperbolic Adam): mixes the current gradient into Adam's moments by `nu_1` and `nu_2`."""
+    return Optimizer(
+        params,
+        _adam_like(qhadam_step),
+        lr=lr,
+        mom=mom,
+        sqr_mom=sqr_mom,
+        nu_1=nu_1,
+        nu_2=nu_2,
+        eps=eps,
+        wd=wd,
+        decouple_wd=decouple_wd,
+        **kw,
+    )
+
+
+def Larc(
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.9,
+    clip: bool = True,
+    trust_coeff: float = 0.02,
+    eps: float = 1e-8,
+    wd: float = 0.0,
+    **kw: Any,
+) -> Optimizer:
+    """LARS (`clip=False`) or LARC (`clip=True`): SGD with momentum and a layer-wise learning rate."""
+    return Optimizer(
+        params, [larc_layer_lr, larc_step], lr=lr, mom=mom, clip=clip, trust_coeff=trust_coeff, eps=eps, wd=wd, **kw
+    )
+
+
+def Lamb(
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.9,
+    sqr_mom: float = 0.99,
+    eps: float = 1e-5,
+    wd: float = 0.0,
+    **kw: Any,
+) -> Optimizer:
+    """LAMB: Adam's update plus weight decay, scaled per tensor by the trust ratio (large-batch training)."""
+    steps = [partial(average_grad, dampening=True), average_sqr_grad, step_count, lamb_step]
+    return Optimizer(params, steps, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, **kw)

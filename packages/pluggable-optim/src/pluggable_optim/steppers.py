@@ -1,0 +1,209 @@
+"""Steppers: how the weights move, from the gradients and the stats measured before them.
+
+Each works on a whole parameter group at once (`torch._foreach_*`). Bias corrections are per tensor, since
+each parameter keeps its own step count (see `step_count`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from pluggable_optim.group import GroupView
+
+__all__ = [
+    "sgd_step",
+    "momentum_step",
+    "rms_prop_step",
+    "adam_step",
+    "radam_step",
+    "qhadam_step",
+    "larc_layer_lr",
+    "larc_step",
+    "lamb_step",
+]
+
+
+def _counts(g: GroupView, who: str) -> list[int]:
+    if g.counts is None:
+        raise RuntimeError(f"{who} needs the step counts: put `step_count` before it in the optimizer's steps")
+    return g.counts
+
+
+def _debias(beta: float, counts: list[int]) -> list[float]:
+    """`1 - beta**t` for each tensor's step count `t`."""
+    return [1 - beta**c for c in counts]
+
+
+def _scale_list(values: list[float]) -> float | list[float]:
+    """One scalar when every tensor gets the same value (a cheaper foreach call), else the list."""
+    first = values[0]
+    return first if all(v == first for v in values) else values
+
+
+def sgd_step(g: GroupView, *, lr: float = 1e-3) -> None:
+    """Plain SGD: `p -= lr * grad`."""
+    torch._foreach_add_(g.params, g.grads, alpha=-lr)
+
+
+def momentum_step(g: GroupView, *, lr: float = 1e-3) -> None:
+    """SGD with momentum: `p -= lr * grad_avg` (the buffer kept by `average_grad`)."""
+    torch._foreach_add_(g.params, g.state("grad_avg"), alpha=-lr)
+
+
+def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: float = 1e-8) -> None:
+    """RMSProp: `p -= lr * grad / (sqrt(sqr_avg) + eps)`.
+
+    With `mom > 0` the momentum averages the normalised steps, as torch.optim.RMSprop and TensorFlow do:
+    `buf = mom * buf + grad / (sqrt(sqr_avg) + eps); p -= lr * buf` (state `step_avg`).
+    """
+    denom = torch._foreach_sqrt(g.state("sqr_avg"))
+    torch._foreach_add_(denom, eps)
+    if mom != 0:
+        buf = g.state("step_avg")
+        torch._foreach_mul_(buf, mom)
+        torch._foreach_addcdiv_(buf, g.grads, denom)
+        torch._foreach_add_(g.params, buf, alpha=-lr)
+    else:
+        torch._foreach_addcdiv_(g.params, g.grads, denom, value=-lr)
+
+
+def adam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5) -> None:
+    """Adam: `p -= lr * (grad_avg / (1 - mom**t)) / (sqrt(sqr_avg / (1 - sqr_mom**t)) + eps)`."""
+    counts = _counts(g, "adam_step")
+    denom = torch._foreach_sqrt(g.state("sqr_avg"))
+    torch._foreach_div_(denom, _scale_list([math.sqrt(b) for b in _debias(sqr_mom, counts)]))
+    torch._foreach_add_(denom, eps)
+    step_sizes = [-lr / b for b in _debias(mom, counts)]
+    scale = _scale_list(step_sizes)
+    if isinstance(scale, list):
+        torch._foreach_addcdiv_(g.params, g.state("grad_avg"), denom, scale)
+    else:
+        torch._foreach_addcdiv_(g.params, g.state("grad_avg"), denom, value=scale)
+
+
+def _radam_rect(sqr_mom: float, count: int) -> float:
+    """RAdam's variance rectification for step `count`; 0 while the variance is not yet tractable (rho_t <= 5)."""
+    rho_inf = 2 / (1 - sqr_mom) - 1
+    rho_t = rho_inf - 2 * count * sqr_mom**count / (1 - sqr_mom**count)
+    if rho_t <= 5:
+        return 0.0
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+
+def radam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5) -> None:
+    """RAdam: Adam with its adaptive term rectified, or plain bias-corrected momentum SGD in the first steps.
+
+    `p -= lr * r_t * sqrt(1 - sqr_mom**t) / (1 - mom**t) * grad_avg / (sqrt(sqr_avg) + eps)` when the
+    rectification `r_t` exists (rho_t > 5), else `p -= lr / (1 - mom**t) * grad_avg`.
+    """
+    counts = _counts(g, "radam_step")
+    avgs = g.state("grad_avg")
+    sqrs = g.state("sqr_avg")
+    rects = [_radam_rect(sqr_mom, c) for c in counts]
+    on = [i for i, r in enumerate(rects) if r > 0]
+    off = [i for i, r in enumerate(rects) if r == 0]
+    if off:
+        ps = g.params if not on else [g.params[i] for i in off]
+        av = avgs if not on else [avgs[i] for i in off]
+        torch._foreach_add_(ps, torch._foreach_mul(av, _scale_list([-lr / (1 - mom ** counts[i]) for i in off])))
+    if on:
+        ps = g.params if not off else [g.params[i] for i in on]
+        av = avgs if not off else [avgs[i] for i in on]
+        sq = sqrs if not off else [sqrs[i] for i in on]
+        denom = torch._foreach_sqrt(sq)
+        torch._foreach_add_(denom, eps)
+        sizes = [-lr * rects[i] * math.sqrt(1 - sqr_mom ** counts[i]) / (1 - mom ** counts[i]) for i in on]
+        scale = _scale_list(sizes)
+        if isinstance(scale, list):
+            torch._foreach_addcdiv_(ps, av, denom, scale)
+        else:
+            torch._foreach_addcdiv_(ps, av, denom, value=scale)
+
+
+def qhadam_step(
+    g: GroupView,
+    *,
+    lr: float = 1e-3,
+    mom: float = 0.999,
+    sqr_mom: float = 0.999,
+    eps: float = 1e-8,
+    nu_1: float = 0.7,
+    nu_2: float = 1.0,
+) -> None:
+    """QHAdam (quasi-hyperbolic Adam): averages of the debiased moments with the current gradient.
+
+    `p -= lr * ((1 - nu_1) * grad + nu_1 * m_hat) / (sqrt((1 - nu_2) * grad**2 + nu_2 * v_hat) + eps)`
+    with `m_hat = grad_avg / (1 - mom**t)`, `v_hat = sqr_avg / (1 - sqr_mom**t)`.
+    """
+    counts = _counts(g, "qhadam_step")
+    num = torch._foreach_mul(g.state("grad_avg"), _scale_list([nu_1 / b for b in _debias(mom, counts)]))
+    torch._foreach_add_(num, g.grads, alpha=1 - nu_1)
+    denom = torch._foreach_mul(g.state("sqr_avg"), _scale_list([nu_2 / b for b in _debias(sqr_mom, counts)]))
+    if nu_2 != 1:
+        torch._foreach_addcmul_(denom, g.grads, g.grads, value=1 - nu_2)
+    torch._foreach_sqrt_(denom)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(g.params, num, denom, value=-lr)
+
+
+def _norms(tensors: list[Tensor]) -> Tensor:
+    """The L2 norm of each tensor, stacked into one 1-D tensor."""
+    return torch.stack(torch._foreach_norm(tensors))
+
+
+def larc_layer_lr(
+    g: GroupView, *, lr: float = 1e-3, trust_coeff: float = 0.02, wd: float = 0.0, eps: float = 1e-8, clip: bool = True
+) -> None:
+    """LARS/LARC layer-wise learning rates, left in `g.states["local_lr"]` for `larc_step`.
+
+    `local_lr = lr * trust_coeff * ||p|| / (||grad|| + wd * ||p|| + eps)`; with `clip` (LARC) it never exceeds `lr`.
+    A tensor whose weights or gradients are all zero (e.g. a freshly zeroed bias) gets `lr`.
+    """
+    p_norm = _norms(g.params)
+    g_norm = _norms(g.grads)
+    local = lr * trust_coeff * p_norm / (g_norm + wd * p_norm + eps)
+    if clip:
+        local = local.clamp(max=lr)
+    local = torch.where((p_norm > 0) & (g_norm > 0), local, torch.full_like(local, lr))
+    g.states["local_lr"] = list(local.unbind())
+
+
+def larc_step(g: GroupView, *, mom: float = 0.9, wd: float = 0.0) -> None:
+    """LARS's step: `buf = mom * buf + local_lr * (grad + wd * p); p -= buf` (state `momentum_buffer`)."""
+    local = g.states.get("local_lr")
+    if local is None:
+        raise RuntimeError("larc_step needs the layer-wise learning rates: put `larc_layer_lr` before it")
+    upd = torch._foreach_add(g.grads, g.params, alpha=wd) if wd != 0 else g.grads
+    upd = torch._foreach_mul(upd, local)
+    if mom != 0:
+        buf = g.state("momentum_buffer")
+        torch._foreach_mul_(buf, mom)
+        torch._foreach_add_(buf, upd)
+        upd = buf
+    torch._foreach_sub_(g.params, upd)
+
+
+def lamb_step(
+    g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-6, wd: float = 0.0
+) -> None:
+    """LAMB: an Adam update with weight decay, scaled per tensor by the trust ratio `||p|| / ||update||`.
+
+    `u = m_hat / (sqrt(v_hat) + eps) + wd * p; p -= lr * min(||p|| / ||u||, 10) * u`, with ratio 1 when either
+    norm is zero (the paper's clipping function, with fastai's upper bound of 10).
+    """
+    counts = _counts(g, "lamb_step")
+    denom = torch._foreach_div(g.state("sqr_avg"), _scale_list(_debias(sqr_mom, counts)))
+    torch._foreach_sqrt_(denom)
+    torch._foreach_add_(denom, eps)
+    upd = torch._foreach_div(g.state("grad_avg"), _scale_list(_debias(mom, counts)))
+    torch._foreach_div_(upd, denom)
+    if wd != 0:
+        torch._foreach_add_(upd, g.params, alpha=wd)
+    p_norm = _norms(g.params)
+    u_norm = _norms(upd)
+    ratio = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, torch.ones_like(p_norm)).clamp(max=10.0)
+    torch._foreach_mul_(upd, list((ratio * -lr).unbind()))
+    torch._foreach_add_(g.params, upd)
