@@ -9,6 +9,7 @@ torchvision-style contrast needs it). `lighting_image` applies that map in one f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +38,11 @@ class LightingParams:
     def n(self) -> int:
         """Number of items the draw is for."""
         return self.matrix.shape[0]
+
+    def select(self, index: Sequence[int] | torch.Tensor) -> LightingParams:
+        """The draw of the items at `index`."""
+        i = torch.as_tensor(index, dtype=torch.long)
+        return LightingParams(self.matrix[i], self.bias[i], self.mean_weight[i], self.space)
 
     def identity_items(self) -> torch.Tensor:
         """(n,) bools: items whose map changes nothing."""

@@ -102,6 +102,11 @@ class BatchRandTransform(RandTransform):
         """`self.generator`, else torch's default CPU generator (so `torch.manual_seed` repeats a run)."""
         return self.generator if self.generator is not None else torch.default_generator
 
+    def __repr__(self) -> str:
+        """One line: the class and its arguments (composed parts shown the same way)."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self._arguments().items() if v is not None and k != "generator")
+        return f"{self.name}({args})"
+
     def decide(self, x: Any, generator: Any) -> bool:  # noqa: ARG002 (decided per item in `draw`)
         """Always draw: whether each item changes is decided per item from `p` inside `draw`."""
         return True

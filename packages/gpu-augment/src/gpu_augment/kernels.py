@@ -6,6 +6,7 @@ user can apply a draw to data outside a pipeline (e.g. to merge test-time-augmen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +36,10 @@ class AffineParams:
     def n(self) -> int:
         """Number of items the draw is for."""
         return self.matrix.shape[0]
+
+    def select(self, index: Sequence[int] | torch.Tensor) -> AffineParams:
+        """The draw of the items at `index` (to replay it on part of the batch)."""
+        return AffineParams(self.matrix[torch.as_tensor(index, dtype=torch.long)], self.in_size, self.out_size)
 
     def inverse(self) -> AffineParams:
         """The draw mapping this draw's output back onto its input (exact for points; resampling is lossy)."""
