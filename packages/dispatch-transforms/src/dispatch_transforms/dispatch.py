@@ -85,12 +85,12 @@ def _parse(func: Callable[..., Any], takes_self: bool, where: str) -> _Impl:
     needed = 2 if takes_self else 1
     if len(positional) < needed:
         expected = "(self, x)" if takes_self else "(x)"
-        raise TypeError(f"{where}: {getattr(func, '__qualname__', func)!r} must accept {expected}")
+        raise TypeError(f"{where}: {getattr(func, '__name__', func)!r} must accept {expected}")
     name = positional[needed - 1].name
     try:
         annotations = inspect.get_annotations(func, eval_str=True)
     except NameError as e:
-        raise TypeError(f"{where}: an annotation of {func.__qualname__} names an undefined type ({e})") from e
+        raise TypeError(f"{where}: an annotation of {func.__name__} names an undefined type ({e})") from e
     except TypeError:  # builtins, partials and other callables without __annotations__
         annotations = {}
     hint = _normalise_hint(annotations.get(name, inspect.Parameter.empty), where)
@@ -118,7 +118,7 @@ def _expand(obj: Any) -> list[Callable[..., Any]]:
 def hint_name(hint: Any) -> str:
     """A short readable name for a type hint: `int`, `int | str`."""
     if isinstance(hint, type):
-        return hint.__qualname__
+        return hint.__name__
     args = typing.get_args(hint)
     if args:
         return " | ".join(hint_name(a) for a in args)
@@ -167,7 +167,7 @@ class TypeDispatch:
         return func
 
     def _where(self) -> str:
-        owner = self.owner.__qualname__ if self.owner is not None else "Transform"
+        owner = self.owner.__name__ if self.owner is not None else "Transform"
         return f"{owner}.{self.name}"
 
     def impls(self) -> list[_Impl]:
@@ -207,8 +207,8 @@ class TypeDispatch:
         if len(best) > 1:
             names = ", ".join(hint_name(m.hint) for m in best)
             raise AmbiguousDispatchError(
-                f"{self._where()}: input type {xtype.__qualname__} matches several implementations equally well "
-                f"({names}); register one for {xtype.__qualname__} or a common subclass to decide"
+                f"{self._where()}: input type {xtype.__name__} matches several implementations equally well "
+                f"({names}); register one for {xtype.__name__} or a common subclass to decide"
             )
         return best[0]
 
@@ -279,4 +279,4 @@ class _BoundDispatch:
         return self.instance._call_one(self.table, x)
 
     def __repr__(self) -> str:
-        return f"<bound {self.table!r} of {type(self.instance).__qualname__}>"
+        return f"<bound {self.table!r} of {type(self.instance).__name__}>"

@@ -14,7 +14,7 @@ def short_repr(x: Any, limit: int = _MAX_REPR) -> str:
     try:
         text = repr(x)
     except Exception as e:  # noqa: BLE001 (a broken __repr__ must not hide the real error)
-        return f"<{type(x).__qualname__} with a failing repr: {type(e).__name__}>"
+        return f"<{type(x).__name__} with a failing repr: {type(e).__name__}>"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -31,7 +31,7 @@ class TransformError(RuntimeError):
         self.method = method
         self.input_type = type(x)
         super().__init__(
-            f"{transform}.{method} failed on an input of type {type(x).__qualname__}: {short_repr(x)}\n"
+            f"{transform}.{method} failed on an input of type {type(x).__name__}: {short_repr(x)}\n"
             f"  {type(cause).__name__}: {cause}"
         )
 

@@ -150,7 +150,7 @@ class Pipeline:
             if shown:
                 return ctx
         raise TypeError(
-            f"Pipeline.show: the decoded object ({type(o).__qualname__}) has no `show` method, "
+            f"Pipeline.show: the decoded object ({type(o).__name__}) has no `show` method, "
             f"nor does any element of it; decode by hand with Pipeline.decode"
         )
 

@@ -69,7 +69,7 @@ class RandTransform(DisplayedTransform):
     ) -> None:
         super().__init__(enc, dec, split_idx=split_idx, order=order)
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__qualname__}: p must be a probability in [0, 1], got {p!r}")
+            raise ValueError(f"{type(self).__name__}: p must be a probability in [0, 1], got {p!r}")
         self.p = p
         self.generator = generator
 

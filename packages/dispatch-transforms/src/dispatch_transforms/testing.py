@@ -33,7 +33,7 @@ def _equal(a: Any, b: Any) -> bool:
     result = a == b
     if not isinstance(result, bool):
         raise TypeError(
-            f"check_transform: comparing {type(a).__qualname__} values gave a {type(result).__qualname__}, "
+            f"check_transform: comparing {type(a).__name__} values gave a {type(result).__name__}, "
             f"not a bool; pass eq=... (e.g. torch.equal)"
         )
     return result
@@ -81,7 +81,7 @@ def check_transform(
     if _handles(tfm, tfm._decodes_table, out):
         decoded = tfm.decode(copy.deepcopy(out), split_idx=split)
         assert type(decoded) is type(sample), (
-            f"{name}: decode(encode(x)) has type {type(decoded).__qualname__}, expected {type(sample).__qualname__}"
+            f"{name}: decode(encode(x)) has type {type(decoded).__name__}, expected {type(sample).__name__}"
         )
         assert same(decoded, sample), f"{name}: decode(encode(x)) gave {decoded!r}, expected {sample!r}"
 

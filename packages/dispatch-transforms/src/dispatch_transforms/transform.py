@@ -63,7 +63,7 @@ class Transform:
         order: int | None = None,
     ) -> None:
         if split_idx is not None:
-            _check_split_idx(split_idx, type(self).__qualname__)
+            _check_split_idx(split_idx, type(self).__name__)
             self.split_idx = split_idx
         if order is not None:
             self.order = order
@@ -214,7 +214,7 @@ def _install_tables(cls: type[Transform]) -> None:
         elif callable(own):
             sources = [own]
         else:
-            raise TypeError(f"{cls.__qualname__}.{name} must be a function or a plum-dispatched function, got {own!r}")
+            raise TypeError(f"{cls.__name__}.{name} must be a function or a plum-dispatched function, got {own!r}")
         setattr(cls, f"_{name}_table", TypeDispatch(name, sources, owner=cls))
         if name in cls.__dict__:
             setattr(cls, name, DispatchMethod(name))
