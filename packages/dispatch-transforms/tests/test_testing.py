@@ -101,7 +101,7 @@ def test_non_bool_comparison_asks_for_eq():
             self.v = v
 
         def __eq__(self, other):
-            return [a == b for a, b in zip(self.v, other.v)]
+            return [a == b for a, b in zip(self.v, other.v, strict=True)]
 
     t = Transform(enc=lambda x: x)
     with pytest.raises(TypeError, match=r"pass eq="):
