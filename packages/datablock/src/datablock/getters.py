@@ -48,6 +48,8 @@ def get_files(
 class FileGetter:
     """A `get_items` for `DataBlock`: `FileGetter(suf, extensions)(path)` lists the files of `path/suf`."""
 
+    config_safe = True  # rebuilt from plain data by datablock.config (it holds only plain arguments)
+
     def __init__(
         self,
         suf: str = "",
@@ -70,6 +72,8 @@ class FileGetter:
 class ItemGetter:
     """`ItemGetter(i)(o)` is `o[i]`: picks one element of a tuple, a row or a dict."""
 
+    config_safe = True  # rebuilt from plain data by datablock.config (it holds only plain arguments)
+
     def __init__(self, i: Any) -> None:
         self.i = i
 
@@ -85,6 +89,8 @@ class ItemGetter:
 
 class AttrGetter:
     """`AttrGetter(name)(o)` is `o.name` (or `default` when given and the attribute is missing)."""
+
+    config_safe = True  # rebuilt from plain data by datablock.config (it holds only plain arguments)
 
     _missing = object()
 
@@ -110,6 +116,8 @@ class ColReader:
     `pref`/`suff` turn a file-name column into a path (a `Path` prefix joins as a folder);
     `label_delim` splits a multi-label string into a list; several columns give a list.
     """
+
+    config_safe = True  # rebuilt from plain data by datablock.config (it holds only plain arguments)
 
     def __init__(
         self,

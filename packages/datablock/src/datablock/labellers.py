@@ -22,6 +22,8 @@ class RegexLabeller:
     not match raises a `ValueError` naming the item and the pattern.
     """
 
+    config_safe = True  # rebuilt from plain data by datablock.config (it holds only plain arguments)
+
     def __init__(self, pat: str, match: bool = False) -> None:
         self.pat = pat
         self.match = match

@@ -21,6 +21,8 @@ from torch.utils.data import Sampler, TensorDataset
 from datablock._pipe import as_pipeline, decode_with
 from datablock.collate import collate, decollate, retype
 from datablock.errors import find_skip
+from datablock.show import decode_preds, grid, show_samples
+from typedtensor import Canvas
 
 __all__ = ["DataLoader"]
 
@@ -443,6 +445,29 @@ class DataLoader:
         if full and dec is not None:
             items = [dec(it) for it in items]
         return items
+
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
+        """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG."""
+        b = self.one_batch() if b is None else b
+        samples = decollate(self.decode(b), max_n)
+        if self.after_item is not None:
+            samples = [decode_with(self.after_item, s) for s in samples]
+        return grid(show_samples(samples, self.dataset, self.n_inp), ncols=ncols, scale=scale)
+
+    def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
+        """Like `show_batch`, with each sample's title reading `target / prediction`.
+
+        `preds` are the model's outputs for `b` (class scores are turned into the predicted class).
+        """
+        b = b if isinstance(b, tuple) else (b,)
+        samples = decollate(self.decode(b), max_n)
+        if self.after_item is not None:
+            samples = [decode_with(self.after_item, s) for s in samples]
+        targets = b[self.n_inp :]
+        if not targets:
+            raise ValueError("DataLoader.show_results: the batch has no targets (all elements are inputs)")
+        pred_samples = decode_preds(preds, [to_device(t, "cpu") for t in targets], max_n)
+        return grid(show_samples(samples, self.dataset, self.n_inp, preds=pred_samples), ncols=ncols, scale=scale)
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,108 @@
+"""Pictures of batches and of predictions: each sample drawn on one canvas, the canvases in a grid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from datablock.collate import decollate, retype
+from typedtensor import Canvas
+
+__all__ = ["show_samples", "grid", "title_of", "decode_preds"]
+
+
+def _decoder(dataset: Any, k: int) -> Any:
+    tls = getattr(dataset, "tls", None)
+    return tls[k] if tls is not None and k < len(tls) else None
+
+
+def _showable(x: Any, dataset: Any, k: int) -> Any:
+    dec = _decoder(dataset, k)
+    return x if dec is None else dec.decode(x, full=False)
+
+
+def title_of(x: Any) -> str:
+    """The text a label-like element shows as (its title on a blank canvas), or its str."""
+    if hasattr(x, "show"):
+        ctx = x.show(ctx=Canvas(0, 0))
+        if ctx is not None and ctx.title is not None:
+            return ctx.title
+    if isinstance(x, torch.Tensor) and x.numel() <= 8:
+        vals = x.detach().cpu().flatten().tolist()
+        return ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in vals)
+    return str(x)
+
+
+def _is_picture(x: Any) -> bool:
+    """Elements that draw pixels (images, masks, points...) rather than only a title."""
+    return hasattr(x, "show") and isinstance(x, torch.Tensor) and x.ndim >= 2
+
+
+def show_samples(
+    samples: Sequence[Sequence[Any]], dataset: Any, n_inp: int, preds: Sequence[Any] | None = None
+) -> list[Canvas]:
+    """One canvas per sample: pictures layered in order, labels (and predictions) as the title."""
+    out = []
+    for i, sample in enumerate(samples):
+        sample = sample if isinstance(sample, tuple) else (sample,)
+        ctx: Canvas | None = None
+        titles = []
+        for k, x in enumerate(sample):
+            obj = _showable(x, dataset, k)
+            if _is_picture(obj):
+                ctx = obj.show(ctx=ctx)
+            elif k >= n_inp or not hasattr(obj, "show"):
+                titles.append(title_of(obj))
+            else:
+                ctx = obj.show(ctx=ctx)
+                if ctx is not None and ctx.title:
+                    titles.append(ctx.title)
+        if preds is not None:
+            pred = preds[i] if isinstance(preds[i], tuple) else (preds[i],)
+            ptitles = [title_of(_showable(p, dataset, n_inp + j)) for j, p in enumerate(pred)]
+            titles = [f"{t} / {p}" for t, p in zip(titles[-len(ptitles) :], ptitles, strict=False)] or ptitles
+        ctx = Canvas(0, 0, background=(255, 255, 255)) if ctx is None else ctx
+        ctx.title = "\n".join(titles) if titles else ctx.title
+        out.append(ctx)
+    return out
+
+
+def grid(canvases: Sequence[Canvas], ncols: int = 3, pad: int = 4, scale: int = 1) -> Canvas:
+    """The canvases (with their titles) in a grid of `ncols` columns, as one canvas that saves to PNG."""
+    if ncols < 1:
+        raise ValueError(f"grid: ncols must be >= 1, got {ncols}")
+    cells = [c.to_pil(scale) for c in canvases]
+    if not cells:
+        return Canvas(0, 0, background=(255, 255, 255))
+    ncols = min(ncols, len(cells))
+    nrows = math.ceil(len(cells) / ncols)
+    cw, ch = max(c.width for c in cells), max(c.height for c in cells)
+    out = Canvas(nrows * (ch + pad) + pad, ncols * (cw + pad) + pad, background=(255, 255, 255))
+    for i, cell in enumerate(cells):
+        r, c = divmod(i, ncols)
+        out.image.paste(cell, (pad + c * (cw + pad), pad + r * (ch + pad)))
+    return out
+
+
+def decode_preds(preds: Any, targets: Sequence[Any], max_n: int) -> list[tuple[Any, ...]]:
+    """Predictions per sample, in the targets' form: class scores → argmax index, typed like the target."""
+    preds = preds if isinstance(preds, (tuple, list)) else (preds,)
+    cols = []
+    for p, y in zip(preds, targets, strict=False):
+        p = p.detach().cpu()
+        if isinstance(y, torch.Tensor) and p.is_floating_point() and p.ndim == y.ndim + 1 and not y.is_floating_point():
+            p = p.argmax(-1)
+        elif (
+            isinstance(y, torch.Tensor)
+            and y.is_floating_point()
+            and p.shape == y.shape
+            and (p.min() < 0 or p.max() > 1)
+        ):
+            if type(y).__name__ == "TensorMultiCategory":
+                p = torch.sigmoid(p)
+        p = retype(p.as_subclass(torch.Tensor), y)
+        cols.append(decollate(p, max_n))
+    return [tuple(c[i] for c in cols) for i in range(min(len(c) for c in cols))] if cols else []

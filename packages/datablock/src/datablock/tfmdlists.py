@@ -1,0 +1,270 @@
+"""`TfmdLists` (one lazy transformed collection) and `Datasets` (parallel ones giving tuples)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from datablock._items import item_at, select, short_repr
+from datablock.dataloaders import DataLoaders
+from datablock.errors import ItemError, find_skip
+from dispatch_transforms import ItemTransform, Pipeline, Transform
+
+__all__ = ["TfmdLists", "Datasets"]
+
+
+def _item_step(f: Any) -> Any:
+    # A plain function in an item pipeline (a getter, a labeller) receives the whole item, even a tuple:
+    # dispatch_transforms would map a plain Transform over a tuple's elements.
+    if isinstance(f, Transform) or (isinstance(f, type) and issubclass(f, Transform)) or not callable(f):
+        return f
+    return ItemTransform(f)
+
+
+def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
+    if isinstance(tfms, Pipeline):
+        return Pipeline(tfms.fs, split_idx=split_idx) if tfms.split_idx != split_idx else tfms
+    if tfms is None:
+        return Pipeline(None, split_idx=split_idx)
+    fs = list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
+    return Pipeline([_item_step(f) for f in fs], split_idx=split_idx)
+
+
+def _check_splits(splits: Sequence[Sequence[int]], n: int) -> list[list[int]]:
+    out = []
+    for k, s in enumerate(splits):
+        idxs = [int(i) for i in s]
+        bad = [i for i in idxs if not 0 <= i < n]
+        if bad:
+            raise IndexError(f"split {k} holds indices {bad[:5]} outside the {n} items")
+        out.append(idxs)
+    return out
+
+
+class _RawItems(Sequence[Any]):
+    """The raw items as a sequence (DataFrames by row) with `.train`/`.valid`: what setup sees."""
+
+    def __init__(self, items: Any, splits: list[list[int]] | None) -> None:
+        self.items, self.splits = items, splits
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [item_at(self.items, j) for j in range(len(self))[i]]
+        return item_at(self.items, i)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (item_at(self.items, i) for i in range(len(self.items)))
+
+    def _subset(self, k: int) -> _RawItems:
+        if self.splits is None:
+            return self
+        return _RawItems(select(self.items, self.splits[k]), None)
+
+    @property
+    def train(self) -> _RawItems:
+        return self._subset(0)
+
+    @property
+    def valid(self) -> _RawItems:
+        return self._subset(1)
+
+
+class TfmdLists:
+    """`tfms` applied lazily to `items` on indexing: `tl[i]` is `tfms(items[i])`.
+
+    `splits` (lists of indices: training first) define `.train`/`.valid`/`.subset(k)`; transforms are
+    set up on the training items only. An item that fails raises an `ItemError` naming its index,
+    the item and the failing transform.
+    """
+
+    def __init__(
+        self,
+        items: Any,
+        tfms: Any = None,
+        splits: Sequence[Sequence[int]] | None = None,
+        split_idx: int | None = None,
+        do_setup: bool = True,
+    ) -> None:
+        if not hasattr(items, "__len__"):
+            items = list(items)
+        self.items = items
+        self.splits = None if splits is None else _check_splits(splits, len(items))
+        self.split_idx = split_idx
+        self.tfms = _pipeline(tfms, split_idx)
+        if do_setup:
+            self.setup()
+
+    def setup(self, train_setup: bool = True) -> None:
+        """Set up the transforms in order, each on the (training) items as the previous ones turn them out."""
+        self.tfms.setup(_RawItems(self.items, self.splits), train_setup=train_setup)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Any:
+        item = item_at(self.items, i)
+        try:
+            return self.tfms(item)
+        except Exception as e:
+            skip = find_skip(e)
+            if skip is not None:
+                raise skip from None
+            raise ItemError(f"item {i} ({short_repr(item)}) could not be built: {e}") from e
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def n_subsets(self) -> int:
+        """How many splits there are (2 for train/valid)."""
+        return 0 if self.splits is None else len(self.splits)
+
+    def subset(self, k: int) -> TfmdLists:
+        """The items of split `k` with the same (already set up) transforms, run as split `k`."""
+        if self.splits is None or not 0 <= k < len(self.splits):
+            raise IndexError(f"TfmdLists.subset: no split {k} (this list has {self.n_subsets} splits)")
+        return TfmdLists(select(self.items, self.splits[k]), self.tfms, split_idx=k, do_setup=False)
+
+    @property
+    def train(self) -> TfmdLists:
+        """The training items (split 0)."""
+        return self.subset(0)
+
+    @property
+    def valid(self) -> TfmdLists:
+        """The validation items (split 1)."""
+        return self.subset(1)
+
+    def new(self, items: Any, split_idx: int | None = None) -> TfmdLists:
+        """Other `items` through the same transforms (already set up), e.g. a test set with `split_idx=1`."""
+        return TfmdLists(items, self.tfms, split_idx=split_idx, do_setup=False)
+
+    def decode(self, o: Any, full: bool = True) -> Any:
+        """Undo the transforms on `o` (with `full=False`, only until it can show itself)."""
+        return self.tfms.decode(o, full=full)
+
+    def show(self, o: Any, ctx: Any = None, **kwargs: Any) -> Any:
+        """Decode `o` until it can show itself and show it into `ctx`."""
+        return self.tfms.show(o, ctx=ctx, **kwargs)
+
+    @property
+    def vocab(self) -> Any:
+        """The vocab of the last transform that has one (e.g. `Categorize`), else None."""
+        for t in reversed(self.tfms.fs):
+            v = getattr(t, "vocab", None)
+            if v is not None:
+                return v
+        return None
+
+    def __repr__(self) -> str:
+        return f"TfmdLists: {len(self)} items through {self.tfms!r}"
+
+
+class Datasets:
+    """Parallel `TfmdLists` over the same items: `ds[i]` is `(x_tfms(items[i]), y_tfms(items[i]), ...)`.
+
+    `tfms` holds one list of transforms per element of a sample; the first `n_inp` elements are
+    inputs (default: all but the last).
+    """
+
+    def __init__(
+        self,
+        items: Any = None,
+        tfms: Sequence[Any] | None = None,
+        splits: Sequence[Sequence[int]] | None = None,
+        n_inp: int | None = None,
+        split_idx: int | None = None,
+        do_setup: bool = True,
+        tls: Sequence[TfmdLists] | None = None,
+    ) -> None:
+        if tls is None:
+            if items is None:
+                raise ValueError("Datasets: give items (and tfms), or tls")
+            tfms = [None] if tfms is None else list(tfms)
+            tls = [TfmdLists(items, t, splits, split_idx, do_setup) for t in tfms]
+        if not tls:
+            raise ValueError("Datasets: no pipelines (tfms is empty)")
+        lens = {len(tl) for tl in tls}
+        if len(lens) > 1:
+            raise ValueError(f"Datasets: the TfmdLists have different lengths {sorted(lens)}")
+        self.tls = list(tls)
+        self.n_inp = n_inp if n_inp is not None else max(1, len(self.tls) - 1)
+        if not 1 <= self.n_inp <= len(self.tls):
+            raise ValueError(f"Datasets: n_inp={self.n_inp} is not between 1 and the {len(self.tls)} pipelines")
+
+    @property
+    def items(self) -> Any:
+        """The raw items (shared by every pipeline)."""
+        return self.tls[0].items
+
+    @property
+    def splits(self) -> list[list[int]] | None:
+        """The index lists of the splits (training first), or None."""
+        return self.tls[0].splits
+
+    @property
+    def split_idx(self) -> int | None:
+        """Which split this dataset runs as (0 train, 1 valid, None: both)."""
+        return self.tls[0].split_idx
+
+    def __len__(self) -> int:
+        return len(self.tls[0])
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return tuple(tl[i] for tl in self.tls)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def n_subsets(self) -> int:
+        """How many splits there are (2 for train/valid)."""
+        return self.tls[0].n_subsets
+
+    def subset(self, k: int) -> Datasets:
+        """Split `k` of every pipeline."""
+        return Datasets(tls=[tl.subset(k) for tl in self.tls], n_inp=self.n_inp)
+
+    @property
+    def train(self) -> Datasets:
+        """The training samples (split 0)."""
+        return self.subset(0)
+
+    @property
+    def valid(self) -> Datasets:
+        """The validation samples (split 1)."""
+        return self.subset(1)
+
+    def new(self, items: Any, split_idx: int | None = None, with_labels: bool = True) -> Datasets:
+        """Other `items` through the same pipelines; `with_labels=False` keeps only the input pipelines."""
+        tls = self.tls if with_labels else self.tls[: self.n_inp]
+        return Datasets(tls=[tl.new(items, split_idx) for tl in tls], n_inp=self.n_inp)
+
+    def decode(self, o: Sequence[Any], full: bool = True) -> tuple[Any, ...]:
+        """Decode each element of sample `o` with its own pipeline."""
+        return tuple(tl.decode(x, full=full) for x, tl in zip(o, self.tls, strict=False))
+
+    def show(self, o: Sequence[Any], ctx: Any = None, **kwargs: Any) -> Any:
+        """Show each element of sample `o` in turn into one context (an image, then its label as title)."""
+        for x, tl in zip(o, self.tls, strict=False):
+            ctx = tl.show(x, ctx=ctx, **kwargs)
+        return ctx
+
+    @property
+    def vocab(self) -> Any:
+        """The target's vocab (from the last pipeline that has one), or None."""
+        for tl in reversed(self.tls[self.n_inp :] or self.tls):
+            v = tl.vocab
+            if v is not None:
+                return v
+        return None
+
+    def dataloaders(self, bs: int = 64, shuffle_train: bool = True, **kwargs: Any) -> DataLoaders:
+        """`DataLoaders` over the train and valid splits (see `DataLoaders.from_dsets`)."""
+        return DataLoaders.from_dsets(self, bs=bs, shuffle_train=shuffle_train, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Datasets: {len(self)} samples, {len(self.tls)} pipelines, n_inp={self.n_inp}"

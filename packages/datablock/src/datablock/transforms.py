@@ -1,0 +1,286 @@
+"""Type transforms: raw objects → typed tensors (and back), the steps every block is made of."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from datablock.vocab import Category, CategoryMap, MultiCategory
+from dispatch_transforms import DisplayedTransform, Transform
+from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
+
+__all__ = [
+    "ToTensor",
+    "IntToFloatTensor",
+    "Normalize",
+    "Categorize",
+    "MultiCategorize",
+    "OneHotEncode",
+    "EncodedMultiCategorize",
+    "RegressionSetup",
+]
+
+Stats = Sequence[float] | torch.Tensor
+
+
+class ToTensor(Transform):
+    """PIL images and HWC arrays → channels-first `TensorImage` (uint8 kept; 'L' images → `TensorImageBW`)."""
+
+    order = 5
+
+    def encodes(self, x: Image.Image | np.ndarray) -> None:
+        if isinstance(x, Image.Image):
+            if x.mode == "L":
+                return TensorImageBW(torch.from_numpy(np.array(x))[None])
+            if x.mode != "RGB":
+                x = x.convert("RGB")
+            return TensorImage(torch.from_numpy(np.array(x)).permute(2, 0, 1))
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        if t.ndim == 3 and t.shape[-1] in (1, 3, 4):
+            return TensorImage(t.permute(2, 0, 1))
+        if t.ndim == 2:
+            return TensorImage(t[None])
+        return t
+
+
+class IntToFloatTensor(DisplayedTransform):
+    """uint8 images → floats in [0, 1] (divided by `div`), masks → long; decodes images back to uint8."""
+
+    order = 10
+
+    def __init__(self, div: float = 255.0, div_mask: float = 1.0) -> None:
+        super().__init__()
+        self.div, self.div_mask = div, div_mask
+
+    def encodes(self, x: TensorImage | TensorMask) -> None:
+        if isinstance(x, TensorMask):
+            return (x // self.div_mask).long() if self.div_mask != 1 else x.long()
+        return x.float() / self.div if not x.is_floating_point() else x
+
+    def decodes(self, x: TensorImage) -> None:
+        if x.is_floating_point():
+            return (x * self.div).round().clamp(0, 255).to(torch.uint8)
+        return x
+
+
+class Normalize(DisplayedTransform):
+    """`(x - mean) / std` per channel on image batches, and `x * std + mean` back (for showing).
+
+    `mean` and `std` have one value per channel; `Normalize.from_stats(mean, std)` is the usual spelling.
+    """
+
+    order = 99
+
+    def __init__(
+        self, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor, axis: int = 1
+    ) -> None:
+        super().__init__()
+        self.mean = [float(v) for v in torch.as_tensor(mean, dtype=torch.float64).flatten()]
+        self.std = [float(v) for v in torch.as_tensor(std, dtype=torch.float64).flatten()]
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"Normalize: mean has {len(self.mean)} values but std has {len(self.std)}")
+        if any(s == 0 for s in self.std):
+            raise ValueError(f"Normalize: std must not contain 0, got {self.std}")
+        self.axis = axis
+        self._cache: dict[tuple[torch.device, torch.dtype, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @classmethod
+    def from_stats(cls, mean: Stats, std: Stats) -> Normalize:
+        """A `Normalize` for channels-first image batches from per-channel `mean` and `std`."""
+        return cls(mean, std, axis=1)
+
+    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (x.device, x.dtype, x.ndim)
+        if key not in self._cache:
+            shape = [1] * x.ndim
+            axis = self.axis if x.ndim >= 4 else self.axis - 1  # a single (C, H, W) image has no batch axis
+            shape[axis] = len(self.mean)
+            dtype = x.dtype if x.is_floating_point() else torch.float32
+            mean = torch.tensor(self.mean, dtype=dtype, device=x.device).view(shape)
+            std = torch.tensor(self.std, dtype=dtype, device=x.device).view(shape)
+            self._cache[key] = (mean, std)
+        return self._cache[key]
+
+    def encodes(self, x: TensorImage) -> None:
+        mean, std = self._stats(x)
+        return (x - mean) / std
+
+    def decodes(self, x: TensorImage) -> None:
+        mean, std = self._stats(x)
+        return x * std + mean
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}  # device tensors are rebuilt where they are needed
+        return state
+
+
+class Categorize(DisplayedTransform):
+    """Label → `TensorCategory` index, with the vocab learned from the training labels; decodes to `Category`.
+
+    A label absent from the vocab raises an error naming it, unless `add_na=True` (then it maps to '#na#').
+    """
+
+    order = 1
+    train_setup = True  # the vocab comes from the training split only
+
+    def __init__(self, vocab: Iterable[Hashable] | None = None, sort: bool = True, add_na: bool = False) -> None:
+        super().__init__()
+        self.sort, self.add_na = sort, add_na
+        self.vocab = None if vocab is None else _as_map(vocab, sort=False, add_na=add_na)
+
+    def setups(self, items: Any) -> None:
+        if self.vocab is None and items is not None:
+            self.vocab = CategoryMap(items, sort=self.sort, add_na=self.add_na)
+
+    def _map(self) -> CategoryMap:
+        if self.vocab is None:
+            raise RuntimeError("Categorize: no vocab yet; set it up on the training labels or pass vocab=")
+        return self.vocab
+
+    def encodes(self, x: object) -> None:
+        if isinstance(x, TensorCategory):
+            return x
+        vocab = self._map()
+        return TensorCategory(torch.tensor(vocab.index(_hashable(x), "Categorize")), vocab=vocab)
+
+    def decodes(self, x: TensorCategory) -> None:
+        vocab = self._map()
+        if x.ndim == 0:
+            return Category(vocab[int(x)])
+        return [Category(vocab[int(i)]) for i in x.flatten().tolist()]
+
+
+class MultiCategorize(DisplayedTransform):
+    """A list of labels → a `TensorMultiCategory` one-hot vector over the vocab learned from training labels.
+
+    Together with `OneHotEncode` as in fastai: here the one-hot vector is made directly (typedtensor's
+    `TensorMultiCategory` is one-hot), and `OneHotEncode` only checks/converts its width.
+    Decodes to a `MultiCategory` list of labels.
+    """
+
+    order = 1
+    train_setup = True
+
+    def __init__(self, vocab: Iterable[Hashable] | None = None, add_na: bool = False) -> None:
+        super().__init__()
+        self.add_na = add_na
+        self.vocab = None if vocab is None else _as_map(vocab, sort=False, add_na=add_na)
+
+    def setups(self, items: Any) -> None:
+        if self.vocab is None and items is not None:
+            self.vocab = CategoryMap((o for labels in items for o in _labels(labels)), sort=True, add_na=self.add_na)
+
+    def encodes(self, x: object) -> None:
+        if isinstance(x, TensorMultiCategory):
+            return x
+        if self.vocab is None:
+            raise RuntimeError("MultiCategorize: no vocab yet; set it up on the training labels or pass vocab=")
+        out = torch.zeros(len(self.vocab))
+        for o in _labels(x):
+            out[self.vocab.index(o, "MultiCategorize")] = 1.0
+        return TensorMultiCategory(out, vocab=self.vocab)
+
+    def decodes(self, x: TensorMultiCategory) -> None:
+        vocab = self.vocab if self.vocab is not None else x.vocab
+        return MultiCategory(vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+
+
+class OneHotEncode(DisplayedTransform):
+    """Class indices (a list or 1-d tensor) → a one-hot float `TensorMultiCategory` of width `c`.
+
+    `c` defaults to the width of the vocab carried by the input (or set up from it); a one-hot input
+    of the right width passes through. Decodes one-hot back to an index tensor.
+    """
+
+    order = 2
+
+    def __init__(self, c: int | None = None) -> None:
+        super().__init__()
+        self.c = c
+
+    def encodes(self, x: TensorMultiCategory | list | torch.Tensor) -> None:
+        vocab = getattr(x, "vocab", None)
+        c = self.c if self.c is not None else (len(vocab) if vocab is not None else None)
+        if isinstance(x, TensorMultiCategory) and x.is_floating_point():
+            if c is not None and x.shape[-1] != c:
+                raise ValueError(f"OneHotEncode: one-hot input has width {x.shape[-1]}, expected c={c}")
+            return x
+        idxs = torch.as_tensor(x, dtype=torch.long).flatten()
+        if c is None:
+            raise ValueError("OneHotEncode: pass c=<number of classes> (the input carries no vocab)")
+        if len(idxs) and (idxs.min() < 0 or idxs.max() >= c):
+            raise ValueError(f"OneHotEncode: indices {idxs.tolist()} are outside [0, {c})")
+        out = torch.zeros(c)
+        out[idxs] = 1.0
+        return TensorMultiCategory(out, vocab=vocab)
+
+    def decodes(self, x: TensorMultiCategory) -> None:
+        return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
+
+
+class EncodedMultiCategorize(DisplayedTransform):
+    """Targets that are already one-hot (e.g. 0/1 columns) → `TensorMultiCategory` with `vocab` naming the columns."""
+
+    order = 1
+
+    def __init__(self, vocab: Iterable[Hashable]) -> None:
+        super().__init__()
+        self.vocab = _as_map(vocab, sort=False, add_na=False)
+
+    def encodes(self, x: object) -> None:
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32)).flatten()
+        if t.numel() != len(self.vocab):
+            raise ValueError(f"EncodedMultiCategorize: item has {t.numel()} values, expected {len(self.vocab)}")
+        return TensorMultiCategory(t, vocab=self.vocab)
+
+    def decodes(self, x: TensorMultiCategory) -> None:
+        return MultiCategory(self.vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+
+
+class RegressionSetup(DisplayedTransform):
+    """Numbers (or lists of them) → float tensors; `c`, the number of outputs, is learned at setup."""
+
+    order = 1
+    train_setup = True
+
+    def __init__(self, c: int | None = None) -> None:
+        super().__init__()
+        self.c = c
+
+    def setups(self, items: Any) -> None:
+        if self.c is None and items is not None and len(items):
+            first = torch.as_tensor(np.asarray(items[0], dtype=np.float32))
+            self.c = 1 if first.ndim == 0 else first.numel()
+
+    def encodes(self, x: object) -> None:
+        if isinstance(x, torch.Tensor):
+            return x.float()
+        try:
+            return torch.as_tensor(np.asarray(x, dtype=np.float32))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"RegressionSetup: target {x!r} is not a number or a list of numbers") from e
+
+
+def _hashable(x: Any) -> Hashable:
+    if isinstance(x, torch.Tensor) and x.ndim == 0:
+        return x.item()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _labels(x: Any) -> list[Hashable]:
+    if x is None or (isinstance(x, float) and x != x):
+        return []
+    if isinstance(x, str):
+        return [x]
+    return [_hashable(o) for o in x]
+
+
+def _as_map(vocab: Iterable[Hashable], sort: bool, add_na: bool) -> CategoryMap:
+    return vocab if isinstance(vocab, CategoryMap) else CategoryMap(vocab, sort=sort, add_na=add_na)
