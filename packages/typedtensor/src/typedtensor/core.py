@@ -46,6 +46,9 @@ PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
         _Tensor.nonzero,
         _Tensor.argwhere,
         _Tensor.__reduce_ex__,
+        # every typed tensor is an alias of the plain tensor it was made from (`as_subclass`); that
+        # base stays plain, otherwise each read of `_base` would make another alias (torch.compile loops).
+        _Tensor._base.__get__,
     }
 )
 # Ops returning (values, indices): values keep the type, indices are plain.
@@ -340,7 +343,17 @@ class TensorBase(_Tensor):
     def __deepcopy__(self, memo: dict[int, Any]) -> TensorBase:
         if id(self) in memo:
             return memo[id(self)]
-        new = copy.deepcopy(_plain(self), memo).as_subclass(type(self))
+        with DisableTorchFunctionSubclass():
+            if not self.is_leaf:
+                raise RuntimeError(
+                    f"{type(self).__name__}: only graph leaves can be deep-copied (as for torch.Tensor); detach() first"
+                )
+            requires_grad = self.requires_grad
+            with torch.no_grad():
+                data = copy.deepcopy(self.as_subclass(_Tensor), memo)
+            new = data.as_subclass(type(self))
+            if requires_grad:
+                new.requires_grad_(True)
         d = self.__dict__
         for n in type(self)._meta:
             if n in d:
