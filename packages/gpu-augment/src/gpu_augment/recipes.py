@@ -16,8 +16,9 @@ __all__ = ["aug_transforms", "setup_aug_tfms"]
 
 
 def _parts(t: Any, kind: type) -> list[Any]:
-    """The leaf transforms of a (possibly already fused) transform of `kind`."""
-    if type(t) is kind:
+    """The leaf transforms of a (possibly already fused) transform of `kind`; a composite with its own
+    probability stays one part, so that probability keeps applying to its parts together."""
+    if type(t) is kind and t.p == 1 and not t.batch:
         return [p for sub in t.tfms for p in _parts(sub, kind)]
     return [t]
 
