@@ -1,6 +1,179 @@
 """trainloop_callbacks: a fixed training loop with two-way callbacks at every step."""
 
 from trainloop_callbacks.__about__ import __version__
-from trainloop_callbacks.schedule import sched_cos, sched_lin
+from trainloop_callbacks.callback import Callback, sort_by_run
+from trainloop_callbacks.data import DataLoaderPair
+from trainloop_callbacks.events import (
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+    Event,
+)
+from trainloop_callbacks.export import ALLOWED_MODULES, ExportError, load_learner
+from trainloop_callbacks.inference import GatherPredsCallback
+from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
+from trainloop_callbacks.learner import Learner
+from trainloop_callbacks.losses import (
+    BCELossFlat,
+    BCEWithLogitsLossFlat,
+    CrossEntropyLossFlat,
+    DiceLoss,
+    FlatLoss,
+    FocalLoss,
+    FocalLossFlat,
+    L1LossFlat,
+    LabelSmoothingCrossEntropy,
+    LabelSmoothingCrossEntropyFlat,
+    MSELossFlat,
+)
+from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
+from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
+from trainloop_callbacks.metrics import (
+    BalancedAccuracy,
+    CohenKappa,
+    Dice,
+    F1Score,
+    FBeta,
+    JaccardCoeff,
+    MatthewsCorrCoef,
+    PearsonCorrCoef,
+    Perplexity,
+    Precision,
+    R2Score,
+    Recall,
+    RocAucBinary,
+    accuracy,
+    accuracy_multi,
+    error_rate,
+    exp_rmspe,
+    mae,
+    mse,
+    msle,
+    rmse,
+    top_k_accuracy,
+)
+from trainloop_callbacks.progress import ProgressCallback
+from trainloop_callbacks.recorder import Recorder
+from trainloop_callbacks.schedule import (
+    ParamScheduler,
+    SchedCos,
+    SchedExp,
+    SchedLin,
+    SchedNo,
+    SchedPoly,
+    combine_scheds,
+    combined_cos,
+    sched_cos,
+    sched_exp,
+    sched_lin,
+    sched_no,
+    sched_poly,
+)
+from trainloop_callbacks.tracker import (
+    CSVLogger,
+    EarlyStoppingCallback,
+    ReduceLROnPlateau,
+    SaveModelCallback,
+    TerminateOnNaNCallback,
+    TrackerCallback,
+)
+from trainloop_callbacks.train_eval import TrainEvalCallback
 
-__all__ = ["__version__", "sched_cos", "sched_lin"]
+__all__ = [
+    "__version__",
+    # the loop
+    "Learner",
+    "Event",
+    "Callback",
+    "sort_by_run",
+    "CancelFitException",
+    "CancelEpochException",
+    "CancelTrainException",
+    "CancelValidException",
+    "CancelBatchException",
+    "CancelBackwardException",
+    "CancelStepException",
+    "DataLoaderPair",
+    # default callbacks
+    "TrainEvalCallback",
+    "Recorder",
+    "ProgressCallback",
+    "GatherPredsCallback",
+    # schedules
+    "sched_lin",
+    "sched_cos",
+    "sched_no",
+    "sched_exp",
+    "sched_poly",
+    "SchedLin",
+    "SchedCos",
+    "SchedNo",
+    "SchedExp",
+    "SchedPoly",
+    "combine_scheds",
+    "combined_cos",
+    "ParamScheduler",
+    # lr finder
+    "LRFinder",
+    "minimum",
+    "steep",
+    "valley",
+    "slide",
+    # metrics
+    "Metric",
+    "AvgMetric",
+    "AccumMetric",
+    "AvgLoss",
+    "AvgSmoothLoss",
+    "accuracy",
+    "error_rate",
+    "top_k_accuracy",
+    "accuracy_multi",
+    "F1Score",
+    "FBeta",
+    "Precision",
+    "Recall",
+    "RocAucBinary",
+    "MatthewsCorrCoef",
+    "BalancedAccuracy",
+    "CohenKappa",
+    "Dice",
+    "JaccardCoeff",
+    "mse",
+    "rmse",
+    "mae",
+    "msle",
+    "exp_rmspe",
+    "R2Score",
+    "PearsonCorrCoef",
+    "Perplexity",
+    # losses
+    "FlatLoss",
+    "CrossEntropyLossFlat",
+    "BCEWithLogitsLossFlat",
+    "BCELossFlat",
+    "MSELossFlat",
+    "L1LossFlat",
+    "LabelSmoothingCrossEntropy",
+    "LabelSmoothingCrossEntropyFlat",
+    "FocalLoss",
+    "FocalLossFlat",
+    "DiceLoss",
+    # tracking
+    "TrackerCallback",
+    "EarlyStoppingCallback",
+    "SaveModelCallback",
+    "ReduceLROnPlateau",
+    "TerminateOnNaNCallback",
+    "CSVLogger",
+    # inference, interpretation, export
+    "Interpretation",
+    "ClassificationInterpretation",
+    "load_learner",
+    "ALLOWED_MODULES",
+    "ExportError",
+]

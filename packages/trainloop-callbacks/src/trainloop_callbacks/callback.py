@@ -1,0 +1,88 @@
+"""`Callback`: argument-less methods named after loop events that read and write `self.learn`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from trainloop_callbacks.events import Event
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
+
+__all__ = ["Callback", "sort_by_run", "EVENT_NAMES"]
+
+EVENT_NAMES: tuple[str, ...] = tuple(e.value for e in Event)
+
+
+def _snake(name: str) -> str:
+    name = re.sub(r"Callback$", "", name) or name
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower()
+
+
+class Callback:
+    """Base class of callbacks: define methods named after `Event`s; they read and write `self.learn`.
+
+    Ordering: callbacks run by ascending `order`; `run_before`/`run_after` (classes or class names)
+    refine it. `run_train`/`run_valid` switch a callback off in one phase; setting `run = False`
+    switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
+    """
+
+    order: int = 0
+    run_before: tuple[type | str, ...] = ()
+    run_after: tuple[type | str, ...] = ()
+    run_train: bool = True
+    run_valid: bool = True
+    run: bool = True
+    learn: Learner | None = None
+
+    @property
+    def name(self) -> str:
+        """Attribute name of this callback on the learner: `TrainEvalCallback` -> `train_eval`."""
+        return _snake(type(self).__name__)
+
+    def events(self) -> list[str]:
+        """Names of the events this callback handles."""
+        return [e for e in EVENT_NAMES if callable(getattr(self, e, None))]
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to checkpoint (tensors and plain data only); stateless callbacks return `{}`."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state but was given keys {sorted(state)}")
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+def _matches(cb: Callback, refs: Iterable[type | str]) -> bool:
+    for ref in refs:
+        if isinstance(ref, str):
+            if type(cb).__name__ == ref:
+                return True
+        elif isinstance(cb, ref):
+            return True
+    return False
+
+
+def _must_precede(a: Callback, b: Callback) -> bool:
+    return _matches(b, a.run_before) or _matches(a, b.run_after)
+
+
+def sort_by_run(cbs: Sequence[Callback]) -> list[Callback]:
+    """Sort callbacks by `order`, then move them so every `run_before`/`run_after` constraint holds."""
+    todo = sorted(cbs, key=lambda c: c.order)
+    out: list[Callback] = []
+    while todo:
+        for i, cb in enumerate(todo):
+            if not any(_must_precede(other, cb) for other in todo if other is not cb):
+                out.append(todo.pop(i))
+                break
+        else:
+            raise ValueError(f"callbacks {todo} have run_before/run_after constraints that form a cycle")
+    return out

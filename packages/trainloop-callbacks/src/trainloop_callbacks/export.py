@@ -1,0 +1,249 @@
+"""Safe export: weights in torch's weights-only format, the model, loss and data pipeline described as data.
+
+Loading never unpickles arbitrary objects: `torch.load(weights_only=True)` reads the file, and every class
+named in it is imported only from an allow-listed module. What cannot be described as data is refused by
+name; `export(..., pickle=True)` with `load_learner(..., unsafe_pickle=True)` is the explicit opt-in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
+
+__all__ = ["ALLOWED_MODULES", "ExportError", "describe_module", "build_module", "export_learner", "load_learner"]
+
+FORMAT, PICKLE_FORMAT = "tiers-export", "tiers-pickle"
+
+ALLOWED_MODULES: tuple[str, ...] = (
+    "torch.nn",
+    "trainloop_callbacks",
+    "datablock",
+    "apps_vision",
+    "apps_text",
+    "apps_tabular",
+    "torchvision.models",
+    "tiers",
+)
+"""Modules whose classes an export file may name; `load_learner(allow=...)` adds more."""
+
+_CONV = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+)
+# torch.nn layers rebuilt from their attributes: class name -> constructor arguments read back from the module
+_LAYER_ARGS: dict[str, tuple[str, ...]] = {
+    "Linear": ("in_features", "out_features", "bias"),
+    "Conv1d": (
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+        "padding_mode",
+    ),
+    "Conv2d": (
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+        "padding_mode",
+    ),
+    "Conv3d": (
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+        "padding_mode",
+    ),
+    "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "BatchNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "BatchNorm3d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "LayerNorm": ("normalized_shape", "eps", "elementwise_affine"),
+    "Embedding": ("num_embeddings", "embedding_dim", "padding_idx"),
+    "ReLU": ("inplace",),
+    "LeakyReLU": ("negative_slope", "inplace"),
+    "GELU": ("approximate",),
+    "SiLU": ("inplace",),
+    "Sigmoid": (),
+    "Tanh": (),
+    "Identity": (),
+    "Softmax": ("dim",),
+    "LogSoftmax": ("dim",),
+    "Flatten": ("start_dim", "end_dim"),
+    "Dropout": ("p",),
+    "Dropout2d": ("p",),
+    "MaxPool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode"),
+    "AvgPool2d": ("kernel_size", "stride", "padding", "ceil_mode"),
+    "AdaptiveAvgPool2d": ("output_size",),
+    "AdaptiveMaxPool2d": ("output_size",),
+    "AdaptiveAvgPool1d": ("output_size",),
+    "Upsample": ("size", "scale_factor", "mode"),
+    "CrossEntropyLoss": ("reduction", "ignore_index", "label_smoothing"),
+    "MSELoss": ("reduction",),
+    "L1Loss": ("reduction",),
+    "BCEWithLogitsLoss": ("reduction",),
+    "NLLLoss": ("reduction", "ignore_index"),
+}
+
+
+class ExportError(ValueError):
+    """Something in the learner cannot be exported (or loaded) as data."""
+
+
+def _qualname(cls: type) -> str:
+    module = cls.__module__
+    if module.startswith("torch.nn.modules"):
+        module = "torch.nn"  # the public home of every torch.nn layer
+    return f"{module}.{cls.__qualname__}"
+
+
+def _check_plain(x: Any, where: str) -> Any:
+    if x is None or isinstance(x, (bool, int, float, str, Tensor)):
+        return x
+    if isinstance(x, (list, tuple)):
+        return [_check_plain(o, where) for o in x]
+    if isinstance(x, dict) and all(isinstance(k, str) for k in x):
+        return {k: _check_plain(v, where) for k, v in x.items()}
+    raise ExportError(
+        f"{where}: {type(x).__name__} is not plain data (None, bool, int, float, str, tensor, list, dict)"
+    )
+
+
+def describe_module(m: Any, where: str = "model") -> dict[str, Any]:
+    """Describe a module (or loss) as data: `to_config()`, a known torch.nn layer, or a Sequential of those."""
+    cls = type(m)
+    if callable(getattr(m, "to_config", None)) and callable(getattr(cls, "from_config", None)):
+        return {"type": _qualname(cls), "config": _check_plain(m.to_config(), where)}
+    if isinstance(m, nn.Sequential) and cls is nn.Sequential:
+        return {
+            "type": "torch.nn.Sequential",
+            "children": [describe_module(c, f"{where}[{i}]") for i, c in enumerate(m)],
+        }
+    if cls.__module__.startswith("torch.nn.modules") and cls.__name__ in _LAYER_ARGS:
+        kwargs = {a: getattr(m, a) for a in _LAYER_ARGS[cls.__name__]}
+        if "bias" in kwargs:
+            kwargs["bias"] = m.bias is not None
+        return {"type": _qualname(cls), "kwargs": _check_plain(kwargs, where)}
+    config = getattr(m, "config", None)
+    if isinstance(config, dict) and cls.__module__.startswith("trainloop_callbacks."):
+        return {"type": _qualname(cls), "kwargs": _check_plain(config, where)}
+    raise ExportError(
+        f"cannot export {where} ({_qualname(cls)}) as data: give its class to_config()/from_config(), build it from "
+        f"torch.nn layers, or use export(..., pickle=True)"
+    )
+
+
+def _resolve(name: str, allow: Sequence[str]) -> Any:
+    module_name, _, attr = name.rpartition(".")
+    if not any(module_name == a or module_name.startswith(a + ".") for a in allow):
+        raise ExportError(f"refusing to import {name!r}: module {module_name!r} is not in the allow-list {list(allow)}")
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def build_module(desc: dict[str, Any], allow: Sequence[str] = ALLOWED_MODULES) -> Any:
+    """Rebuild what `describe_module` described, importing classes from allow-listed modules only."""
+    if not isinstance(desc, dict) or not isinstance(desc.get("type"), str):
+        raise ExportError(f"malformed module description: {desc!r:.200}")
+    cls = _resolve(desc["type"], allow)
+    if not isinstance(cls, type):
+        raise ExportError(f"{desc['type']!r} is not a class")
+    if "children" in desc:
+        return cls(*[build_module(c, allow) for c in desc["children"]])
+    if "config" in desc:
+        return cls.from_config(desc["config"])
+    return cls(**desc.get("kwargs", {}))
+
+
+def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: bool = False) -> Path:
+    """Write what inference needs (model, weights, loss, data pipeline) to `learn.path/fname`."""
+    file = Path(fname) if Path(fname).is_absolute() else learn.path / fname
+    file.parent.mkdir(parents=True, exist_ok=True)
+    dls = learn.dls
+    if pickle:
+        data = dls if hasattr(dls, "test_dl") else None
+        torch.save({"format": PICKLE_FORMAT, "model": learn.model, "loss_func": learn.loss_func, "dls": data}, file)
+        return file
+    data = None
+    if callable(getattr(dls, "to_config", None)):
+        data = {"type": _qualname(type(dls)), "config": _check_plain(dls.to_config(), "dls.to_config()")}
+    state = {
+        "format": FORMAT,
+        "version": 1,
+        "model": describe_module(learn.model, "model"),
+        "weights": {k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
+        "loss_func": describe_module(learn.loss_func, "loss_func"),
+        "data": data,
+        "n_inp": int(getattr(dls, "n_inp", 1)),
+    }
+    torch.save(state, file)
+    return file
+
+
+def load_learner(
+    fname: str | Path, cpu: bool = True, allow: Sequence[str] = (), unsafe_pickle: bool = False
+) -> Learner:
+    """Load an exported learner for inference. Safe by default (see the module docstring); modules named in
+    `allow` join the allow-list; `unsafe_pickle=True` reads a `pickle=True` export (only for files you trust)."""
+    from trainloop_callbacks.data import DataLoaderPair
+    from trainloop_callbacks.learner import Learner
+
+    file = Path(fname)
+    try:
+        state = torch.load(file, map_location="cpu" if cpu else None, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not unsafe_pickle:
+            raise ExportError(
+                f"{file} holds pickled Python objects, which could run arbitrary code; it was not loaded. "
+                f"If you made it yourself with export(pickle=True) and trust it, pass unsafe_pickle=True. ({e})"
+            ) from None
+        state = torch.load(file, map_location="cpu" if cpu else None, weights_only=False)
+        if not isinstance(state, dict) or state.get("format") != PICKLE_FORMAT:
+            raise ExportError(f"{file} is not a tiers export") from None
+        dls = state["dls"] if state["dls"] is not None else DataLoaderPair([], [])
+        return Learner(dls, state["model"], state["loss_func"], default_cbs=True)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ExportError(f"{file} is not a tiers export (no format {FORMAT!r})")
+    allowed = (*ALLOWED_MODULES, *allow)
+    model = build_module(state["model"], allowed)
+    model.load_state_dict(state["weights"])
+    loss_func = build_module(state["loss_func"], allowed)
+    data = state.get("data")
+    if data is not None:
+        cls = _resolve(data["type"], allowed)
+        dls = cls.from_config(data["config"])
+    else:
+        dls = DataLoaderPair([], [])
+        dls.n_inp = state.get("n_inp", 1)
+    learn = Learner(dls, model, loss_func)
+    model.eval()
+    return learn

@@ -1,0 +1,415 @@
+"""`Learner`: a fixed training loop with two-way callbacks around every step."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pluggable_optim import Adam, norm_params
+from trainloop_callbacks.callback import EVENT_NAMES, Callback, sort_by_run
+from trainloop_callbacks.data import as_dataloaders, to_device, to_plain
+from trainloop_callbacks.events import (
+    CANCEL_EXCEPTIONS,
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+)
+from trainloop_callbacks.fit_policies import FitPoliciesMixin
+from trainloop_callbacks.inference import InferenceMixin
+from trainloop_callbacks.lr_finder import LRFindMixin
+from trainloop_callbacks.metric_base import Metric, as_metric
+from trainloop_callbacks.persistence import PersistenceMixin
+from trainloop_callbacks.progress import ProgressCallback
+from trainloop_callbacks.recorder import Recorder
+from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
+
+__all__ = ["Learner", "default_splitter"]
+
+_FIT = ("before_fit", "after_cancel_fit", "after_fit")
+_EPOCH = ("before_epoch", "after_cancel_epoch", "after_epoch")
+_TRAIN = ("before_train", "after_cancel_train", "after_train")
+_VALID = ("before_validate", "after_cancel_validate", "after_validate")
+_BATCH = ("before_batch", "after_cancel_batch", "after_batch")
+_BACKWARD = ("before_backward", "after_cancel_backward", "after_backward")
+_STEP = ("before_step", "after_cancel_step", "after_step")
+_NOTED = "_trainloop_callback_noted"
+# how deep each event sits in the loop, for `show_training_loop`
+_LAYOUT = (
+    ("before_fit", 0),
+    ("before_epoch", 1),
+    ("before_train", 2),
+    ("before_batch", 3),
+    ("after_pred", 4),
+    ("after_loss", 4),
+    ("before_backward", 4),
+    ("after_cancel_backward", 4),
+    ("after_backward", 4),
+    ("before_step", 4),
+    ("after_cancel_step", 4),
+    ("after_step", 4),
+    ("after_cancel_batch", 3),
+    ("after_batch", 3),
+    ("after_cancel_train", 2),
+    ("after_train", 2),
+    ("before_validate", 2),
+    ("after_cancel_validate", 2),
+    ("after_validate", 2),
+    ("after_cancel_epoch", 1),
+    ("after_epoch", 1),
+    ("after_cancel_fit", 0),
+    ("after_fit", 0),
+)
+
+
+def default_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
+    """One parameter group holding every parameter of `model`."""
+    return [list(model.parameters())]
+
+
+class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
+    """Trains `model` on `dls` with `loss_func` and `opt_func`; callbacks run at every `Event` of the loop.
+
+    `dls` follows the data protocol (`.train`/`.valid` iterables of batches, optional `n_inp`,
+    `decode_batch`, `show_results`, `test_dl`, `vocab`, `to_config`) or is a pair `(train_dl, valid_dl)`.
+
+    Attributes callbacks may read and write (the loop reads them back after each event):
+
+    - `model`, `dls`, `opt`, `loss_func`, `metrics`, `cbs`: what is trained, on what, with what.
+    - `dl`: the loader being iterated (`dls.train` or `dls.valid` or a `get_preds` loader).
+    - `xb`, `yb`: the batch's inputs and targets as tuples, on the model's device, tensor types kept.
+      The model and the loss get plain-tensor views (`as_subclass(torch.Tensor)`).
+    - `pred`: the model's output; `loss_grad`: the loss with its graph; `loss`: the same, detached.
+    - `epoch`, `n_epoch`: current epoch and number of epochs of this fit.
+    - `iter`, `n_iter`: index of the batch in `dl` and the number of batches of `dl`.
+    - `training`: True during the training phase; `pct_train`: fraction of training done (0..1).
+    - `train_iter`: training batches done in this fit; `smooth_loss`: smoothed training loss.
+    """
+
+    model: nn.Module
+    dls: Any
+    dl: Iterable[Any]
+    xb: tuple[Any, ...]
+    yb: tuple[Any, ...]
+    pred: Any
+    loss_grad: Tensor
+    loss: Tensor
+    opt: Any
+    epoch: int
+    n_epoch: int
+    iter: int
+    n_iter: int
+    training: bool
+    pct_train: float
+    train_iter: int
+    smooth_loss: Tensor
+
+    def __init__(
+        self,
+        dls: Any,
+        model: nn.Module,
+        loss_func: Callable[..., Tensor] | None = None,
+        opt_func: Callable[..., Any] = Adam,
+        lr: float | slice = 1e-3,
+        splitter: Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]] | None = None,
+        cbs: Callback | Sequence[Callback] | None = None,
+        metrics: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+        path: str | Path = ".",
+        model_dir: str | Path = "models",
+        wd: float | None = None,
+        wd_bn_bias: bool = False,
+        train_bn: bool = True,
+        moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+        default_cbs: bool = True,
+    ) -> None:
+        self.dls = as_dataloaders(dls)
+        self.model = model
+        if loss_func is None:
+            loss_func = getattr(self.dls, "loss_func", None) or getattr(
+                getattr(self.dls, "train", None), "loss_func", None
+            )
+        if loss_func is None:
+            raise ValueError("Learner needs a loss_func: pass one, or give dls a `loss_func` attribute")
+        self.loss_func = loss_func
+        self.opt_func = opt_func
+        self.lr, self.wd, self.wd_bn_bias, self.train_bn, self.moms = lr, wd, wd_bn_bias, train_bn, moms
+        self.splitter = splitter if splitter is not None else default_splitter
+        self.path, self.model_dir = Path(path), Path(model_dir)
+        self.metrics: list[Metric] = [as_metric(m) for m in _listify(metrics)]
+        self.opt = None
+        self.logger: Callable[..., Any] = print
+        self.training, self.epoch, self.n_epoch, self.iter, self.n_iter = False, 0, 1, 0, 0
+        self.pct_train, self.train_iter = 0.0, 0
+        self.loss = self.smooth_loss = torch.tensor(float("nan"))
+        self.xb, self.yb, self.pred = (), (), None
+        self.cbs: list[Callback] = []
+        self._table: dict[str, list[tuple[Callback, Callable[[], Any]]]] = {}
+        if default_cbs:
+            self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback()])
+        self.add_cbs(_listify(cbs))
+
+    # ---- callbacks -----------------------------------------------------------------------------
+    def add_cb(self, cb: Callback | type[Callback]) -> Learner:
+        """Attach a callback (an instance, or a class to instantiate); it becomes `learn.<cb.name>`."""
+        if isinstance(cb, type):
+            cb = cb()
+        if not isinstance(cb, Callback):
+            raise TypeError(f"add_cb expects a Callback, got {type(cb).__name__}")
+        old = getattr(self, cb.name, None)
+        if isinstance(old, Callback) and old in self.cbs and old is not cb:
+            self.remove_cb(old)
+        cb.learn = self
+        setattr(self, cb.name, cb)
+        if cb not in self.cbs:
+            self.cbs.append(cb)
+        self._rebuild()
+        return self
+
+    def add_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+        """Attach several callbacks."""
+        for cb in cbs:
+            self.add_cb(cb)
+        return self
+
+    def remove_cb(self, cb: Callback | type[Callback]) -> Learner:
+        """Detach a callback, or every callback of a class; safe during `fit`."""
+        found = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
+        for c in found:
+            c.learn = None
+            self.cbs = [o for o in self.cbs if o is not c]
+            if getattr(self, c.name, None) is c:
+                delattr(self, c.name)
+        self._rebuild()
+        return self
+
+    def remove_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+        """Detach several callbacks."""
+        for cb in cbs:
+            self.remove_cb(cb)
+        return self
+
+    @contextlib.contextmanager
+    def added_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+        """Attach `cbs` for the duration of a `with` block."""
+        cbs = _listify(cbs)
+        self.add_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.remove_cbs(cbs)
+
+    @contextlib.contextmanager
+    def removed_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+        """Detach `cbs` for the duration of a `with` block, then put them back."""
+        cbs = [c for c in _listify(cbs) if c in self.cbs]
+        self.remove_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.add_cbs(cbs)
+
+    @contextlib.contextmanager
+    def no_bar(self) -> Iterator[Learner]:
+        """Train without the progress bar inside a `with` block."""
+        with self.removed_cbs([c for c in self.cbs if isinstance(c, ProgressCallback)]):
+            yield self
+
+    def _rebuild(self) -> None:
+        # One list of bound methods per event, rebuilt (never mutated) when callbacks change, so a
+        # callback removed while an event runs does not disturb the iteration (test_remove_during_fit).
+        self.cbs = sort_by_run(self.cbs)
+        self._table = {e: [(c, getattr(c, e)) for c in self.cbs if callable(getattr(c, e, None))] for e in EVENT_NAMES}
+
+    def __call__(self, event: str) -> None:
+        """Run every active callback's handler for `event` (a name or an `Event`)."""
+        training = self.training
+        for cb, method in self._table[event]:
+            if cb.learn is self and cb.run and (cb.run_train if training else cb.run_valid):
+                try:
+                    method()
+                except CANCEL_EXCEPTIONS:
+                    raise
+                except Exception as e:
+                    _note(e, cb, event)
+                    raise
+
+    def show_training_loop(self) -> None:
+        """Print the loop with the callbacks that run at each event."""
+        for event, depth in _LAYOUT:
+            names = ", ".join(type(c).__name__ for c, _ in self._table[event])
+            print(f"{'  ' * depth}{event:<{26 - 2 * depth}}: [{names}]")
+
+    # ---- the loop --------------------------------------------------------------------------------
+    def _with_events(self, body: Callable[[], None], names: tuple[str, str, str], exc: type[Exception]) -> None:
+        before, cancelled, after = names
+        try:
+            self(before)
+            body()
+        except exc:
+            self(cancelled)
+        self(after)
+
+    def create_opt(self) -> None:
+        """Build the optimizer over the splitter's parameter groups."""
+        groups = [list(g) for g in self.splitter(self.model)]
+        lr = self.lr.stop if isinstance(self.lr, slice) else self.lr
+        self.opt = self.opt_func(groups, lr=lr)
+        if isinstance(self.lr, slice):
+            self.opt.set_hyper("lr", self.lr)
+        if self.wd is not None:
+            self.opt.set_hyper("wd", self.wd)
+
+    def fit(
+        self,
+        n_epoch: int,
+        lr: float | slice | None = None,
+        wd: float | None = None,
+        cbs: Callback | Sequence[Callback] | None = None,
+        reset_opt: bool = False,
+        start_epoch: int = 0,
+    ) -> None:
+        """Train for `n_epoch` epochs; `cbs` live for this call only; `start_epoch` skips epochs (resume)."""
+        if n_epoch < 1:
+            raise ValueError(f"fit needs n_epoch >= 1, got {n_epoch}")
+        cbs = _listify(cbs)
+        if start_epoch:
+            cbs.append(SkipToEpoch(start_epoch))
+        with self.added_cbs(cbs):
+            if reset_opt or self.opt is None:
+                self.create_opt()
+            if wd is not None:
+                self.opt.set_hyper("wd", wd)
+            if lr is not None:
+                self.opt.set_hyper("lr", lr)
+            self.n_epoch = n_epoch
+            self._check_train_data()
+            self._device = _model_device(self.model)
+            self._with_events(self._do_fit, _FIT, CancelFitException)
+
+    def _check_train_data(self) -> None:
+        try:
+            n = len(self.dls.train)
+        except TypeError:
+            return  # an iterable without len: emptiness is caught while iterating
+        if n == 0:
+            raise ValueError(
+                "the training data is empty: dls.train yields no batches (dataset smaller than bs with drop_last?)"
+            )
+
+    def _do_fit(self) -> None:
+        for epoch in range(self.n_epoch):
+            self.epoch = epoch
+            self._with_events(self._do_epoch, _EPOCH, CancelEpochException)
+
+    def _do_epoch(self) -> None:
+        self.dl = self.dls.train
+        self._with_events(self._all_batches, _TRAIN, CancelTrainException)
+        self.dl = self.dls.valid
+        with torch.no_grad():
+            self._with_events(self._all_batches, _VALID, CancelValidException)
+
+    def _all_batches(self) -> None:
+        dl = self.dl
+        try:
+            self.n_iter = len(dl)
+        except TypeError:
+            self.n_iter = 0
+        i = -1
+        for i, b in enumerate(dl):
+            self._one_batch(i, b)
+        if i < 0 and self.training:
+            raise ValueError("the training data is empty: dls.train yielded no batches")
+
+    def _split(self, b: Any) -> None:
+        if not isinstance(b, (tuple, list)):
+            b = (b,)
+        n_inp = getattr(self.dls, "n_inp", 1)
+        b = to_device(b, self._device)
+        self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
+
+    def _one_batch(self, i: int, b: Any) -> None:
+        self.iter = i
+        self._split(b)
+        self._with_events(self._do_one_batch, _BATCH, CancelBatchException)
+
+    def _do_one_batch(self) -> None:
+        self.pred = self.model(*to_plain(self.xb))
+        self("after_pred")
+        if not self.yb:
+            return
+        self.loss_grad = self._compute_loss(self.pred, to_plain(self.yb))
+        self.loss = self.loss_grad.detach()
+        self("after_loss")
+        if not self.training:
+            return
+        self._with_events(self._backward, _BACKWARD, CancelBackwardException)
+        self._with_events(self._step, _STEP, CancelStepException)
+        self.opt.zero_grad()
+
+    def _compute_loss(self, pred: Any, yb: tuple[Any, ...]) -> Tensor:
+        try:
+            return self.loss_func(pred, *yb)
+        except (RuntimeError, ValueError, IndexError) as e:
+            shapes = ", ".join(str(tuple(y.shape)) if isinstance(y, Tensor) else type(y).__name__ for y in yb)
+            pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
+            name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__)
+            raise ValueError(
+                f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}"
+            ) from e
+
+    def _backward(self) -> None:
+        self.loss_grad.backward()
+
+    def _step(self) -> None:
+        self.opt.step()
+
+    # ---- parameter groups ---------------------------------------------------------------------------
+    def freeze_to(self, n: int) -> None:
+        """Train only the parameter groups from `n` on (batch-norm stays trainable if `train_bn`)."""
+        if self.opt is None:
+            self.create_opt()
+        self.opt.freeze_to(n, keep=norm_params(self.model) if self.train_bn else ())
+
+    def freeze(self) -> None:
+        """Train only the last parameter group (the head)."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        """Train every parameter group."""
+        self.freeze_to(0)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+def _note(e: Exception, cb: Callback, event: str) -> None:
+    if getattr(e, _NOTED, False):
+        return
+    msg = f"in callback {type(cb).__name__} at event {event}"
+    if e.args and isinstance(e.args[0], str):
+        e.args = (f"{msg}: {e.args[0]}", *e.args[1:])
+    elif hasattr(e, "add_note"):
+        e.add_note(msg)
+    with contextlib.suppress(AttributeError):
+        setattr(e, _NOTED, True)
+
+
+def _listify(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
