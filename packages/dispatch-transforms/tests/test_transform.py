@@ -165,7 +165,8 @@ def test_transform_from_functions():
 
     t = Transform(enc=times10, dec=div10)
     assert t(3) == 30 and t.decode(30) == 3 and t("s") == "s"
-    assert t.name == "times10"
+    assert t.name == "times10" and (t.enc, t.dec) == (times10, div10)
+    assert (Shout().enc, Shout().dec) == (None, None)
     assert check_transform(t, 4) == 40
 
 

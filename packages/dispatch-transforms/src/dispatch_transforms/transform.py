@@ -42,6 +42,8 @@ class Transform:
     split_idx: int | None = None
     order: int = 0
     train_setup: bool | None = None
+    enc: Callable[..., Any] | None = None  # the functions given to `Transform(enc=..., dec=...)`, if any
+    dec: Callable[..., Any] | None = None
 
     # `Cls.encodes` is the class's dispatch table; `__init_subclass__` gives every subclass its own.
     encodes = DispatchMethod("encodes")
@@ -74,6 +76,7 @@ class Transform:
             if not callable(func):
                 raise TypeError(f"Transform: {name[:3]} must be a function, got {func!r}")
             setattr(self, f"_{name}_table", TypeDispatch(name, [func], takes_self=False))
+            setattr(self, name[:3], func)
             if name == "encodes":
                 self._name = getattr(func, "__name__", None)
 
