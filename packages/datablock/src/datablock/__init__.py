@@ -1,6 +1,92 @@
 """datablock: Datasets, a fast DataLoader and the DataBlock API."""
 
 from datablock.__about__ import __version__
-from datablock.getters import get_files
+from datablock.blocks import CategoryBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
+from datablock.collate import collate, decollate
+from datablock.datablock import DataBlock
+from datablock.dataloaders import DataLoaders
+from datablock.errors import CollateError, ItemError, SkipItem
+from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get_files
+from datablock.labellers import RegexLabeller, parent_label
+from datablock.loader import DataLoader
+from datablock.parallel import parallel_gen, parallel_map
+from datablock.splitters import (
+    ColSplitter,
+    EndSplitter,
+    FileSplitter,
+    FuncSplitter,
+    GrandparentSplitter,
+    IndexSplitter,
+    KFoldSplitter,
+    MaskSplitter,
+    RandomSplitter,
+    RandomSubsetSplitter,
+    TrainTestSplitter,
+)
+from datablock.tfmdlists import Datasets, TfmdLists
+from datablock.transforms import (
+    Categorize,
+    EncodedMultiCategorize,
+    IntToFloatTensor,
+    MultiCategorize,
+    Normalize,
+    OneHotEncode,
+    RegressionSetup,
+    ToTensor,
+)
+from datablock.vocab import Category, CategoryMap, MultiCategory
 
-__all__ = ["__version__", "get_files"]
+__all__ = [
+    "__version__",
+    # the DataBlock API
+    "DataBlock",
+    "TransformBlock",
+    "CategoryBlock",
+    "MultiCategoryBlock",
+    "RegressionBlock",
+    # datasets and loaders
+    "TfmdLists",
+    "Datasets",
+    "DataLoader",
+    "DataLoaders",
+    "collate",
+    "decollate",
+    # getters and labellers
+    "get_files",
+    "FileGetter",
+    "ItemGetter",
+    "AttrGetter",
+    "ColReader",
+    "RegexLabeller",
+    "parent_label",
+    # splitters
+    "RandomSplitter",
+    "TrainTestSplitter",
+    "IndexSplitter",
+    "EndSplitter",
+    "GrandparentSplitter",
+    "FuncSplitter",
+    "MaskSplitter",
+    "FileSplitter",
+    "ColSplitter",
+    "RandomSubsetSplitter",
+    "KFoldSplitter",
+    # type transforms
+    "ToTensor",
+    "IntToFloatTensor",
+    "Normalize",
+    "Categorize",
+    "MultiCategorize",
+    "OneHotEncode",
+    "EncodedMultiCategorize",
+    "RegressionSetup",
+    "CategoryMap",
+    "Category",
+    "MultiCategory",
+    # errors and helpers
+    "SkipItem",
+    "ItemError",
+    "CollateError",
+    "parallel_map",
+    "parallel_gen",
+]

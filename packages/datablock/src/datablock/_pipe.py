@@ -1,22 +1,49 @@
-"""Turning the transform arguments users pass (None, a callable, a list) into one callable, and undoing it."""
+"""Turning the transform arguments users pass (None, a callable, a list) into pipelines, and undoing them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["as_pipeline", "decode_with", "tfm_name"]
+from dispatch_transforms import ItemTransform, Pipeline, Transform
+
+__all__ = ["as_pipeline", "decode_with", "tfm_name", "ItemFunc", "item_step"]
 
 
-def as_pipeline(
-    tfms: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None, split_idx: int | None = None
-) -> Any:
-    """None stays None (nothing to run), a list becomes a `dispatch_transforms.Pipeline`, a callable stays itself."""
+def tfm_name(tfm: Any) -> str:
+    """A short readable name of a transform or function, for messages."""
+    name = getattr(tfm, "name", None)
+    if isinstance(name, str):
+        return name
+    return getattr(tfm, "__qualname__", None) or type(tfm).__name__
+
+
+class ItemFunc(ItemTransform):
+    """A plain function as a pipeline step that receives the whole item (a tuple too) and is not dispatched:
+    getters and labellers take any item, whatever their annotations say."""
+
+    def __init__(self, func: Any) -> None:
+        super().__init__()
+        self.func = func
+        self.name = tfm_name(func)
+
+    def encodes(self, x: object) -> None:
+        return self.func(x)
+
+
+def item_step(f: Any) -> Any:
+    """`f` ready for an item pipeline: Transforms as they are, other callables as `ItemFunc`."""
+    if isinstance(f, Transform) or (isinstance(f, type) and issubclass(f, Transform)) or not callable(f):
+        return f
+    return ItemFunc(f)
+
+
+def as_pipeline(tfms: Any, split_idx: int | None = None) -> Any:
+    """None stays None (nothing to run), a list becomes a `Pipeline`, a callable stays itself."""
     if tfms is None:
         return None
+    if isinstance(tfms, Pipeline):
+        return tfms if tfms.split_idx == split_idx or split_idx is None else Pipeline(tfms.fs, split_idx=split_idx)
     if isinstance(tfms, (list, tuple)):
-        from dispatch_transforms import Pipeline
-
         return Pipeline(list(tfms), split_idx=split_idx) if tfms else None
     if not callable(tfms):
         raise TypeError(f"expected a transform, a callable or a list of them, got {type(tfms).__name__}")
@@ -27,11 +54,3 @@ def decode_with(tfm: Any, o: Any) -> Any:
     """`tfm.decode(o)` when `tfm` can decode, else `o` unchanged."""
     dec = getattr(tfm, "decode", None)
     return o if dec is None else dec(o)
-
-
-def tfm_name(tfm: Any) -> str:
-    """A short readable name of a transform or function, for messages."""
-    name = getattr(tfm, "name", None)
-    if isinstance(name, str):
-        return name
-    return getattr(tfm, "__qualname__", None) or type(tfm).__name__

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from datablock._pipe import ItemFunc
 from datablock.vocab import CategoryMap
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
@@ -51,6 +52,8 @@ def _wrapped_function(tfm: Transform) -> Any:
 
 def step_to_config(tfm: Any) -> dict[str, Any]:
     """One pipeline step as plain data."""
+    if isinstance(tfm, ItemFunc):
+        return step_to_config(tfm.func)
     if type(tfm) in (Transform, ItemTransform):
         func = _wrapped_function(tfm)
         if func is None:

@@ -43,6 +43,7 @@ class DataLoaders:
         after_item: Any = None,
         before_batch: Any = None,
         after_batch: Any = None,
+        dl_type: type[DataLoader] = DataLoader,
         **kwargs: Any,
     ) -> DataLoaders:
         """Loaders over datasets: one `Datasets` with splits gives train and valid; or pass each dataset.
@@ -65,7 +66,7 @@ class DataLoaders:
             train = k == 0
             split = 0 if train else 1
             loaders.append(
-                DataLoader(
+                dl_type(
                     ds,
                     bs=bs,
                     shuffle=shuffle_train and train,

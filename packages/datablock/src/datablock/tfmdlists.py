@@ -6,19 +6,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from datablock._items import item_at, select, short_repr
+from datablock._pipe import item_step
 from datablock.dataloaders import DataLoaders
 from datablock.errors import ItemError, find_skip
-from dispatch_transforms import ItemTransform, Pipeline, Transform
+from dispatch_transforms import Pipeline
 
 __all__ = ["TfmdLists", "Datasets"]
-
-
-def _item_step(f: Any) -> Any:
-    # A plain function in an item pipeline (a getter, a labeller) receives the whole item, even a tuple:
-    # dispatch_transforms would map a plain Transform over a tuple's elements.
-    if isinstance(f, Transform) or (isinstance(f, type) and issubclass(f, Transform)) or not callable(f):
-        return f
-    return ItemTransform(f)
 
 
 def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
@@ -27,7 +20,7 @@ def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
     if tfms is None:
         return Pipeline(None, split_idx=split_idx)
     fs = list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
-    return Pipeline([_item_step(f) for f in fs], split_idx=split_idx)
+    return Pipeline([item_step(f) for f in fs], split_idx=split_idx)
 
 
 def _check_splits(splits: Sequence[Sequence[int]], n: int) -> list[list[int]]:

@@ -1,0 +1,72 @@
+"""Blocks: what a kind of data contributes to a `DataBlock` (type transforms, item and batch transforms).
+
+An application adds its own kinds (images, masks, points, text) by returning a `TransformBlock`
+from a function, e.g. `def ImageBlock(): return TransformBlock(type_tfms=[open_image], batch_tfms=[...])`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from datablock.transforms import (
+    Categorize,
+    EncodedMultiCategorize,
+    MultiCategorize,
+    OneHotEncode,
+    RegressionSetup,
+)
+
+__all__ = ["TransformBlock", "CategoryBlock", "MultiCategoryBlock", "RegressionBlock"]
+
+
+def _as_list(tfms: Any) -> list[Any]:
+    if tfms is None:
+        return []
+    return list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
+
+
+class TransformBlock:
+    """One kind of data: `type_tfms` turn a raw item into a typed one; `item_tfms`/`batch_tfms` are added
+    to the loaders' per-item and per-batch transforms; `dl_type` (a `DataLoader` subclass) and
+    `dls_kwargs` let a block ask for a special loader."""
+
+    def __init__(
+        self,
+        type_tfms: Any = None,
+        item_tfms: Any = None,
+        batch_tfms: Any = None,
+        dl_type: type | None = None,
+        dls_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.type_tfms = _as_list(type_tfms)
+        self.item_tfms = _as_list(item_tfms)
+        self.batch_tfms = _as_list(batch_tfms)
+        self.dl_type = dl_type
+        self.dls_kwargs = dict(dls_kwargs or {})
+
+    def __repr__(self) -> str:
+        names = [getattr(t, "name", getattr(t, "__name__", type(t).__name__)) for t in self.type_tfms]
+        return f"TransformBlock(type_tfms={names})"
+
+
+# Blocks are functions spelled like types (as fastai users know them): each returns a TransformBlock.
+def CategoryBlock(vocab: Iterable[Hashable] | None = None, sort: bool = True, add_na: bool = False) -> TransformBlock:
+    """A single-label classification target: labels → `TensorCategory` with a vocab from the training set."""
+    return TransformBlock(type_tfms=[Categorize(vocab=vocab, sort=sort, add_na=add_na)])
+
+
+def MultiCategoryBlock(
+    encoded: bool = False, vocab: Iterable[Hashable] | None = None, add_na: bool = False
+) -> TransformBlock:
+    """A multi-label target: a list of labels (or, `encoded=True`, 0/1 values named by `vocab`) → one-hot."""
+    if encoded:
+        if vocab is None:
+            raise ValueError("MultiCategoryBlock(encoded=True) needs vocab= (the names of the encoded columns)")
+        return TransformBlock(type_tfms=[EncodedMultiCategorize(vocab=vocab)])
+    return TransformBlock(type_tfms=[MultiCategorize(vocab=vocab, add_na=add_na), OneHotEncode()])
+
+
+def RegressionBlock(n_out: int | None = None) -> TransformBlock:
+    """A regression target: numbers (or lists of them) → float tensors; `n_out` outputs (learned if None)."""
+    return TransformBlock(type_tfms=[RegressionSetup(c=n_out)])
