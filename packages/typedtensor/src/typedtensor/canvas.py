@@ -152,7 +152,10 @@ def draw_points(canvas: Canvas, pts: torch.Tensor, color: Color, radius: int) ->
         if not (math.isfinite(x) and math.isfinite(y)):
             continue
         px, py = math.floor(x), math.floor(y)
-        draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=color)
+        if radius <= 0:
+            draw.point((px, py), fill=color)
+        else:
+            draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=color)
 
 
 def draw_boxes(
