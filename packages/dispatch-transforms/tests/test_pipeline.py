@@ -147,3 +147,16 @@ def test_split_idx_is_passed_to_every_transform():
 def test_non_callable_items_are_rejected_with_their_position():
     with pytest.raises(TypeError, match=r"item 1 \(3\) is not callable"):
         Pipeline([Square(), 3])
+
+
+def test_setup_view_is_a_sequence_for_dispatch():
+    from collections.abc import Sequence
+
+    class SeqOnly(Transform):
+        def setups(self, items: Sequence):
+            self.first = items[0]
+            self.n = len(items)
+
+    pipe = Pipeline([Square(), SeqOnly()])
+    pipe.setup([3, 4])
+    assert (pipe[1].first, pipe[1].n) == (9, 2)
