@@ -13,6 +13,7 @@ from torch import Tensor
 from pluggable_optim.group import GroupView
 from pluggable_optim.hyper_api import HyperAPI
 from pluggable_optim.hypers import HyperGroup, TorchKey, check_hyper_value, default_torch_keys, per_group_values
+from pluggable_optim.stats import step_count
 
 __all__ = ["Optimizer", "Step", "step_hypers"]
 
@@ -118,6 +119,7 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
         self.foreach = foreach
         self.fused = fused
         self._compiled: dict[Any, Any] = {}
+        self._counts_steps = any(getattr(s, "func", s) is step_count for s in steps)
 
         groups = _split_params(params)
         for name, value in hypers.items():

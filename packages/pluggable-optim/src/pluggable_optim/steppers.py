@@ -7,10 +7,12 @@ each parameter keeps its own step count (see `step_count`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from pluggable_optim._ops import add_scaled_, addcdiv_, addcmul_, added_scaled, nonzero, per_count, sqrt
 from pluggable_optim.group import GroupView
 
 __all__ = [
@@ -32,25 +34,14 @@ def _counts(g: GroupView, who: str) -> list[int]:
     return g.counts
 
 
-def _debias(beta: float, counts: list[int]) -> list[float]:
-    """`1 - beta**t` for each tensor's step count `t`."""
-    return [1 - beta**c for c in counts]
-
-
-def _scale_list(values: list[float]) -> float | list[float]:
-    """One scalar when every tensor gets the same value (a cheaper foreach call), else the list."""
-    first = values[0]
-    return first if all(v == first for v in values) else values
-
-
 def sgd_step(g: GroupView, *, lr: float = 1e-3) -> None:
     """Plain SGD: `p -= lr * grad`."""
-    torch._foreach_add_(g.params, g.grads, alpha=-lr)
+    add_scaled_(g.params, g.grads, -lr)
 
 
 def momentum_step(g: GroupView, *, lr: float = 1e-3) -> None:
     """SGD with momentum: `p -= lr * grad_avg` (the buffer kept by `average_grad`)."""
-    torch._foreach_add_(g.params, g.state("grad_avg"), alpha=-lr)
+    add_scaled_(g.params, g.state("grad_avg"), -lr)
 
 
 def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: float = 1e-8) -> None:
@@ -61,27 +52,22 @@ def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: floa
     """
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
     torch._foreach_add_(denom, eps)
-    if mom != 0:
+    if nonzero(mom):
         buf = g.state("step_avg")
         torch._foreach_mul_(buf, mom)
         torch._foreach_addcdiv_(buf, g.grads, denom)
-        torch._foreach_add_(g.params, buf, alpha=-lr)
+        add_scaled_(g.params, buf, -lr)
     else:
-        torch._foreach_addcdiv_(g.params, g.grads, denom, value=-lr)
+        addcdiv_(g.params, g.grads, denom, -lr)
 
 
 def adam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5) -> None:
     """Adam: `p -= lr * (grad_avg / (1 - mom**t)) / (sqrt(sqr_avg / (1 - sqr_mom**t)) + eps)`."""
     counts = _counts(g, "adam_step")
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
-    torch._foreach_div_(denom, _scale_list([math.sqrt(b) for b in _debias(sqr_mom, counts)]))
+    torch._foreach_div_(denom, per_count(counts, lambda c: sqrt(1 - sqr_mom**c)))
     torch._foreach_add_(denom, eps)
-    step_sizes = [-lr / b for b in _debias(mom, counts)]
-    scale = _scale_list(step_sizes)
-    if isinstance(scale, list):
-        torch._foreach_addcdiv_(g.params, g.state("grad_avg"), denom, scale)
-    else:
-        torch._foreach_addcdiv_(g.params, g.state("grad_avg"), denom, value=scale)
+    addcdiv_(g.params, g.state("grad_avg"), denom, per_count(counts, lambda c: -lr / (1 - mom**c)))
 
 
 def _radam_rect(sqr_mom: float, count: int) -> float:
@@ -102,13 +88,16 @@ def radam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: flo
     counts = _counts(g, "radam_step")
     avgs = g.state("grad_avg")
     sqrs = g.state("sqr_avg")
+    if isinstance(counts[0], Tensor) or isinstance(sqr_mom, Tensor):
+        _radam_step_traced(g.params, avgs, sqrs, counts[0], lr, mom, sqr_mom, eps)
+        return
     rects = [_radam_rect(sqr_mom, c) for c in counts]
     on = [i for i, r in enumerate(rects) if r > 0]
     off = [i for i, r in enumerate(rects) if r == 0]
     if off:
         ps = g.params if not on else [g.params[i] for i in off]
         av = avgs if not on else [avgs[i] for i in off]
-        torch._foreach_add_(ps, torch._foreach_mul(av, _scale_list([-lr / (1 - mom ** counts[i]) for i in off])))
+        add_scaled_(ps, av, per_count([counts[i] for i in off], lambda c: -lr / (1 - mom**c)))
     if on:
         ps = g.params if not off else [g.params[i] for i in on]
         av = avgs if not off else [avgs[i] for i in on]
@@ -116,11 +105,33 @@ def radam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: flo
         denom = torch._foreach_sqrt(sq)
         torch._foreach_add_(denom, eps)
         sizes = [-lr * rects[i] * math.sqrt(1 - sqr_mom ** counts[i]) / (1 - mom ** counts[i]) for i in on]
-        scale = _scale_list(sizes)
-        if isinstance(scale, list):
-            torch._foreach_addcdiv_(ps, av, denom, scale)
-        else:
-            torch._foreach_addcdiv_(ps, av, denom, value=scale)
+        addcdiv_(ps, av, denom, sizes[0] if all(s == sizes[0] for s in sizes) else sizes)
+
+
+def _radam_step_traced(
+    params: list[Tensor],
+    avgs: list[Tensor],
+    sqrs: list[Tensor],
+    count: Tensor,
+    lr: Any,
+    mom: Any,
+    sqr_mom: Any,
+    eps: Any,
+) -> None:
+    """RAdam for the fused path: one shared step count (a tensor), both branches chosen with `torch.where`."""
+    count = torch.as_tensor(count, dtype=torch.float64)
+    rho_inf = 2 / (1 - sqr_mom) - 1
+    rho_t = rho_inf - 2 * count * sqr_mom**count / (1 - sqr_mom**count)
+    on = rho_t > 5
+    ratio = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)).clamp(min=0)
+    rect = torch.where(on, ratio.sqrt(), torch.zeros_like(ratio))
+    debias1 = 1 - mom**count
+    adaptive = (-lr * rect * (1 - sqr_mom**count).sqrt() / debias1).to(params[0].dtype)
+    plain = torch.where(on, torch.zeros_like(debias1), -lr / debias1).to(params[0].dtype)
+    denom = torch._foreach_sqrt(sqrs)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_add_(params, torch._foreach_mul(torch._foreach_div(avgs, denom), adaptive))
+    torch._foreach_add_(params, torch._foreach_mul(avgs, plain))
 
 
 def qhadam_step(
@@ -139,14 +150,14 @@ def qhadam_step(
     with `m_hat = grad_avg / (1 - mom**t)`, `v_hat = sqr_avg / (1 - sqr_mom**t)`.
     """
     counts = _counts(g, "qhadam_step")
-    num = torch._foreach_mul(g.state("grad_avg"), _scale_list([nu_1 / b for b in _debias(mom, counts)]))
-    torch._foreach_add_(num, g.grads, alpha=1 - nu_1)
-    denom = torch._foreach_mul(g.state("sqr_avg"), _scale_list([nu_2 / b for b in _debias(sqr_mom, counts)]))
-    if nu_2 != 1:
-        torch._foreach_addcmul_(denom, g.grads, g.grads, value=1 - nu_2)
+    num = torch._foreach_mul(g.state("grad_avg"), per_count(counts, lambda c: nu_1 / (1 - mom**c)))
+    add_scaled_(num, g.grads, 1 - nu_1)
+    denom = torch._foreach_mul(g.state("sqr_avg"), per_count(counts, lambda c: nu_2 / (1 - sqr_mom**c)))
+    if nonzero(1 - nu_2):
+        addcmul_(denom, g.grads, g.grads, 1 - nu_2)
     torch._foreach_sqrt_(denom)
     torch._foreach_add_(denom, eps)
-    torch._foreach_addcdiv_(g.params, num, denom, value=-lr)
+    addcdiv_(g.params, num, denom, -lr)
 
 
 def _norms(tensors: list[Tensor]) -> Tensor:
@@ -165,9 +176,10 @@ def larc_layer_lr(
     p_norm = _norms(g.params)
     g_norm = _norms(g.grads)
     local = lr * trust_coeff * p_norm / (g_norm + wd * p_norm + eps)
+    lr_t = torch.as_tensor(lr, dtype=local.dtype, device=local.device)
     if clip:
-        local = local.clamp(max=lr)
-    local = torch.where((p_norm > 0) & (g_norm > 0), local, torch.full_like(local, lr))
+        local = torch.minimum(local, lr_t)
+    local = torch.where((p_norm > 0) & (g_norm > 0), local, lr_t)
     g.states["local_lr"] = list(local.unbind())
 
 
@@ -176,9 +188,9 @@ def larc_step(g: GroupView, *, mom: float = 0.9, wd: float = 0.0) -> None:
     local = g.states.get("local_lr")
     if local is None:
         raise RuntimeError("larc_step needs the layer-wise learning rates: put `larc_layer_lr` before it")
-    upd = torch._foreach_add(g.grads, g.params, alpha=wd) if wd != 0 else g.grads
+    upd = added_scaled(g.grads, g.params, wd) if nonzero(wd) else g.grads
     upd = torch._foreach_mul(upd, local)
-    if mom != 0:
+    if nonzero(mom):
         buf = g.state("momentum_buffer")
         torch._foreach_mul_(buf, mom)
         torch._foreach_add_(buf, upd)
@@ -195,13 +207,13 @@ def lamb_step(
     norm is zero (the paper's clipping function, with fastai's upper bound of 10).
     """
     counts = _counts(g, "lamb_step")
-    denom = torch._foreach_div(g.state("sqr_avg"), _scale_list(_debias(sqr_mom, counts)))
+    denom = torch._foreach_div(g.state("sqr_avg"), per_count(counts, lambda c: 1 - sqr_mom**c))
     torch._foreach_sqrt_(denom)
     torch._foreach_add_(denom, eps)
-    upd = torch._foreach_div(g.state("grad_avg"), _scale_list(_debias(mom, counts)))
+    upd = torch._foreach_div(g.state("grad_avg"), per_count(counts, lambda c: 1 - mom**c))
     torch._foreach_div_(upd, denom)
-    if wd != 0:
-        torch._foreach_add_(upd, g.params, alpha=wd)
+    if nonzero(wd):
+        add_scaled_(upd, g.params, wd)
     p_norm = _norms(g.params)
     u_norm = _norms(upd)
     ratio = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, torch.ones_like(p_norm)).clamp(max=10.0)

@@ -1,0 +1,81 @@
+"""Foreach operations whose scalar argument may be a Python number, a list of them, or 0-dim tensors.
+
+Eagerly, hyper-parameters are Python floats and the cheapest `torch._foreach_*` overload is used. Under the fused
+path (`torch.compile`), hyper-parameters and step counts arrive as 0-dim tensors so that changing them (a scheduler
+moving `lr` every batch) does not recompile; these helpers then multiply explicitly, which the compiler fuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import torch
+from torch import Tensor
+
+__all__ = ["Scalar", "add_scaled_", "added_scaled", "addcdiv_", "addcmul_", "lerp_", "nonzero", "per_count", "sqrt"]
+
+Scalar: TypeAlias = float | Tensor | list[float] | list[Tensor]
+
+
+def _is_plain(s: Any) -> bool:
+    return isinstance(s, int | float)
+
+
+def nonzero(x: float | Tensor) -> bool:
+    """Whether a term weighted by `x` must be computed: a tensor (value unknown while compiling) always counts."""
+    return True if isinstance(x, Tensor) else x != 0
+
+
+def sqrt(x: float | Tensor) -> float | Tensor:
+    """Square root of a Python number or a tensor."""
+    return x**0.5
+
+
+def per_count(counts: list[Any], fn: Callable[[Any], Any]) -> Any:
+    """`fn(count)` once when every tensor has the same step count (one cheap scalar), else one value per tensor."""
+    first = counts[0]
+    if all(c is first for c in counts) or (_is_plain(first) and all(c == first for c in counts)):
+        return fn(first)
+    return [fn(c) for c in counts]
+
+
+def add_scaled_(xs: list[Tensor], ys: list[Tensor], s: Scalar) -> None:
+    """`x += s * y` for each pair."""
+    if _is_plain(s):
+        torch._foreach_add_(xs, ys, alpha=s)
+    else:
+        torch._foreach_add_(xs, torch._foreach_mul(ys, s))
+
+
+def addcdiv_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: Scalar) -> None:
+    """`x += s * a / b` for each triple."""
+    if _is_plain(s):
+        torch._foreach_addcdiv_(xs, a, b, value=s)
+    elif isinstance(s, list) and all(_is_plain(v) for v in s):
+        torch._foreach_addcdiv_(xs, a, b, s)
+    else:
+        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_div(a, b), s))
+
+
+def lerp_(xs: list[Tensor], ys: list[Tensor], w: float | Tensor) -> None:
+    """`x += w * (y - x)` for each pair."""
+    if _is_plain(w):
+        torch._foreach_lerp_(xs, ys, w)
+    else:
+        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_sub(ys, xs), w))
+
+
+def added_scaled(xs: list[Tensor], ys: list[Tensor], s: float | Tensor) -> list[Tensor]:
+    """New tensors `x + s * y` (the inputs are left alone)."""
+    if _is_plain(s):
+        return torch._foreach_add(xs, ys, alpha=s)
+    return torch._foreach_add(xs, torch._foreach_mul(ys, s))
+
+
+def addcmul_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: float | Tensor) -> None:
+    """`x += s * a * b` for each triple."""
+    if _is_plain(s):
+        torch._foreach_addcmul_(xs, a, b, value=s)
+    else:
+        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_mul(a, b), s))
