@@ -1,0 +1,48 @@
+import os
+
+import pytest
+
+from datablock import parallel_gen, parallel_map
+
+
+def _square(x):
+    return x * x
+
+
+class _CountingWorker:
+    """A stateful worker: set up once per process; tags each result with the process id."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+
+    def __call__(self, chunk):
+        return [(x + 1, self.pid) for x in chunk]
+
+
+@pytest.mark.parametrize("n_workers", [0, 2])
+def test_parallel_map_matches_serial(n_workers):
+    items = list(range(37))
+    assert parallel_map(_square, items, n_workers=n_workers, chunksize=4, progress=False) == [x * x for x in items]
+
+
+def test_parallel_map_threads_and_progress(capsys):
+    assert parallel_map(_square, range(5), n_workers=2, threads=True, progress=True) == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="n_workers must be >= 0"):
+        parallel_map(_square, [1, 2], n_workers=-1)
+
+
+@pytest.mark.parametrize("n_workers", [0, 2])
+def test_parallel_gen_stateful_workers(n_workers):
+    items = list(range(50))
+    out = list(parallel_gen(_CountingWorker, items, n_workers=n_workers, chunksize=7, progress=False))
+    assert [r for r, _ in out] == [x + 1 for x in items]
+    pids = {pid for _, pid in out}
+    if n_workers == 0:
+        assert pids == {os.getpid()}
+    else:
+        assert os.getpid() not in pids and 1 <= len(pids) <= 2  # set up once per worker process
+
+
+def test_parallel_gen_checks_result_count():
+    with pytest.raises(ValueError, match="returned 1 results for a chunk of 3"):
+        list(parallel_gen(lambda: (lambda chunk: [0]), [1, 2, 3], n_workers=0, chunksize=3, progress=False))
