@@ -14,7 +14,7 @@ def tfm_name(tfm: Any) -> str:
     name = getattr(tfm, "name", None)
     if isinstance(name, str):
         return name
-    return getattr(tfm, "__qualname__", None) or type(tfm).__name__
+    return getattr(tfm, "__name__", None) or type(tfm).__name__
 
 
 class ItemFunc(ItemTransform):
