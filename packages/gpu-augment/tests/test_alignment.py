@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from typedtensor import TensorBBox, TensorImage, TensorMask, TensorPoint
 
 from gpu_augment import AffineCoordTfm, Dihedral, Flip, RandomResizedCropGPU, Rotate, Warp, Zoom, affine_points
 from gpu_augment.kernels import inside_canvas
+from typedtensor import TensorBBox, TensorImage, TensorMask, TensorPoint
 
 H, W, N = 48, 64, 4
 SEEDS = range(60)

@@ -88,7 +88,7 @@ def affine_points(p: torch.Tensor, params: AffineParams) -> torch.Tensor:
     _check_batch("affine_points", p, params, None)
     if p.shape[1] == 0:
         return p.clone()
-    moved = map_points(to_normalised(p, params.in_size), params.matrix)
+    moved = map_points(to_normalised(p.double(), params.in_size), params.matrix)
     return to_pixels(moved, params.out_size).to(p.dtype)
 
 
@@ -104,7 +104,8 @@ def affine_boxes(b: torch.Tensor, params: AffineParams) -> torch.Tensor:
     if b.shape[1] == 0:
         return b.clone()
     pad = (b == 0).all(-1)
-    norm = torch.cat([to_normalised(b[..., :2], params.in_size), to_normalised(b[..., 2:], params.in_size)], -1)
+    b64 = b.double()
+    norm = torch.cat([to_normalised(b64[..., :2], params.in_size), to_normalised(b64[..., 2:], params.in_size)], -1)
     moved = map_boxes(norm, params.matrix)
     out = torch.cat([to_pixels(moved[..., :2], params.out_size), to_pixels(moved[..., 2:], params.out_size)], -1)
     height, width = params.out_size

@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from gpu_augment import AffineCoordTfm, AffineParams, DropEmptyBoxes, Flip, affine_boxes, bb_pad, empty_boxes
+from typedtensor import TensorBBox, TensorImage, TensorMultiCategory
+
+
+def test_bb_pad_pads_with_zero_boxes_and_pad_idx():
+    a = (TensorImage(torch.zeros(3, 4, 4)), torch.tensor([[1.0, 1, 3, 3]]), torch.tensor([5]))
+    b = (
+        TensorImage(torch.zeros(3, 4, 4)),
+        torch.tensor([[0.0, 0, 2, 2], [1, 1, 4, 4], [0, 1, 1, 3]]),
+        torch.tensor([1, 2, 3]),
+    )
+    pa, pb = bb_pad([a, b], pad_idx=0)
+    assert pa[1].tolist() == [[1, 1, 3, 3], [0, 0, 0, 0], [0, 0, 0, 0]] and pa[2].tolist() == [5, 0, 0]
+    assert torch.equal(pb[1], b[1]) and pa[0] is a[0]
+    with pytest.raises(ValueError, match="sample 0"):
+        bb_pad([(torch.zeros(2, 3), torch.zeros(2))])
+
+
+def test_boxes_pushed_off_the_canvas_become_padding_boxes():
+    boxes = torch.tensor([[[1.0, 1, 5, 5], [0, 0, 0, 0], [8, 2, 10, 6]]])
+    # shift the content right by half the canvas: sample from x - 1 (normalised)
+    m = torch.eye(3)[None].clone()
+    m[0, 0, 2] = -1.0
+    out = affine_boxes(boxes, AffineParams(m, (10, 10), (10, 10)))
+    assert out[0, 0].tolist() == pytest.approx([6, 1, 10, 5])
+    assert out[0, 1].tolist() == [0, 0, 0, 0]  # padding stays padding
+    assert out[0, 2].tolist() == [0, 0, 0, 0]  # left the canvas
+    assert empty_boxes(out).tolist() == [[False, True, True]]
+
+
+def test_drop_empty_boxes_removes_them_with_their_labels():
+    boxes = TensorBBox(torch.tensor([[1.0, 1, 3, 3], [0, 0, 0, 0], [2, 2, 5, 4]]), canvas_size=(8, 8))
+    labels = TensorMultiCategory(torch.tensor([4, 0, 7]))
+    img = TensorImage(torch.zeros(3, 8, 8))
+    out_img, out_boxes, out_labels = DropEmptyBoxes()((img, boxes, labels))
+    assert out_img is img
+    assert out_boxes.tolist() == [[1, 1, 3, 3], [2, 2, 5, 4]] and out_boxes.canvas_size == (8, 8)
+    assert out_labels.tolist() == [4, 7] and isinstance(out_labels, TensorMultiCategory)
+    with pytest.raises(Exception, match="TensorBBox followed by its labels"):
+        DropEmptyBoxes()((img, labels))
+
+
+def test_flip_moves_boxes_exactly():
+    box = TensorBBox(torch.tensor([[[1.0, 2, 4, 7]]]), canvas_size=(10, 20))
+    out = Flip(p=1.0)((TensorImage(torch.zeros(1, 1, 10, 20)), box))[1]
+    assert out.tolist() == [[[16, 2, 19, 7]]]
+    assert isinstance(AffineCoordTfm(), AffineCoordTfm)

@@ -1,0 +1,108 @@
+import pytest
+import torch
+
+from gpu_augment import Brightness, Contrast, Hue, LightingTfm, Saturation, lighting_image
+from gpu_augment.color import hue_matrix, saturation_matrix
+from gpu_augment.testing import check_kernel
+from typedtensor import TensorImage, TensorMask
+
+
+def batch(n=5, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return TensorImage(torch.rand(n, c, 8, 9, generator=g) * 0.9 + 0.05)
+
+
+def test_logit_brightness_and_contrast_match_the_formula():
+    x = batch()
+    tfm = LightingTfm([Brightness(0.4, p=1.0), Contrast(0.4, p=1.0)], generator=torch.Generator().manual_seed(1))
+    out = tfm(x).as_subclass(torch.Tensor)
+    p = tfm.last_params
+    scale, shift = p.matrix[:, 0, 0], p.bias[:, 0]
+    plain = x.as_subclass(torch.Tensor)
+    ref = torch.sigmoid(torch.logit(plain) * scale[:, None, None, None] + shift[:, None, None, None])
+    assert torch.allclose(out, ref, atol=1e-5)
+    # brightness first (a shift), then contrast (a scale): the shift is scaled too
+    assert not torch.allclose(scale, torch.ones(5))
+
+
+def test_linear_brightness_contrast_match_torchvision_definitions():
+    x = batch()
+    g = torch.Generator().manual_seed(3)
+    tfm = LightingTfm([Brightness(0.3, p=1.0), Contrast(0.3, p=1.0)], space="linear", generator=g)
+    out = tfm(x).as_subclass(torch.Tensor)
+    # replay the draws by hand: brightness factor b, then contrast c blending with the grey mean
+    g = torch.Generator().manual_seed(3)
+    b = Brightness(0.3).steps(5, g, "linear")[0][1]
+    torch.rand(5, generator=g, dtype=torch.float64)  # Brightness's p draw
+    c = Contrast(0.3).steps(5, g, "linear")[0][1]
+    plain = x.as_subclass(torch.Tensor)
+    y = plain * b[:, None, None, None]
+    grey = (y * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1).mean((1, 2))
+    ref = (c[:, None, None, None] * y + (1 - c[:, None, None, None]) * grey[:, None, None, None]).clamp(0, 1)
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_hue_third_turn_permutes_channels_and_keeps_grey():
+    m = hue_matrix(torch.tensor([1 / 3, 0.25]))
+    rgb = torch.tensor([0.9, 0.2, 0.1])
+    turned = m[0] @ rgb
+    assert torch.allclose(turned, torch.tensor([0.1, 0.9, 0.2]), atol=1e-5)  # R -> G -> B -> R
+    grey = torch.full((3,), 0.4)
+    assert torch.allclose(m[1] @ grey, grey, atol=1e-6)
+
+
+def test_saturation_zero_gives_grey_and_one_is_identity():
+    m = saturation_matrix(torch.tensor([0.0, 1.0]))
+    rgb = torch.tensor([0.9, 0.2, 0.1])
+    grey = 0.299 * 0.9 + 0.587 * 0.2 + 0.114 * 0.1
+    assert torch.allclose(m[0] @ rgb, torch.full((3,), grey), atol=1e-6)
+    assert torch.allclose(m[1], torch.eye(3))
+
+
+def test_items_not_drawn_are_unchanged_and_masks_pass_through():
+    x = batch(n=40)
+    tfm = LightingTfm([Brightness(p=0.5), Contrast(p=0.5)], generator=torch.Generator().manual_seed(0))
+    m = TensorMask(torch.ones(40, 8, 9, dtype=torch.long))
+    out, out_m = tfm((x, m))
+    same = tfm.last_params.identity_items()
+    assert 0 < int(same.sum()) < 40
+    assert torch.equal(out[same], x[same])
+    assert not torch.allclose(out[~same], x[~same])
+    assert out_m is m
+
+
+def test_all_steps_compose_into_one_pass_equal_to_sequential():
+    x = batch()
+    steps = [Brightness(0.3, p=1.0), Contrast(0.3, p=1.0), Saturation(0.3, p=1.0), Hue(0.1, p=1.0)]
+    fused = LightingTfm(steps, generator=torch.Generator().manual_seed(5))
+    out = fused(x).as_subclass(torch.Tensor)
+    g = torch.Generator().manual_seed(5)
+    v = torch.logit(x.as_subclass(torch.Tensor), 1e-4)
+    for s in steps:
+        kind, val = s.steps(5, g, "logit")[0]
+        torch.rand(5, generator=g, dtype=torch.float64)  # the step's p draw
+        if kind == "shift":
+            v = v + val[:, None, None, None].float()
+        elif kind == "scale":
+            v = v * val[:, None, None, None].float()
+        else:
+            v = torch.einsum("nij,njhw->nihw", val.float(), v)
+    assert torch.allclose(out, torch.sigmoid(v), atol=1e-5)
+
+
+@pytest.mark.parametrize("tfm", [Brightness(p=0.6), Contrast(p=0.6), Saturation(p=0.6), Hue(p=0.6)])
+def test_lighting_contract(tfm):
+    check_kernel(tfm, batch(n=6))
+
+
+def test_lighting_errors_are_clear():
+    with pytest.raises(TypeError, match="uint8"):
+        lighting_image(
+            torch.zeros(2, 3, 4, 4, dtype=torch.uint8), LightingTfm([Brightness()]).draw(batch(2), torch.Generator())
+        )
+    with pytest.raises(Exception, match="3 colour channels"):
+        Saturation()(batch(c=1))
+    with pytest.raises(ValueError, match="space"):
+        LightingTfm(space="hsv")
+    with pytest.raises(ValueError, match="max_lighting"):
+        Brightness(1.5)
