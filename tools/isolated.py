@@ -27,6 +27,9 @@ def run(cmd: list[str]) -> int:
 def check(dist: str, hatch: str) -> list[str]:
     env = f"iso.{dist}"
     problems = []
+    # Internal packages are installed as copies here (hatch sources), so rebuild the env each run
+    # to test the working tree, not a stale copy (with uv's cache this costs about a second).
+    run([hatch, "env", "remove", env])
     if run([hatch, "env", "create", env]) != 0:
         return [f"{dist}: environment could not be created"]
     if dist in NO_TORCH:
