@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from typedtensor import TensorCategory, TensorImage, TensorPoint
 
 from datablock import CollateError, collate, decollate
+from typedtensor import TensorCategory, TensorImage, TensorPoint
 
 
 def test_collate_keeps_types_metadata_and_tuples():
@@ -36,7 +36,7 @@ def test_collate_errors_give_advice():
         collate([torch.zeros(3, 4), torch.zeros(3, 5)])
     from PIL import Image
 
-    with pytest.raises(CollateError, match="PIL images.*ToTensor"):
+    with pytest.raises(CollateError, match=r"PIL images.*ToTensor"):
         collate([Image.new("RGB", (2, 2))] * 2)
     with pytest.raises(CollateError, match="different lengths"):
         collate([(1, 2), (1,)])

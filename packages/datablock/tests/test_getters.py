@@ -43,7 +43,7 @@ def test_item_and_attr_getters():
         ItemGetter(5)((1, 2))
     assert AttrGetter("x")(SimpleNamespace(x=4)) == 4
     assert AttrGetter("y", default=0)(SimpleNamespace(x=4)) == 0
-    with pytest.raises(AttributeError, match="AttrGetter\\('y'\\).*no such attribute"):
+    with pytest.raises(AttributeError, match=r"AttrGetter\('y'\).*no such attribute"):
         AttrGetter("y")(SimpleNamespace(x=4))
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader as TorchDataLoader
 from torch.utils.data import TensorDataset
-from typedtensor import TensorCategory, TensorImage, TensorPoint
 
 from datablock import DataLoader, SkipItem
+from typedtensor import TensorCategory, TensorImage, TensorPoint
 
 
 class Squares:
@@ -43,7 +43,7 @@ def test_seeded_shuffle_same_with_and_without_workers():
         runs[nw] = [_ids(dl), _ids(dl)]
     assert runs[0] == runs[2]
     epoch1, epoch2 = runs[0]
-    assert sorted(sum(epoch1, [])) == list(range(12)) and epoch1 != epoch2
+    assert sorted(i for b in epoch1 for i in b) == list(range(12)) and epoch1 != epoch2
 
 
 def test_shuffle_follows_torch_manual_seed():
@@ -58,7 +58,7 @@ def test_shuffle_follows_torch_manual_seed():
 def test_workers_keep_types_and_metadata():
     dl = DataLoader(Squares(8), bs=4, num_workers=2)
     batches = list(dl)
-    x, y = batches[1]
+    x, _ = batches[1]
     assert type(x) is TensorPoint and x.canvas_size == (8, 8) and x.shape == (4, 1, 2)
     assert torch.equal(x.as_subclass(torch.Tensor)[:, 0, 0], torch.tensor([4.0, 5, 6, 7]))
     assert isinstance(batches[0], tuple)
@@ -115,7 +115,7 @@ def test_fast_path_through_workers():
     a = _ids(DataLoader((x, y), bs=3, shuffle=True, generator=g, num_workers=0))
     g = torch.Generator().manual_seed(1)
     b = _ids(DataLoader((x, y), bs=3, shuffle=True, generator=g, num_workers=2))
-    assert a == b and sorted(sum(a, [])) == list(range(10))
+    assert a == b and sorted(i for b in a for i in b) == list(range(10))
 
 
 def test_bad_arguments_raise_clear_errors():
@@ -158,7 +158,7 @@ def test_persistent_workers_two_epochs():
 @pytest.mark.gpu
 def test_device_transfer_and_pin_memory_on_gpu():
     dl = DataLoader(Squares(8), bs=4, device="cuda", pin_memory=True, num_workers=2)
-    x, y = dl.one_batch()
+    x, _ = dl.one_batch()
     assert x.device.type == "cuda" and type(x) is TensorPoint and x.canvas_size == (8, 8)
     assert all(b[0].device.type == "cuda" for b in dl)
     fast = DataLoader((torch.zeros(8, 2), torch.arange(8)), bs=4, device="cuda")

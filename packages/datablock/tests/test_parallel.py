@@ -45,4 +45,4 @@ def test_parallel_gen_stateful_workers(n_workers):
 
 def test_parallel_gen_checks_result_count():
     with pytest.raises(ValueError, match="returned 1 results for a chunk of 3"):
-        list(parallel_gen(lambda: (lambda chunk: [0]), [1, 2, 3], n_workers=0, chunksize=3, progress=False))
+        list(parallel_gen(lambda: lambda chunk: [0], [1, 2, 3], n_workers=0, chunksize=3, progress=False))

@@ -106,7 +106,7 @@ def test_kfold_stratified_keeps_proportions():
     labels = ["a"] * 30 + ["b"] * 10
     valids = []
     for fold in range(5):
-        t, v = KFoldSplitter(5, fold, stratify=labels, seed=0)(range(40))
+        _, v = KFoldSplitter(5, fold, stratify=labels, seed=0)(range(40))
         assert Counter(labels[i] for i in v) == {"a": 6, "b": 2}
         valids.extend(v)
     assert sorted(valids) == list(range(40))

@@ -1,9 +1,8 @@
 import pytest
-import torch
-from dispatch_transforms import Transform
-from typedtensor import TensorCategory
 
 from datablock import Categorize, Datasets, ItemError, SkipItem, TfmdLists
+from dispatch_transforms import Transform
+from typedtensor import TensorCategory
 
 
 class Square(Transform):

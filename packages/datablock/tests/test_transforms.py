@@ -1,13 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from dispatch_transforms import Pipeline
 from PIL import Image
-from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
 
 from datablock import (
-    Category,
     Categorize,
+    Category,
     EncodedMultiCategorize,
     IntToFloatTensor,
     MultiCategorize,
@@ -16,6 +14,8 @@ from datablock import (
     RegressionSetup,
     ToTensor,
 )
+from dispatch_transforms import Pipeline
+from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
 
 
 def _plain(t):
@@ -25,7 +25,9 @@ def _plain(t):
 def test_to_tensor_from_pil_and_arrays():
     a = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     t = ToTensor()(Image.fromarray(a))
-    assert type(t) is TensorImage and t.shape == (3, 2, 3) and torch.equal(_plain(t), torch.from_numpy(a).permute(2, 0, 1))
+    assert (
+        type(t) is TensorImage and t.shape == (3, 2, 3) and torch.equal(_plain(t), torch.from_numpy(a).permute(2, 0, 1))
+    )
     bw = ToTensor()(Image.fromarray(a[..., 0]))
     assert type(bw) is TensorImageBW and bw.shape == (1, 2, 3)
     assert ToTensor()(Image.new("RGBA", (4, 5))).shape == (3, 5, 4)
@@ -71,7 +73,7 @@ def test_categorize_learns_vocab_from_training_split_only():
     y = p("dog")
     assert type(y) is TensorCategory and int(y) == 1 and list(y.vocab) == ["cat", "dog"]
     assert p.decode(y) == "dog" and isinstance(p.decode(y), Category)
-    with pytest.raises(Exception, match="label 'bird' is not in the vocab.*add_na=True"):
+    with pytest.raises(Exception, match=r"label 'bird' is not in the vocab.*add_na=True"):
         p("bird")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from datablock._pipe import ItemFunc
+from datablock._pipe import ItemFunc, item_step
 from datablock.vocab import CategoryMap
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
@@ -41,6 +41,14 @@ def _data(value: Any, where: str) -> Any:
 
 
 def _qualname(obj: Any) -> str:
+    """`module:name` under which `obj` can be found again (builtins may report a private qualname)."""
+    for name in (obj.__qualname__, obj.__name__):
+        path = f"{obj.__module__}:{name}"
+        try:
+            if "<" not in path and _resolve(path) is obj:
+                return path
+        except (AttributeError, ImportError, ValueError):
+            continue
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
@@ -59,7 +67,15 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
         if func is None:
             raise TypeError(f"to_config: cannot find the function behind transform {tfm.name!r}")
         return step_to_config(func)
-    if isinstance(tfm, Transform) or (callable(tfm) and not inspect.isfunction(tfm)):
+    if inspect.isfunction(tfm) or inspect.isbuiltin(tfm):
+        name = _qualname(tfm)
+        if "<" in name:
+            raise TypeError(
+                f"to_config: step {name!r} is a lambda or a local function, which cannot be written as data; "
+                "define it at module level"
+            )
+        return {"function": name}
+    if callable(tfm):
         cls = type(tfm)
         args = {}
         for name, p in list(inspect.signature(cls.__init__).parameters.items())[1:]:
@@ -74,14 +90,6 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
                     f"to_config: {cls.__qualname__} does not keep its required argument {name!r} as an attribute"
                 )
         return {"type": _qualname(cls), "args": args}
-    if inspect.isfunction(tfm) or inspect.isbuiltin(tfm):
-        name = _qualname(tfm)
-        if "<" in name:
-            raise TypeError(
-                f"to_config: step {name!r} is a lambda or a local function, which cannot be written as data; "
-                "define it at module level"
-            )
-        return {"function": name}
     raise TypeError(f"to_config: cannot describe {tfm!r} as data")
 
 
@@ -122,6 +130,14 @@ def pipeline_to_config(p: Any) -> list[dict[str, Any]]:
     return [step_to_config(f) for f in fs]
 
 
-def pipeline_from_config(steps: list[dict[str, Any]], split_idx: int | None = None) -> Pipeline | None:
-    """A `Pipeline` from a list of steps (None when empty)."""
-    return Pipeline([step_from_config(s) for s in steps], split_idx=split_idx) if steps else None
+def pipeline_from_config(
+    steps: list[dict[str, Any]], split_idx: int | None = None, whole_items: bool = False
+) -> Pipeline | None:
+    """A `Pipeline` from a list of steps (None when empty).
+
+    `whole_items`: plain functions receive whole items (a dataset's getters) instead of each tuple element.
+    """
+    fs = [step_from_config(s) for s in steps]
+    if whole_items:
+        fs = [item_step(f) for f in fs]
+    return Pipeline(fs, split_idx=split_idx) if fs else None

@@ -215,7 +215,8 @@ class DataLoaders:
         loaders = []
         for split in (0, 1):
             tls = [
-                TfmdLists([], pipeline_from_config(p, split), split_idx=split, do_setup=False) for p in cfg["pipelines"]
+                TfmdLists([], pipeline_from_config(p, split, whole_items=True), split_idx=split, do_setup=False)
+                for p in cfg["pipelines"]
             ]
             loaders.append(
                 DataLoader(
