@@ -25,14 +25,14 @@ def make_classification(n=96, bs=16, n_classes=3, seed=0, shuffle=False):
     )
 
 
-@pytest.fixture
-def reg_dls():
-    return make_regression()
+@pytest.fixture(name="make_regression")
+def _make_regression_fixture():
+    return make_regression
 
 
-@pytest.fixture
-def clf_dls():
-    return make_classification()
+@pytest.fixture(name="make_classification")
+def _make_classification_fixture():
+    return make_classification
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ class Callback:
     """Base class of callbacks: define methods named after `Event`s; they read and write `self.learn`.
 
     Ordering: callbacks run by ascending `order`; `run_before`/`run_after` (classes or class names)
-    refine it. `run_train`/`run_valid` switch a callback off in one phase; setting `run = False`
+    refine it. `run_train`/`run_valid` switch a callback's batch-level events off in the training or the
+    validation phase (fit, epoch and phase events always run); setting `run = False`
     switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
     """
 

@@ -42,6 +42,21 @@ _BATCH = ("before_batch", "after_cancel_batch", "after_batch")
 _BACKWARD = ("before_backward", "after_cancel_backward", "after_backward")
 _STEP = ("before_step", "after_cancel_step", "after_step")
 _NOTED = "_trainloop_callback_noted"
+_BATCH_EVENTS = frozenset(
+    (
+        "before_batch",
+        "after_pred",
+        "after_loss",
+        "before_backward",
+        "after_cancel_backward",
+        "after_backward",
+        "before_step",
+        "after_cancel_step",
+        "after_step",
+        "after_cancel_batch",
+        "after_batch",
+    )
+)
 # how deep each event sits in the loop, for `show_training_loop`
 _LAYOUT = (
     ("before_fit", 0),
@@ -230,9 +245,10 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
 
     def __call__(self, event: str) -> None:
         """Run every active callback's handler for `event` (a name or an `Event`)."""
-        training = self.training
+        training, batch_level = self.training, event in _BATCH_EVENTS
         for cb, method in self._table[event]:
-            if cb.learn is self and cb.run and (cb.run_train if training else cb.run_valid):
+            # run_train/run_valid filter batch-level events only: fit/epoch/phase events reach every callback
+            if cb.learn is self and cb.run and (not batch_level or (cb.run_train if training else cb.run_valid)):
                 try:
                     method()
                 except CANCEL_EXCEPTIONS:

@@ -1,0 +1,368 @@
+"""The loop: exact event sequence, cancellation, callback ordering and errors, typed data, bad input."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pluggable_optim import SGD
+from trainloop_callbacks import (
+    Callback,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+    Event,
+    Learner,
+    Recorder,
+    TrainEvalCallback,
+    sort_by_run,
+)
+
+ALL_EVENTS = [e.value for e in Event]
+
+
+class EventLog(Callback):
+    """Records every event it sees, with the batch index for batch events."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __getattr__(self, name):
+        if name in ALL_EVENTS:
+            return lambda: self.seen.append(name)
+        raise AttributeError(name)
+
+
+class CancelAt(Callback):
+    def __init__(self, event, exc, epoch=0, it=None, training=None):
+        self.event, self.exc, self.epoch, self.it, self.training = event, exc, epoch, it, training
+
+    def __getattr__(self, name):
+        if name == self.event:
+            return self._maybe_cancel
+        raise AttributeError(name)
+
+    def _maybe_cancel(self):
+        learn = self.learn
+        right_phase = self.training is None or learn.training == self.training
+        if learn.epoch == self.epoch and right_phase and (self.it is None or learn.iter == self.it):
+            raise self.exc
+
+
+TRAIN_BATCH = [
+    "before_batch",
+    "after_pred",
+    "after_loss",
+    "before_backward",
+    "after_backward",
+    "before_step",
+    "after_step",
+    "after_batch",
+]
+VALID_BATCH = ["before_batch", "after_pred", "after_loss", "after_batch"]
+
+
+@pytest.fixture
+def mk(make_regression):
+    def _mk(dls=None, **kw):
+        torch.manual_seed(0)
+        dls = dls or make_regression(n=48, bs=16)  # 3 training batches, 2 validation batches
+        kw.setdefault("opt_func", SGD)
+        return Learner(dls, nn.Linear(3, 1), nn.MSELoss(), lr=0.01, **kw)
+
+    return _mk
+
+
+def test_exact_event_sequence_with_cancelled_batch(mk):
+    log = EventLog()
+    learn = mk(
+        cbs=[log, CancelAt("before_batch", CancelBatchException, epoch=0, it=1, training=True)], default_cbs=False
+    )
+    learn.add_cb(TrainEvalCallback())
+    learn.fit(2)
+    cancelled = ["before_batch", "after_cancel_batch", "after_batch"]
+    epoch0 = [
+        "before_epoch",
+        "before_train",
+        *TRAIN_BATCH,
+        *cancelled,
+        *TRAIN_BATCH,
+        "after_train",
+        "before_validate",
+        *VALID_BATCH,
+        *VALID_BATCH,
+        "after_validate",
+        "after_epoch",
+    ]
+    epoch1 = [
+        "before_epoch",
+        "before_train",
+        *TRAIN_BATCH * 3,
+        "after_train",
+        "before_validate",
+        *VALID_BATCH * 2,
+        "after_validate",
+        "after_epoch",
+    ]
+    assert log.seen == ["before_fit", *epoch0, *epoch1, "after_fit"]
+
+
+def _cancel_run(mk, event, exc):
+    log = EventLog()
+    log.order = -100  # sees each event before the canceller raises
+    learn = mk(cbs=[CancelAt(event, exc), log])
+    with learn.no_bar():
+        learn.fit(1)
+    return log.seen
+
+
+def test_cancel_fit(mk):
+    assert _cancel_run(mk, "before_epoch", CancelFitException) == [
+        "before_fit",
+        "before_epoch",
+        "after_cancel_fit",
+        "after_fit",
+    ]
+
+
+def test_cancel_epoch_skips_training_and_validation(mk):
+    seen = _cancel_run(mk, "before_train", CancelEpochException)
+    assert seen == ["before_fit", "before_epoch", "before_train", "after_cancel_epoch", "after_epoch", "after_fit"]
+
+
+def test_cancel_train_goes_on_to_validation(mk):
+    seen = _cancel_run(mk, "before_train", CancelTrainException)
+    i = seen.index("before_train")
+    assert seen[i : i + 4] == ["before_train", "after_cancel_train", "after_train", "before_validate"]
+    assert seen.count("before_batch") == 2  # the two validation batches only
+
+
+def test_cancel_validate(mk):
+    # before_validate runs while `training` is still True: TrainEvalCallback switches it off in that event
+    seen = _cancel_run(mk, "before_validate", CancelValidException)
+    i = seen.index("before_validate")
+    assert seen[i:] == ["before_validate", "after_cancel_validate", "after_validate", "after_epoch", "after_fit"]
+
+
+def test_cancel_step_skips_the_update_but_not_the_batch(mk):
+    learn = mk(cbs=CancelAt("before_step", CancelStepException, epoch=0))
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    with learn.no_bar():
+        learn.fit(1)
+    for a, b in zip(before, learn.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert len(learn.recorder.losses) == 3  # batches still ran to after_batch
+
+
+def test_cancel_backward_leaves_no_grads(mk):
+    class NoBackward(Callback):
+        def before_backward(self):
+            raise __import__("trainloop_callbacks").CancelBackwardException
+
+        def before_step(self):
+            self.grads = [p.grad for p in self.learn.model.parameters()]
+
+    cb = NoBackward()
+    learn = mk(cbs=cb)
+    with learn.no_bar():
+        learn.fit(1)
+    assert all(g is None for g in cb.grads)
+
+
+def test_order_and_run_before_after():
+    class A(Callback):
+        order = 10
+
+    class B(Callback):
+        order = 5
+
+    class C(Callback):
+        order = 20
+        run_before = (B,)
+
+    class D(Callback):
+        order = 0
+        run_after = ("A",)
+
+    a, b, c, d = A(), B(), C(), D()
+    # by order D(0) B(5) A(10) C(20); D must wait for A and B for C: the earliest eligible goes first each time
+    assert sort_by_run([a, b, c, d]) == [a, d, c, b]
+    assert sort_by_run([b, a]) == [b, a]
+
+
+def test_cyclic_constraints_are_refused():
+    class A(Callback):
+        run_before = ("B",)
+
+    class B(Callback):
+        run_before = ("A",)
+
+    with pytest.raises(ValueError, match="cycle"):
+        sort_by_run([A(), B()])
+
+
+def test_exception_in_callback_names_callback_and_event(mk):
+    class Broken(Callback):
+        def after_loss(self):
+            raise RuntimeError("boom")
+
+    learn = mk(cbs=Broken())
+    with pytest.raises(RuntimeError, match=r"Broken.*after_loss.*boom"):
+        with learn.no_bar():
+            learn.fit(1)
+
+
+def test_callbacks_read_and_write_learner_state(mk):
+    class DoubleLoss(Callback):
+        def after_loss(self):
+            self.learn.loss_grad = self.learn.loss_grad * 0  # zero loss: no gradient, no change
+
+    learn = mk(opt_func=SGD)
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    with learn.no_bar():
+        learn.fit(1, cbs=DoubleLoss())
+    assert all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters(), strict=True))
+
+
+def test_fit_cbs_live_for_one_call_and_add_remove(mk):
+    learn = mk()
+    log = EventLog()
+    with learn.no_bar():
+        learn.fit(1, cbs=log)
+    assert log not in learn.cbs and log.learn is None
+    learn.add_cb(log)
+    assert learn.event_log is log
+    learn.remove_cb(log)
+    assert not hasattr(learn, "event_log")
+    with learn.added_cbs(log):
+        assert log in learn.cbs
+    assert log not in learn.cbs
+    with learn.removed_cbs(learn.recorder):
+        assert all(not isinstance(c, Recorder) for c in learn.cbs)
+    assert isinstance(learn.recorder, Recorder)
+
+
+def test_removing_a_callback_during_fit_is_safe(mk):
+    class RemoveOther(Callback):
+        order = -5
+
+        def __init__(self, victim):
+            self.victim = victim
+
+        def after_batch(self):
+            if self.learn.train_iter == 1:
+                self.learn.remove_cb(self.victim)
+
+    log = EventLog()
+    log.order = 0
+    learn = mk(cbs=[RemoveOther(log), log])
+    with learn.no_bar():
+        learn.fit(2)
+    # removed in the first batch's after_batch, before its own turn in that event: it saw one before_batch only
+    assert log.seen.count("after_batch") == 0
+    assert log.seen.count("before_batch") == 1
+    assert log not in learn.cbs
+
+
+def test_show_training_loop_lists_callbacks(mk, capsys):
+    learn = mk()
+    learn.show_training_loop()
+    out = capsys.readouterr().out
+    assert "before_fit" in out and "after_fit" in out
+    assert "TrainEvalCallback" in out.splitlines()[0]
+    assert out.index("before_batch") < out.index("after_pred") < out.index("after_batch")
+
+
+def test_callback_state_dict_round_trip(mk):
+    learn = mk()
+    with learn.no_bar():
+        learn.fit(2)
+    state = learn.recorder.state_dict()
+    other = Recorder()
+    other.load_state_dict(state)
+    assert other.values == learn.recorder.values
+    assert other.loss_values == pytest.approx(learn.recorder.loss_values)
+    with pytest.raises(ValueError, match="keeps no state"):
+        Callback().load_state_dict({"x": 1})
+
+
+class Typed(torch.Tensor):
+    """A tensor subclass like typedtensor's, counting __torch_function__ calls."""
+
+    calls = 0
+    wrapped = 0
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        Typed.calls += 1
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+    @classmethod
+    def wrap(cls, t, like=None):
+        Typed.wrapped += 1
+        return t.as_subclass(cls)
+
+
+def test_model_and_loss_see_plain_tensors_preds_get_type_back(make_classification):
+    tdl, vdl = make_classification(n=48, bs=16)
+
+    def typed(dl):
+        return [(x.as_subclass(Typed), y.as_subclass(Typed)) for x, y in dl]
+
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x):
+            seen.append(type(x))
+            return self.lin(x)
+
+    def loss(pred, y):
+        seen.append(type(y))
+        return nn.functional.cross_entropy(pred, y)
+
+    learn = Learner((typed(tdl), typed(vdl)), Spy(), loss, opt_func=SGD, lr=0.1)
+    Typed.calls = 0
+    with learn.no_bar():
+        learn.fit(1)
+    assert set(seen) == {torch.Tensor}
+    preds, targs = learn.get_preds()
+    assert type(preds) is Typed and Typed.wrapped >= 1
+    assert type(targs) is Typed
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size")
+def test_loss_shape_mismatch_names_shapes_and_loss():
+    x, y = torch.randn(32, 3), torch.randn(32, 3)
+    dl = DataLoader(TensorDataset(x, y), batch_size=16)
+    learn = Learner((dl, dl), nn.Linear(3, 2), nn.MSELoss(), opt_func=SGD)
+    with pytest.raises(ValueError, match=r"MSELoss.*shape \(16, 2\).*\(16, 3\)"):
+        with learn.no_bar():
+            learn.fit(1)
+
+
+def test_empty_training_loader_is_a_clear_error():
+    empty = DataLoader(TensorDataset(torch.zeros(3, 3), torch.zeros(3, 1)), batch_size=8, drop_last=True)
+    learn = Learner((empty, empty), nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD)
+    with pytest.raises(ValueError, match="training data is empty"):
+        learn.fit(1)
+
+
+def test_bad_dls_and_missing_loss(make_regression):
+    with pytest.raises(TypeError, match=r"\.train and \.valid"):
+        Learner(object(), nn.Linear(3, 1), nn.MSELoss())
+    with pytest.raises(ValueError, match="loss_func"):
+        Learner(make_regression(), nn.Linear(3, 1))
+
+
+def test_training_actually_learns(mk, make_regression):
+    learn = mk(dls=make_regression(n=256, bs=32))
+    with learn.no_bar():
+        learn.fit(10, lr=0.1)
+    assert learn.recorder.values[-1][1] < 0.01  # valid mse of a noiseless linear target
