@@ -46,6 +46,11 @@ def _name(step: Step) -> str:
     return getattr(func, "__name__", repr(step))
 
 
+def _is_named(x: Any) -> bool:
+    """A `(name, tensor)` pair, as `model.named_parameters()` yields."""
+    return isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) and isinstance(x[1], Tensor)
+
+
 def _split_params(params: Any) -> list[dict[str, Any]]:
     """Parameter groups from tensors (one group), lists of tensors (one group each) or torch-style dicts."""
     if isinstance(params, Tensor):
@@ -53,7 +58,7 @@ def _split_params(params: Any) -> list[dict[str, Any]]:
     items = list(params)
     if not items:
         raise ValueError("the optimizer got an empty parameter list")
-    if all(isinstance(x, Tensor) for x in items):
+    if all(isinstance(x, Tensor) for x in items) or all(_is_named(x) for x in items):
         return [{"params": items}]
     groups = []
     for i, x in enumerate(items):
@@ -124,8 +129,10 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
         groups = _split_params(params)
         for name, value in hypers.items():
             values = per_group_values(name, value, len(groups))
+            torch_key = links[name][0] if name in links else None
             for group, v in zip(groups, values, strict=True):
-                group.setdefault(name, v)
+                if name not in group and torch_key not in group:  # a group's own value wins, by either name
+                    group[name] = v
             defaults[name] = values[-1]
         for name, value in defaults.items():
             check_hyper_value(name, value)
