@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,10 +90,12 @@ class DataBlock:
 
     # --- the recipe ----------------------------------------------------------------------------------------
     def type_tfms(self) -> list[list[Any]]:
-        """Each element's pipeline: its getter, then its block's type transforms."""
-        return [
+        """Each element's pipeline: its getter, then its block's type transforms (fresh copies, set up per call)."""
+        pipes = [
             ([g] if g is not None else []) + list(b.type_tfms) for g, b in zip(self.getters, self.blocks, strict=True)
         ]
+        # copies: a second datasets() call must learn its own vocab (test_each_datasets_call_learns_its_own_vocab)
+        return copy.deepcopy(pipes)
 
     def get_source_items(self, source: Any) -> Any:
         """The items of `source` (`get_items(source)`, or `source` itself); an empty result is an error."""
