@@ -103,7 +103,8 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
     - `xb`, `yb`: the batch's inputs and targets as tuples, on the model's device, tensor types kept.
       The model and the loss get plain-tensor views (`as_subclass(torch.Tensor)`).
     - `pred`: the model's output; `loss_grad`: the loss with its graph; `loss`: the same, detached.
-    - `epoch`, `n_epoch`: current epoch and number of epochs of this fit.
+    - `epoch`, `n_epoch`: current epoch and number of epochs of this fit; `start_epoch`: first epoch run
+      (not 0 when resuming).
     - `iter`, `n_iter`: index of the batch in `dl` and the number of batches of `dl`.
     - `training`: True during the training phase; `pct_train`: fraction of training done (0..1).
     - `train_iter`: training batches done in this fit; `smooth_loss`: smoothed training loss.
@@ -120,6 +121,7 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
     opt: Any
     epoch: int
     n_epoch: int
+    start_epoch: int
     iter: int
     n_iter: int
     training: bool
@@ -162,7 +164,7 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
         self.opt = None
         self.logger: Callable[..., Any] = print
         self.training, self.epoch, self.n_epoch, self.iter, self.n_iter = False, 0, 1, 0, 0
-        self.pct_train, self.train_iter = 0.0, 0
+        self.pct_train, self.train_iter, self.start_epoch = 0.0, 0, 0
         self.loss = self.smooth_loss = torch.tensor(float("nan"))
         self.xb, self.yb, self.pred = (), (), None
         self.cbs: list[Callback] = []
@@ -305,7 +307,7 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
                 self.opt.set_hyper("wd", wd)
             if lr is not None:
                 self.opt.set_hyper("lr", lr)
-            self.n_epoch = n_epoch
+            self.n_epoch, self.start_epoch = n_epoch, start_epoch
             self._check_train_data()
             self._device = _model_device(self.model)
             self._with_events(self._do_fit, _FIT, CancelFitException)

@@ -73,8 +73,10 @@ class Recorder(Callback):
         return ["epoch", *cols] + (["time"] if self.add_time else [])
 
     def before_fit(self) -> None:
-        self.lrs, self.moms, self.losses, self.iters, self.values = [], [], [], [], []
-        self.smooth_loss.reset()
+        self._n_train = 0
+        if self.learn.start_epoch == 0:  # a resumed fit keeps the history loaded from the checkpoint
+            self.lrs, self.moms, self.losses, self.iters, self.values = [], [], [], [], []
+            self.smooth_loss.reset()
         self._header_done = False
 
     def before_epoch(self) -> None:
