@@ -11,179 +11,31 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader as TorchDataLoader
-from torch.utils.data import Sampler, TensorDataset
+from torch.utils.data import Sampler
 
+from datablock._fetch import (
+    Batch,
+    BatchIndices,
+    Collate,
+    Fetcher,
+    TensorFetcher,
+    Tfms,
+    take,
+    tensor_columns,
+    to_device,
+    unwrap_batch,
+)
 from datablock._pipe import as_pipeline, decode_with
-from datablock.collate import collate, decollate, retype
-from datablock.errors import find_skip
+from datablock.collate import collate, decollate
 from datablock.show import decode_preds, grid, show_samples
 from typedtensor import Canvas
 
 __all__ = ["DataLoader"]
-
-Tfms = Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None
-
-
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
-
-
-def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], b: Any) -> Any:
-    """Apply `fn` to every tensor of a batch (tuples, lists, dicts), re-typing each result like its input."""
-    if isinstance(b, torch.Tensor):
-        return retype(fn(_plain(b)), b)
-    if isinstance(b, tuple):
-        return tuple(_map_tensors(fn, o) for o in b)
-    if isinstance(b, list):
-        return [_map_tensors(fn, o) for o in b]
-    if isinstance(b, Mapping):
-        return {k: _map_tensors(fn, v) for k, v in b.items()}
-    return b
-
-
-def to_device(b: Any, device: torch.device | str | None, non_blocking: bool = False) -> Any:
-    """Move every tensor of batch `b` to `device`, keeping types, tuples and metadata."""
-    if device is None:
-        return b
-    return _map_tensors(lambda t: t.to(device, non_blocking=non_blocking), b)
-
-
-def _tensor_columns(ds: Any) -> tuple[torch.Tensor, ...] | torch.Tensor | None:
-    """The tensors behind an in-memory dataset (fast path), or None."""
-    if isinstance(ds, torch.Tensor):
-        return ds
-    if isinstance(ds, TensorDataset):
-        return tuple(ds.tensors)
-    if isinstance(ds, tuple) and ds and all(isinstance(t, torch.Tensor) for t in ds):
-        n = ds[0].shape[0]
-        if any(t.shape[0] != n for t in ds):
-            raise ValueError(f"DataLoader: the tensors of a tuple dataset differ in length: {[t.shape[0] for t in ds]}")
-        return ds
-    return None
-
-
-class _Batch:
-    """A collated batch and the items dropped by `SkipItem` on its way (crosses the worker boundary)."""
-
-    def __init__(self, data: Any, skipped: list[tuple[int, str]]) -> None:
-        self.data = data
-        self.skipped = skipped
-
-    def pin_memory(self) -> _Batch:  # called by torch's pin-memory thread
-        self.data = _map_tensors(lambda t: t.pin_memory(), self.data)
-        return self
-
-
-class _BatchIndices:
-    """Index lists, one per batch; a new (seeded) order on every pass. Used as torch's `batch_sampler`."""
-
-    def __init__(
-        self,
-        n: int,
-        bs: int,
-        shuffle: bool,
-        drop_last: bool,
-        sampler: Iterable[int] | None,
-        generator: torch.Generator | None,
-    ) -> None:
-        self.n, self.bs, self.shuffle, self.drop_last = n, bs, shuffle, drop_last
-        self.sampler, self.generator = sampler, generator
-        self.next_order: list[int] | bool | None = False  # False: not drawn yet for the coming pass
-
-    def order(self) -> list[int] | None:
-        """This pass's order of the items (None: 0..n-1)."""
-        if self.sampler is not None:
-            return list(self.sampler)
-        if self.shuffle:
-            return torch.randperm(self.n, generator=self.generator).tolist()
-        return None
-
-    def take_order(self) -> list[int] | None:
-        """The order drawn in advance for this pass (see `DataLoader._start_pass`), else a fresh one."""
-        order, self.next_order = self.next_order, False
-        return self.order() if order is False else order  # type: ignore[return-value]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = self.take_order()
-        n = self.n if order is None else len(order)
-        for start in range(0, n, self.bs):
-            stop = min(start + self.bs, n)
-            if self.drop_last and stop - start < self.bs:
-                return
-            yield list(range(start, stop)) if order is None else order[start:stop]
-
-    def __len__(self) -> int:
-        n = self.n if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
-        return n // self.bs if self.drop_last else -(-n // self.bs)
-
-
-class _Fetcher:
-    """The dataset torch's fetcher sees: `__getitems__` builds a whole batch's items, dropping `SkipItem`s."""
-
-    def __init__(self, dataset: Any, after_item: Callable[[Any], Any] | None) -> None:
-        self.dataset, self.after_item = dataset, after_item
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> Any:
-        x = self.dataset[i]
-        return x if self.after_item is None else self.after_item(x)
-
-    def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]]]:
-        items, skipped = [], []
-        for i in idxs:
-            try:
-                items.append(self[i])
-            except Exception as e:
-                skip = find_skip(e)
-                if skip is None:
-                    raise
-                skipped.append((int(i), str(skip)))
-        return items, skipped
-
-
-class _Collate:
-    """`before_batch` on the list of items, then the collate; runs in the workers."""
-
-    def __init__(self, before_batch: Callable[[Any], Any] | None, collate_fn: Callable[[Sequence[Any]], Any]) -> None:
-        self.before_batch, self.collate_fn = before_batch, collate_fn
-
-    def __call__(self, fetched: tuple[list[Any], list[tuple[int, str]]]) -> _Batch:
-        items, skipped = fetched
-        if not items:
-            return _Batch(None, skipped)
-        if self.before_batch is not None:
-            items = self.before_batch(items)
-        return _Batch(self.collate_fn(items), skipped)
-
-
-class _TensorFetcher:
-    """Fast path through workers: a batch is one indexing of each tensor; no per-item work."""
-
-    def __init__(self, cols: tuple[torch.Tensor, ...] | torch.Tensor) -> None:
-        self.cols = cols
-
-    def __len__(self) -> int:
-        return (self.cols if isinstance(self.cols, torch.Tensor) else self.cols[0]).shape[0]
-
-    def __getitems__(self, idxs: Sequence[int]) -> _Batch:
-        return _Batch(_take(self.cols, torch.as_tensor(idxs, dtype=torch.long)), [])
-
-
-def _take(cols: tuple[torch.Tensor, ...] | torch.Tensor, idx: slice | torch.Tensor) -> Any:
-    if isinstance(cols, torch.Tensor):
-        return retype(_plain(cols)[idx], cols)
-    return tuple(retype(_plain(t)[idx], t) for t in cols)
-
-
-def _unwrap_batch(b: _Batch) -> _Batch:
-    return b
 
 
 class DataLoader:
@@ -252,7 +104,7 @@ class DataLoader:
         )
         self._n_inp = n_inp
         simple = self.after_item is None and self.before_batch is None and collate_fn is None
-        self._cols = _tensor_columns(dataset) if simple else None
+        self._cols = tensor_columns(dataset) if simple else None
         n = self.n_items
         if drop_last and batch_sampler is None and 0 < n < bs and sampler is None:
             raise ValueError(
@@ -260,7 +112,7 @@ class DataLoader:
                 "would ever be produced; lower bs or set drop_last=False"
             )
         self._torch_dl: TorchDataLoader | None = None
-        self._indices: _BatchIndices | None = None
+        self._indices: BatchIndices | None = None
         self._worker_gen = torch.Generator()
         self.n_skipped = 0  # items dropped by SkipItem during the last pass
 
@@ -276,7 +128,7 @@ class DataLoader:
         if self.batch_sampler is not None:
             return self.batch_sampler
         if self._indices is None:
-            self._indices = _BatchIndices(
+            self._indices = BatchIndices(
                 self.n_items, self.bs, self.shuffle, self.drop_last, self.sampler, self.generator
             )
         return self._indices
@@ -285,17 +137,17 @@ class DataLoader:
         """Draw this pass's order, then the workers' seed, from the same stream whatever `num_workers` is,
         so a seeded loader gives the same batches with 0 or N workers (test_loader: test_seeded_shuffle_*)."""
         bi = self._batch_indices()
-        if isinstance(bi, _BatchIndices):
+        if isinstance(bi, BatchIndices):
             bi.next_order = bi.order()
         seed = torch.randint(0, 2**62, (1,), generator=self.generator).item()
         self._worker_gen.manual_seed(int(seed))
 
-    def _fast_batches(self) -> Iterator[_Batch]:
+    def _fast_batches(self) -> Iterator[Batch]:
         assert self._cols is not None
         bi = self._batch_indices()
-        if not isinstance(bi, _BatchIndices):
+        if not isinstance(bi, BatchIndices):
             for idxs in bi:
-                yield _Batch(_take(self._cols, torch.as_tensor(list(idxs), dtype=torch.long)), [])
+                yield Batch(take(self._cols, torch.as_tensor(list(idxs), dtype=torch.long)), [])
             return
         order = bi.take_order()
         n = bi.n if order is None else len(order)
@@ -304,14 +156,14 @@ class DataLoader:
             stop = min(start + self.bs, n)
             if self.drop_last and stop - start < self.bs:
                 return
-            yield _Batch(_take(self._cols, slice(start, stop) if perm is None else perm[start:stop]), [])
+            yield Batch(take(self._cols, slice(start, stop) if perm is None else perm[start:stop]), [])
 
-    def _fetcher(self) -> tuple[Any, Callable[[Any], _Batch]]:
+    def _fetcher(self) -> tuple[Any, Callable[[Any], Batch]]:
         if self._cols is not None:
-            return _TensorFetcher(self._cols), _unwrap_batch
-        return _Fetcher(self.dataset, self.after_item), _Collate(self.before_batch, self.collate_fn)
+            return TensorFetcher(self._cols), unwrap_batch
+        return Fetcher(self.dataset, self.after_item), Collate(self.before_batch, self.collate_fn)
 
-    def _in_process_batches(self) -> Iterator[_Batch]:
+    def _in_process_batches(self) -> Iterator[Batch]:
         if self._cols is not None:
             yield from self._fast_batches()
             return
@@ -359,7 +211,7 @@ class DataLoader:
             )
         return self._torch_dl
 
-    def _raw_batches(self, workers: bool = True) -> Iterator[_Batch]:
+    def _raw_batches(self, workers: bool = True) -> Iterator[Batch]:
         self._start_pass()
         if workers and self.num_workers > 0 and self._workers_ok():
             yield from self._torch_loader()
