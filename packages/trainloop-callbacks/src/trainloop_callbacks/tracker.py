@@ -206,13 +206,10 @@ class CSVLogger(Callback):
 
     def __init__(self, fname: str | Path = "history.csv", append: bool = False) -> None:
         self.fname, self.append = Path(fname), append
-
-    @property
-    def path(self) -> Path:
-        return self.fname if self.fname.is_absolute() else self.learn.path / self.fname
+        self.path: Path | None = None  # resolved against learn.path when training starts
 
     def before_fit(self) -> None:
-        path = self.path
+        self.path = path = self.fname if self.fname.is_absolute() else self.learn.path / self.fname
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not (self.append and path.exists())
         self._file = path.open("w" if new else "a", newline="")
@@ -233,5 +230,7 @@ class CSVLogger(Callback):
 
     def read_log(self) -> list[list[str]]:
         """The rows written so far (header first)."""
+        if self.path is None:
+            raise ValueError("CSVLogger has not logged anything yet: train with it first")
         with self.path.open(newline="") as f:
             return list(csv.reader(f))

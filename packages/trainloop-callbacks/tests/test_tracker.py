@@ -1,0 +1,122 @@
+"""Tracking callbacks: early stopping, checkpoints, lr on plateau, NaN termination, CSV log."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from pluggable_optim import SGD
+from trainloop_callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStoppingCallback,
+    Learner,
+    ReduceLROnPlateau,
+    SaveModelCallback,
+    TerminateOnNaNCallback,
+)
+
+
+class ScriptedValidLoss(Callback):
+    """Overwrites the recorded validation loss with a scripted sequence (runs right after the Recorder)."""
+
+    order = 55
+
+    def __init__(self, losses):
+        self.losses = losses
+
+    def after_epoch(self):
+        rec = self.learn.recorder
+        rec.values[-1][1] = self.losses[self.learn.epoch]
+
+
+def _learner(make_regression, tmp_path, **kw):
+    torch.manual_seed(0)
+    return Learner(make_regression(), nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01, path=tmp_path, **kw)
+
+
+def test_early_stopping_after_patience(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    es = EarlyStoppingCallback(patience=2)
+    with learn.no_bar():
+        learn.fit(10, cbs=[ScriptedValidLoss([5.0, 4.0, 4.5, 4.2, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0]), es])
+    assert es.stopped_epoch == 3  # no improvement on 4.0 at epochs 2 and 3
+    assert len(learn.recorder.values) == 4 and es.best == 4.0
+
+
+def test_early_stopping_min_delta_and_bad_monitor(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    es = EarlyStoppingCallback(min_delta=0.5, patience=1)
+    with learn.no_bar():
+        learn.fit(5, cbs=[ScriptedValidLoss([5.0, 4.8, 1.0, 1.0, 1.0]), es])
+    assert es.stopped_epoch == 1  # 4.8 is not 0.5 better than 5.0
+    with pytest.raises(ValueError, match=r"cannot monitor 'accuracy'.*valid_loss"):
+        with learn.no_bar():
+            learn.fit(1, cbs=EarlyStoppingCallback(monitor="accuracy"))
+
+
+def test_save_model_keeps_best_and_loads_it_at_end(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    snapshots = {}
+
+    class Snap(Callback):
+        order = 70
+
+        def after_epoch(self):
+            snapshots[self.learn.epoch] = learn.model.weight.detach().clone()
+
+    with learn.no_bar():
+        learn.fit(4, cbs=[ScriptedValidLoss([3.0, 1.0, 2.0, 2.5]), SaveModelCallback(fname="best"), Snap()])
+    assert (tmp_path / "models" / "best.pth").exists()
+    assert torch.equal(learn.model.weight, snapshots[1])  # epoch 1 was best and is loaded back
+
+
+def test_save_model_every_epoch(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    with learn.no_bar():
+        learn.fit(3, cbs=SaveModelCallback(every_epoch=True, fname="e"))
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["e_0.pth", "e_1.pth", "e_2.pth"]
+
+
+def test_reduce_lr_on_plateau(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    with learn.no_bar():
+        learn.fit(4, cbs=[ScriptedValidLoss([3.0, 3.5, 3.6, 1.0]), ReduceLROnPlateau(patience=2, factor=10)])
+    assert learn.opt.hypers[0]["lr"] == pytest.approx(0.001)
+
+
+class NaNAfter(Callback):
+    """Makes the loss NaN from a given training batch on."""
+
+    def __init__(self, train_iter):
+        self.train_iter = train_iter
+
+    def after_loss(self):
+        if self.learn.training and self.learn.train_iter >= self.train_iter:
+            self.learn.loss_grad = self.learn.loss_grad * float("nan")
+            self.learn.loss = self.learn.loss_grad.detach()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    term = TerminateOnNaNCallback()
+    save = SaveModelCallback(fname="good")
+    with learn.no_bar():
+        learn.fit(5, cbs=[NaNAfter(train_iter=9), term, save])  # 4 batches per epoch: NaN in epoch 2
+    assert term.terminated_at == (2, 1)
+    assert len(learn.recorder.values) == 2
+    assert all(torch.isfinite(p).all() for p in learn.model.parameters())
+    good = torch.load(tmp_path / "models" / "good.pth", weights_only=True)["model"]
+    assert torch.equal(learn.model.weight, good["weight"])
+
+
+def test_csv_logger(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    log = CSVLogger()
+    with learn.no_bar():
+        learn.fit(2, cbs=log)
+    rows = log.read_log()
+    assert rows[0] == ["epoch", "train_loss", "valid_loss", "time"]
+    assert [r[0] for r in rows[1:]] == ["0", "1"]
+    assert math.isclose(float(rows[2][2]), learn.recorder.values[1][1], rel_tol=1e-6)
