@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch._C import DisableTorchFunctionSubclass
 from torch.utils.data import get_worker_info
 
 from datablock.errors import CollateError
@@ -40,20 +41,21 @@ def _shape_advice(samples: Sequence[torch.Tensor]) -> str:
 
 def _stack(samples: Sequence[torch.Tensor]) -> torch.Tensor:
     elem = samples[0]
-    plain = [_plain(s) for s in samples]
-    shape = plain[0].shape
-    if any(p.shape != shape for p in plain):
-        raise CollateError(_shape_advice(samples))
+    shape = elem.shape
     out = None
     if get_worker_info() is not None and elem.device.type == "cpu":
         # in a worker, stack straight into shared memory so the batch reaches the main process without a copy
-        numel = sum(p.numel() for p in plain)
-        storage = plain[0]._typed_storage()._new_shared(numel, device=plain[0].device)
-        out = plain[0].new(storage).resize_(len(plain), *shape)
+        first = _plain(elem)
+        storage = first._typed_storage()._new_shared(first.numel() * len(samples), device=first.device)
+        out = first.new(storage).resize_(len(samples), *shape)
     try:
-        stacked = torch.stack(plain, 0, out=out)
-    except RuntimeError as e:  # dtype or device mismatch
-        raise CollateError(f"cannot stack items of one batch: {e}") from e
+        # typed tensors are stacked as plain data (no per-item unwrapping), then the batch is re-typed once
+        with DisableTorchFunctionSubclass():
+            stacked = torch.stack(samples, 0, out=out)
+    except RuntimeError as e:
+        if any(s.shape != shape for s in samples):
+            raise CollateError(_shape_advice(samples)) from None
+        raise CollateError(f"cannot stack items of one batch: {e}") from e  # dtype or device mismatch
     return retype(stacked, elem)
 
 
