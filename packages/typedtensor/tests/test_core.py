@@ -308,6 +308,10 @@ def test_torch_compile_takes_and_returns_a_tensor_image():
     assert type(out) is TensorImage
     assert torch.allclose(as_plain(out), brighten(as_plain(x)))
     inductor = torch.compile(brighten)
-    out2 = inductor(x)
+    out2 = inductor(x)  # a second compile of the same function must not reuse a wrong graph
     assert type(out2) is TensorImage
     assert torch.allclose(as_plain(out2), brighten(as_plain(x)))
+    pts = TensorPoint(torch.rand(5, 2), canvas_size=(7, 9))
+    out3 = inductor(pts)
+    assert type(out3) is TensorPoint and out3.canvas_size == (7, 9)
+    assert torch.allclose(as_plain(out3), brighten(as_plain(pts)))
