@@ -12,7 +12,10 @@ __all__ = ["parent_label", "RegexLabeller"]
 
 def parent_label(o: str | os.PathLike[str]) -> str:
     """The name of the folder holding `o`: the label of an image in `train/<label>/x.png`."""
-    return Path(o).parent.name
+    if isinstance(o, Path):
+        return o.parent.name
+    # no Path object per item (this runs every epoch); trailing separators ignored as Path does
+    return os.path.basename(os.path.dirname(os.fspath(o).rstrip("/" + os.sep)))
 
 
 class RegexLabeller:
