@@ -147,7 +147,13 @@ class Categorize(DisplayedTransform):
         if isinstance(x, TensorCategory):
             return x
         vocab = self._map()
-        return TensorCategory.wrap(torch.tensor(vocab.index(_hashable(x), "Categorize")), vocab=vocab)
+        proto = self.__dict__.get("_proto")
+        if proto is None or proto.vocab is not vocab:
+            proto = self._proto = TensorCategory(torch.tensor(0), vocab=vocab)
+        # re-typed like a prototype carrying the vocab: half the cost of building one with metadata per label
+        return TensorCategory.wrap(
+            torch.scalar_tensor(vocab.index(_hashable(x), "Categorize"), dtype=torch.long), like=proto
+        )
 
     def decodes(self, x: TensorCategory) -> None:
         vocab = self._map()
