@@ -169,3 +169,20 @@ def test_canvas_validation():
         Canvas(-1, 2)
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 array"):
         Canvas.from_array(np.zeros((2, 2), np.uint8))
+
+
+def test_an_empty_titled_canvas_takes_the_size_of_the_first_picture():
+    ctx = TensorCategory(torch.tensor(0), vocab=["cat"]).show()
+    assert ctx.is_empty and ctx.title == "cat"
+    data = torch.rand(3, H, W)
+    assert TensorImage(data).show(ctx=ctx) is ctx
+    assert ctx.size == (H, W) and ctx.title == "cat"
+    assert np.array_equal(ctx.to_array(), TensorImage(data).show().to_array())
+    mask = torch.zeros(H, W, dtype=torch.long)
+    mask[0, 0] = 2
+    arr = TensorMask(mask).show(ctx=Canvas(0, 0)).to_array()
+    assert tuple(arr[0, 0]) == color_for(2) and arr.shape == (H, W, 3)
+    pts = TensorPoint(torch.tensor([[1.0, 2.0]]), canvas_size=(5, 6))
+    assert pts.show(ctx=Canvas(0, 0), radius=0).size == (5, 6)
+    with pytest.raises(ValueError, match="already holds a"):
+        Canvas(2, 2).resize_blank(3, 3)

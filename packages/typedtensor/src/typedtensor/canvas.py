@@ -67,6 +67,18 @@ class Canvas:
         """(height, width) of the picture in pixels."""
         return (self.image.height, self.image.width)
 
+    @property
+    def is_empty(self) -> bool:
+        """True for a picture of no pixels (e.g. a title-only canvas); the first picture drawn sets its size."""
+        return self.image.width == 0 or self.image.height == 0
+
+    def resize_blank(self, height: int, width: int, background: Color = (0, 0, 0)) -> Canvas:
+        """Replace an empty picture by a blank one of (height, width), keeping the title; returns self."""
+        if not self.is_empty:
+            raise ValueError(f"Canvas.resize_blank: the canvas already holds a {self.size} picture")
+        self.image = Image.new("RGB", (int(width), int(height)), background)
+        return self
+
     def to_array(self) -> np.ndarray:
         """The picture as an (H, W, 3) uint8 array (a copy)."""
         return np.array(self.image, dtype=np.uint8).reshape(self.image.height, self.image.width, 3)

@@ -35,12 +35,12 @@ def _canvas_size(owner: str, value: Any) -> tuple[int, int]:
 
 
 def _blank_for(x: TensorBase, ctx: Canvas | None) -> Canvas:
-    if ctx is not None:
+    if ctx is not None and not ctx.is_empty:
         return ctx
     size = getattr(x, "canvas_size", None)
     if size is None:
         raise ValueError(f"{type(x).__name__}.show: give a ctx canvas or build the tensor with canvas_size=(h, w)")
-    return Canvas(*size)
+    return Canvas(*size) if ctx is None else ctx.resize_blank(*size)
 
 
 def _names(ids: Sequence[Any], vocab: Sequence[Any] | None) -> list[str]:
@@ -63,6 +63,9 @@ class TensorImage(TensorBase):
         rgb = image_to_rgb(self, type(self).__name__)
         if ctx is None:
             return Canvas.from_array(rgb)
+        if ctx.is_empty:  # e.g. a title drawn first: the picture takes the image's size
+            ctx.image = Canvas.from_array(rgb).image
+            return ctx
         if ctx.size != rgb.shape[:2]:
             raise ValueError(f"{type(self).__name__}.show: image is {rgb.shape[:2]} but the canvas is {ctx.size}")
         mixed = (1 - alpha) * ctx.to_array().astype(np.float32) + alpha * rgb.astype(np.float32)
@@ -82,9 +85,9 @@ class TensorMask(TensorBase):
     def show(self, ctx: Canvas | None = None, *, alpha: float = 0.5, **kwargs: Any) -> Canvas:
         """Overlay the non-zero codes in palette colours (`alpha` opaque); code 0 leaves pixels untouched."""
         del kwargs
-        if ctx is None:
+        if ctx is None or ctx.is_empty:
             h, w = self.shape[-2], self.shape[-1]
-            ctx, alpha = Canvas(h, w), 1.0
+            ctx, alpha = (Canvas(h, w) if ctx is None else ctx.resize_blank(h, w)), 1.0
         blend_mask(ctx, self, alpha, type(self).__name__)
         return ctx
 
