@@ -147,3 +147,15 @@ def test_summary_names_collate_failure_with_resize_advice():
         ragged.summary(_df(), bs=2, out=lines.append)
     text = "\n".join(lines)
     assert "different shapes: item 0 is (1,), item 1 is (2,)" in text and "add a resize/crop to item_tfms" in text
+
+
+def test_show_batch_titles_for_labels_and_numbers():
+    dblock = DataBlock(
+        blocks=(FloatBlock, RegressionBlock), get_x=ColReader("x"), get_y=ColReader("target"), splitter=ColSplitter()
+    )
+    dls = dblock.dataloaders(_df(), bs=2)
+    from datablock.show import show_samples
+
+    canvases = show_samples(dls.valid.decode_batch(dls.valid.one_batch(), full=False), dls.valid_ds, 1)
+    assert [c.title for c in canvases] == ["8\n4", "9\n4.5"]
+    assert dls.show_batch().size[0] > 0

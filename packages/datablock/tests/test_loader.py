@@ -169,3 +169,13 @@ def test_pin_memory_without_gpu_is_harmless():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _ids(DataLoader(Squares(4), bs=2, pin_memory=True)) == [[0, 1], [2, 3]]
+
+
+def test_unpicklable_pipeline_under_spawn_falls_back_to_zero_workers_with_one_warning():
+    dl = DataLoader(Squares(4), bs=2, num_workers=2, multiprocessing_context="spawn", after_item=lambda s: s)
+    with pytest.warns(UserWarning, match=r"num_workers=2 changed to 0: the start method 'spawn'.*pickl"):
+        assert _ids(dl) == [[0, 1], [2, 3]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once only
+        assert _ids(dl) == [[0, 1], [2, 3]]
+    assert dl.num_workers == 0
