@@ -1,0 +1,137 @@
+"""Per-batch cost of `trainloop_callbacks.Learner.fit` over a hand-written torch loop.
+
+A tiny MLP on 500 pre-made training batches of 64 (plus 100 validation batches) on CPU, for pluggable-optim SGD
+(momentum) and Adam. Each variant runs one epoch of training and validation with accuracy as the metric; variants
+are interleaved, repeated, and the median is reported. Learner overhead = Learner - hand loop, per batch.
+Targets: <= 50 us/batch with the progress bar off, <= 80 us with it on (fastai measured ~350 us here).
+
+Usage: python tools/bench/loop_overhead.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from pluggable_optim import SGD, Adam
+from trainloop_callbacks import Learner, accuracy
+
+N_TRAIN, N_VALID, BS, N_IN, N_HIDDEN, N_OUT = 500, 100, 64, 32, 64, 10
+
+
+def make_batches(n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(BS, N_IN, generator=g), torch.randint(0, N_OUT, (BS,), generator=g)) for _ in range(n)]
+
+
+def make_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(N_IN, N_HIDDEN), nn.ReLU(), nn.Linear(N_HIDDEN, N_OUT))
+
+
+def hand_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: list) -> float:
+    """One epoch the way one writes it by hand: train, then validate loss and accuracy."""
+    loss_func = nn.CrossEntropyLoss()
+    model.train()
+    for xb, yb in train:
+        loss = loss_func(model(xb), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    total, correct, count = 0.0, 0.0, 0
+    with torch.no_grad():
+        for xb, yb in valid:
+            pred = model(xb)
+            total += loss_func(pred, yb) * len(yb)
+            correct += (pred.argmax(-1) == yb).float().sum()
+            count += len(yb)
+    return float(total / count) + float(correct / count)
+
+
+def timed(f: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def learner_fit(learn: Learner, bar: bool) -> Callable[[], None]:
+    def run() -> None:
+        if bar:
+            with contextlib.redirect_stdout(io.StringIO()):  # the bar's drawing is timed, the terminal is not
+                learn.fit(1)
+        else:
+            with learn.no_bar(), contextlib.redirect_stdout(io.StringIO()):
+                learn.fit(1)
+
+    return run
+
+
+def fastai_variant(opt_name: str, train: list, valid: list) -> Callable[[], None] | None:
+    """fastai's Learner on the same batches, or None when fastai is not installed (it lives in the bench env)."""
+    try:
+        from fastai.data.core import DataLoaders as FastaiDataLoaders
+        from fastai.data.load import DataLoader as FastaiDataLoader
+        from fastai.learner import Learner as FastaiLearner
+        from fastai.metrics import accuracy as fastai_accuracy
+        from fastai.optimizer import SGD as FastaiSGD
+        from fastai.optimizer import Adam as FastaiAdam
+    except ImportError:
+        return None
+    dls = FastaiDataLoaders(FastaiDataLoader(train, bs=None), FastaiDataLoader(valid, bs=None), device="cpu")
+    opt_func = FastaiAdam if opt_name == "Adam" else FastaiSGD
+    learn = FastaiLearner(dls, make_model(), nn.CrossEntropyLoss(), opt_func=opt_func, lr=1e-3, metrics=fastai_accuracy)
+
+    def run() -> None:
+        with learn.no_bar(), learn.no_logging():
+            learn.fit(1)
+
+    return run
+
+
+def main(repeats: int) -> None:
+    torch.set_num_threads(1)  # a shared 2-core machine: one thread keeps the figures comparable
+    train, valid = make_batches(N_TRAIN, 0), make_batches(N_VALID, 1)
+    n_batches = N_TRAIN + N_VALID
+    opt_funcs = {"SGD": lambda ps, lr=1e-3: SGD(ps, lr=lr, mom=0.9), "Adam": Adam}
+    print(f"loop_overhead: {N_TRAIN} train + {N_VALID} valid batches of {BS}, MLP {N_IN}-{N_HIDDEN}-{N_OUT}, CPU,")
+    print(f"median of {repeats} interleaved repeats, us per batch (train and valid batches together)")
+    print(f"{'optimizer':<10}{'variant':<34}{'us/batch':>10}{'overhead us':>13}{'ratio':>8}")
+    for name, opt_func in opt_funcs.items():
+        hand_model = make_model()
+        hand_opt = opt_func(hand_model.parameters(), lr=1e-3)
+        learn = Learner((train, valid), make_model(), nn.CrossEntropyLoss(), opt_func=opt_func, metrics=accuracy)
+        variants: dict[str, Callable[[], object]] = {
+            "hand-written torch loop": lambda m=hand_model, o=hand_opt: hand_loop(m, o, train, valid),
+            "Learner.fit, bar off": learner_fit(learn, bar=False),
+            "Learner.fit, bar on": learner_fit(learn, bar=True),
+        }
+        peer = fastai_variant(name, train, valid)
+        if peer is not None:
+            variants["fastai Learner.fit, bar off"] = peer
+        for f in variants.values():  # warm-up: lazy imports, first optimizer state, allocator
+            f()
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(repeats):
+            for k, f in variants.items():
+                times[k].append(timed(f))
+        base = statistics.median(times["hand-written torch loop"]) / n_batches * 1e6
+        for k, ts in times.items():
+            us = statistics.median(ts) / n_batches * 1e6
+            over = "" if k.startswith("hand") else f"{us - base:.1f}"
+            print(f"{name:<10}{k:<34}{us:>10.1f}{over:>13}{us / base:>8.2f}")
+        if peer is None:
+            print(f"{name:<10}{'fastai Learner.fit':<34}{'peer not installed':>31}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    main(parser.parse_args().repeats)
