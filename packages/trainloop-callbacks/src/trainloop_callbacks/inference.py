@@ -111,7 +111,7 @@ class InferenceMixin:
     def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:
         from trainloop_callbacks.learner import _model_device
 
-        self._device = _model_device(self.model)
+        self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
         was_training = self.model.training
         self.dl, self.training = dl, False
         self.model.eval()

@@ -107,7 +107,8 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
       (not 0 when resuming).
     - `iter`, `n_iter`: index of the batch in `dl` and the number of batches of `dl`.
     - `training`: True during the training phase; `pct_train`: fraction of training done (0..1).
-    - `train_iter`: training batches done in this fit; `smooth_loss`: smoothed training loss.
+    - `train_iter`: training batches done in this fit; `smooth_loss`: smoothed training loss
+      (a float on CPU, a 0-d tensor on an accelerator, so reading it never forces a device sync).
     """
 
     model: nn.Module
@@ -127,7 +128,7 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
     training: bool
     pct_train: float
     train_iter: int
-    smooth_loss: Tensor
+    smooth_loss: float | Tensor
 
     def __init__(
         self,
@@ -309,7 +310,7 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
                 self.opt.set_hyper("lr", lr)
             self.n_epoch, self.start_epoch = n_epoch, start_epoch
             self._check_train_data()
-            self._device = _model_device(self.model)
+            self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
             self._with_events(self._do_fit, _FIT, CancelFitException)
 
     def _check_train_data(self) -> None:
@@ -349,8 +350,11 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
     def _split(self, b: Any) -> None:
         if not isinstance(b, (tuple, list)):
             b = (b,)
-        n_inp = getattr(self.dls, "n_inp", 1)
-        b = to_device(b, self._device)
+        dev = self._device
+        # fast path: plain tensors already where the model is (the common case: a DataLoader on that device)
+        if not all(type(o) is Tensor and o.device == dev for o in b):
+            b = to_device(b, dev)
+        n_inp = self._n_inp
         self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
 
     def _one_batch(self, i: int, b: Any) -> None:
@@ -359,11 +363,13 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
         self._with_events(self._do_one_batch, _BATCH, CancelBatchException)
 
     def _do_one_batch(self) -> None:
-        self.pred = self.model(*to_plain(self.xb))
+        xb = self.xb
+        self.pred = self.model(*(xb if all(type(o) is Tensor for o in xb) else to_plain(xb)))
         self("after_pred")
         if not self.yb:
             return
-        self.loss_grad = self._compute_loss(self.pred, to_plain(self.yb))
+        yb = self.yb
+        self.loss_grad = self._compute_loss(self.pred, yb if all(type(o) is Tensor for o in yb) else to_plain(yb))
         self.loss = self.loss_grad.detach()
         self("after_loss")
         if not self.training:

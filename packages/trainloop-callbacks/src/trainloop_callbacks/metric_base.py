@@ -152,24 +152,32 @@ class AvgSmoothLoss:
 
     def reset(self) -> None:
         self.count = 0
-        self.val = torch.zeros(())
+        self.val: float | Tensor = 0.0
 
     def accumulate(self, learn: Learner) -> None:
         self.count += 1
-        loss = learn.loss.mean().float()
-        if self.val.device != loss.device:
-            self.val = self.val.to(loss.device)
-        self.val = torch.lerp(loss, self.val, self.beta)
+        loss = learn.loss
+        if loss.ndim:
+            loss = loss.mean()
+        if loss.device.type == "cpu" and not isinstance(self.val, Tensor):
+            # On CPU reading the value costs no device sync, and float arithmetic costs no tensor dispatch: this
+            # runs every training batch (tools/bench/loop_overhead.py measures it).
+            v = float(loss)
+            self.val = v + self.beta * (self.val - v)
+        else:  # on an accelerator stay on the device: no sync per batch
+            if not isinstance(self.val, Tensor):
+                self.val = torch.tensor(self.val, device=loss.device)
+            self.val = torch.lerp(loss.detach().float(), self.val, self.beta)
 
     @property
-    def value(self) -> Tensor | None:
+    def value(self) -> float | Tensor | None:
         return self.val / (1 - self.beta**self.count) if self.count else None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "val": self.val.detach().cpu()}
+        return {"count": self.count, "val": float(self.val)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.count, self.val = int(state["count"]), state["val"]
+        self.count, self.val = int(state["count"]), float(state["val"])
 
 
 def as_metric(m: Any) -> Metric:
