@@ -78,6 +78,7 @@ class MixedPrecision(Callback):
         self.skipped_steps = 0
         self._autocast: Any = None
         self._skipped = False
+        self.device_type: str | None = None
 
     def before_fit(self) -> None:
         check_conflicts(self.learn.cbs)
@@ -89,6 +90,8 @@ class MixedPrecision(Callback):
             ensure_step_clock(self.learn)
 
     def before_batch(self) -> None:
+        if self.device_type is None:  # inference (validate, get_preds) outside a fit
+            self.device_type = _device_type(self.learn.model)
         self._autocast = torch.autocast(device_type=self.device_type, dtype=self.dtype)
         self._autocast.__enter__()
 
