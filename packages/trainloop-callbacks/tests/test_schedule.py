@@ -145,3 +145,32 @@ def test_fine_tune_freezes_then_unfreezes(make_regression):
     assert not torch.equal(model[0].weight, body_w)
     lrs = [h["lr"] for h in learn.opt.hypers]
     assert lrs[0] < lrs[1]
+
+
+def test_weight_decay_skips_bn_and_bias_unless_asked(make_regression):
+    def run(wd_bn_bias, decouple_wd):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+        before = {k: v.detach().clone() for k, v in model.named_parameters()}
+
+        def opt_func(params, lr):
+            return SGD(params, lr=lr, wd=0.5, decouple_wd=decouple_wd)
+
+        def zero_loss(pred, y):
+            return (pred * 0).sum()  # zero gradients: only weight decay moves the weights
+
+        learn = Learner(
+            make_regression(n=16, bs=16), model, zero_loss, opt_func=opt_func, lr=0.1, wd_bn_bias=wd_bn_bias
+        )
+        with learn.no_bar():
+            learn.fit(1)  # one step
+        return before, {k: v.detach() for k, v in model.named_parameters()}
+
+    for decouple in (True, False):
+        before, after = run(wd_bn_bias=False, decouple_wd=decouple)
+        assert torch.allclose(after["0.weight"], before["0.weight"] * (1 - 0.1 * 0.5))  # decayed by lr * wd
+        for name in ("0.bias", "1.weight", "1.bias", "2.bias"):
+            assert torch.allclose(after[name], before[name]), name
+        before, after = run(wd_bn_bias=True, decouple_wd=decouple)
+        assert torch.allclose(after["1.weight"], before["1.weight"] * 0.95)
+        assert torch.allclose(after["0.bias"], before["0.bias"] * 0.95)

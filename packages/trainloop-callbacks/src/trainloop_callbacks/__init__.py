@@ -82,6 +82,7 @@ from trainloop_callbacks.tracker import (
     TrackerCallback,
 )
 from trainloop_callbacks.train_eval import TrainEvalCallback
+from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = [
     "__version__",
@@ -103,6 +104,7 @@ __all__ = [
     "Recorder",
     "ProgressCallback",
     "GatherPredsCallback",
+    "NoBnBiasDecay",
     # schedules
     "sched_lin",
     "sched_cos",

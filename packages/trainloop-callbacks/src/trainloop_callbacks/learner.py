@@ -31,6 +31,7 @@ from trainloop_callbacks.persistence import PersistenceMixin
 from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
+from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = ["Learner", "default_splitter"]
 
@@ -95,6 +96,10 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
 
     `dls` follows the data protocol (`.train`/`.valid` iterables of batches, optional `n_inp`,
     `decode_batch`, `show_results`, `test_dl`, `vocab`, `to_config`) or is a pair `(train_dl, valid_dl)`.
+    `opt_func(param_groups, lr=...)` builds the optimizer over `splitter(model)`'s groups (pluggable-optim's
+    hyper API: `hypers`, `set_hyper`, `freeze_to`). `wd` overrides the optimizer's weight decay; with
+    `wd_bn_bias=False` batch-norm and bias parameters get none (`NoBnBiasDecay`); `train_bn` keeps batch norm
+    trainable in frozen groups; `moms` is the momentum cycle of `fit_one_cycle`.
 
     Attributes callbacks may read and write (the loop reads them back after each event):
 
@@ -285,6 +290,8 @@ class Learner(FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
             self.opt.set_hyper("lr", self.lr)
         if self.wd is not None:
             self.opt.set_hyper("wd", self.wd)
+        if not self.wd_bn_bias and not any(isinstance(c, NoBnBiasDecay) for c in self.cbs):
+            self.add_cb(NoBnBiasDecay())
 
     def fit(
         self,
