@@ -5,7 +5,7 @@ indexing op, `torch.cat` of 8 small tensors and `.to(dtype)`, and µs for `as_pl
 The "+µs" column is the extra cost over the plain op measured in the same round.
 Targets (issue 3): extra cost <= 2 µs on every case with metadata carried; as_plain <= 1.5 µs.
 
-Usage: python tools/bench/typedtensor_overhead.py [--repeats 7] [--number 20000]
+Usage: python tools/bench/typedtensor_overhead.py [--repeats 5] [--number 10000]
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def _time(fn: Callable[[], object], number: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--number", type=int, default=10000)
     args = parser.parse_args()
     variants = _variants()
     present = {k: v for k, v in variants.items() if v is not None}

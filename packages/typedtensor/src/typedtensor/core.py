@@ -55,6 +55,22 @@ PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
         _Tensor._base.__get__,
     }
 )
+# Attribute reads that never return a tensor: the shortest path through __torch_function__. (Overriding
+# them as properties on the class would skip __torch_function__ entirely, but torch.compile cannot trace
+# such properties in torch 2.14: it recurses or graph-breaks.)
+_PLAIN_GETTERS: frozenset[Callable[..., Any]] = frozenset(
+    {
+        _TensorBaseC.shape.__get__,
+        _TensorBaseC.dtype.__get__,
+        _TensorBaseC.device.__get__,
+        _TensorBaseC.ndim.__get__,
+        _TensorBaseC.requires_grad.__get__,
+        _TensorBaseC.is_cuda.__get__,
+        _Tensor.size,
+        _Tensor.dim,
+        _Tensor.numel,
+    }
+)
 # Ops returning (values, indices): values keep the type, indices are plain.
 _VALUES_INDICES_OPS: frozenset[Callable[..., Any]] = frozenset(
     {
@@ -349,6 +365,8 @@ class TensorBase(_Tensor):
     ) -> Any:
         if _is_compiling():
             return _traced_torch_function(cls, func, types, args, kwargs)
+        if func in _PLAIN_GETTERS:  # shape, dtype, device, ndim: answered without any re-typing work
+            return _call_plain(func, types, args, {})
         ret = _call_plain(func, types, args, kwargs or {})  # a dict: None trips some C wrappers
         if type(ret) is _Tensor:
             if func in PLAIN_RESULT_OPS:
@@ -376,27 +394,6 @@ class TensorBase(_Tensor):
                 return tr([_retype(ret[0], like), ret[1]])
             return _retype(ret, like)
         return ret
-
-    # shape, dtype, device and ndim are read without a trip through __torch_function__.
-    @property
-    def shape(self) -> torch.Size:  # type: ignore[override]
-        with DisableTorchFunctionSubclass():
-            return _TensorBaseC.shape.__get__(self)
-
-    @property
-    def dtype(self) -> torch.dtype:  # type: ignore[override]
-        with DisableTorchFunctionSubclass():
-            return _TensorBaseC.dtype.__get__(self)
-
-    @property
-    def device(self) -> torch.device:  # type: ignore[override]
-        with DisableTorchFunctionSubclass():
-            return _TensorBaseC.device.__get__(self)
-
-    @property
-    def ndim(self) -> int:  # type: ignore[override]
-        with DisableTorchFunctionSubclass():
-            return _TensorBaseC.ndim.__get__(self)
 
     def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:
         """Draw on `ctx` (a new canvas when None) and return it; a generic tensor shows its values as the title."""
