@@ -250,14 +250,16 @@ def test_register_mixed_rule_and_bad_winner():
     pts = TensorPoint(torch.zeros(2, 2), canvas_size=(4, 4))
     heat = TensorHeatmap(torch.ones(2, 2))
     assert type(pts + heat) is TensorPoint
-    key = frozenset((TensorHeatmap, TensorPoint))
     try:
         typedtensor.register_mixed_rule(TensorPoint, TensorHeatmap, TensorHeatmap)
+        assert typedtensor.mixed_rules[frozenset((TensorHeatmap, TensorPoint))] is TensorHeatmap
         assert type(pts + heat) is TensorHeatmap
         assert type(heat + pts) is TensorHeatmap
     finally:
-        typedtensor.mixed_rules.pop(key, None)
-        typedtensor.register_mixed_rule(TensorImage, TensorMask, TensorImage)  # clears the resolution cache
+        typedtensor.register_mixed_rule(TensorPoint, TensorHeatmap, None)
+    assert type(pts + heat) is TensorPoint  # removed: first typed argument wins again
+    with pytest.raises(TypeError):
+        typedtensor.mixed_rules[frozenset((TensorHeatmap, TensorPoint))] = TensorPoint  # read-only view
     with pytest.raises(ValueError, match="winner must be TensorPoint or TensorHeatmap"):
         typedtensor.register_mixed_rule(TensorPoint, TensorHeatmap, TensorImage)
 

@@ -1,7 +1,7 @@
 """`TensorBase`: a `torch.Tensor` subclass whose type and declared metadata survive torch operations.
 
-Every torch function, method and operator runs on the plain data (under
-`torch._C.DisableTorchFunctionSubclass`) and each tensor it returns is re-typed explicitly:
+Every torch function, method and operator runs on the plain data (subclass dispatch switched off, through
+`torch._C._disabled_torch_function_impl`) and each tensor it returns is re-typed explicitly:
 
 - the result takes the type and metadata of the **first typed argument** (searching positional
   arguments, then one level into lists/tuples such as the one given to `torch.cat`, then keyword
@@ -9,7 +9,7 @@ Every torch function, method and operator runs on the plain data (under
 - when typed arguments of different types meet, `mixed_rules` may name the winner instead
   (e.g. an image times a mask is an image, whichever comes first);
 - ops that answer *where* rather than *what* (`argmax`, `argsort`, `nonzero`, ...) return plain
-  tensors, see `PLAIN_RESULT_OPS`;
+  tensors, see `typedtensor.optables`;
 - in-place ops and `out=` return the very tensor they wrote to, with its own type and metadata.
 """
 
@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch._C import DisableTorchFunctionSubclass
 
 from typedtensor.canvas import Canvas
+from typedtensor.optables import PLAIN_GETTERS, PLAIN_RESULT_OPS, VALUES_INDICES_OPS
 
-__all__ = ["TensorBase", "mixed_rules", "register_mixed_rule", "result_type", "PLAIN_RESULT_OPS"]
+__all__ = ["TensorBase", "mixed_rules", "register_mixed_rule", "result_type"]
 
 T = TypeVar("T", bound="TensorBase")
 
@@ -33,78 +35,23 @@ _Tensor = torch.Tensor
 _call_plain = torch._C._disabled_torch_function_impl  # runs func with subclass dispatch off; plain results
 _getrefcount = sys.getrefcount
 _is_compiling = torch.compiler.is_compiling
-_TensorBaseC = torch._C.TensorBase
 _structseq_base = torch.return_types.max.__mro__[1]  # the C "structseq" base of torch.return_types.*
 
-# Ops whose results are indices or masks of positions, not data: they return plain tensors.
-PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
-    {
-        torch.argmax,
-        torch.argmin,
-        torch.argsort,
-        torch.nonzero,
-        torch.argwhere,
-        _Tensor.argmax,
-        _Tensor.argmin,
-        _Tensor.argsort,
-        _Tensor.nonzero,
-        _Tensor.argwhere,
-        _Tensor.__reduce_ex__,
-        # every typed tensor is an alias of the plain tensor it was made from (`as_subclass`); that
-        # base stays plain, otherwise each read of `_base` would make another alias (torch.compile loops).
-        _Tensor._base.__get__,
-    }
-)
-# Attribute reads that never return a tensor: the shortest path through __torch_function__. (Overriding
-# them as properties on the class would skip __torch_function__ entirely, but torch.compile cannot trace
-# such properties in torch 2.14: it recurses or graph-breaks.)
-_PLAIN_GETTERS: frozenset[Callable[..., Any]] = frozenset(
-    {
-        _TensorBaseC.shape.__get__,
-        _TensorBaseC.dtype.__get__,
-        _TensorBaseC.device.__get__,
-        _TensorBaseC.ndim.__get__,
-        _TensorBaseC.requires_grad.__get__,
-        _TensorBaseC.is_cuda.__get__,
-        _Tensor.size,
-        _Tensor.dim,
-        _Tensor.numel,
-    }
-)
-# Ops returning (values, indices): values keep the type, indices are plain.
-_VALUES_INDICES_OPS: frozenset[Callable[..., Any]] = frozenset(
-    {
-        torch.max,
-        torch.min,
-        torch.sort,
-        torch.topk,
-        torch.kthvalue,
-        torch.median,
-        torch.mode,
-        torch.cummax,
-        torch.cummin,
-        _Tensor.max,
-        _Tensor.min,
-        _Tensor.sort,
-        _Tensor.topk,
-        _Tensor.kthvalue,
-        _Tensor.median,
-        _Tensor.mode,
-        _Tensor.cummax,
-        _Tensor.cummin,
-    }
-)
-
-# The inspectable exceptions to "first typed argument wins": {frozenset({A, B}): winner}.
-mixed_rules: dict[frozenset[type], type] = {}
+# The inspectable exceptions to "first typed argument wins": {frozenset({A, B}): winner}, read-only;
+# change it with `register_mixed_rule`, which keeps the resolution cache right.
+_mixed_rules: dict[frozenset[type], type] = {}
+mixed_rules: Mapping[frozenset[type], type] = MappingProxyType(_mixed_rules)
 _resolved: dict[tuple[type, type], type | None] = {}
 
 
-def register_mixed_rule(a: type[TensorBase], b: type[TensorBase], winner: type[TensorBase]) -> None:
-    """Declare that an op mixing types `a` and `b` (in either order) returns `winner` (one of the two)."""
-    if winner is not a and winner is not b:
+def register_mixed_rule(a: type[TensorBase], b: type[TensorBase], winner: type[TensorBase] | None) -> None:
+    """Declare that an op mixing types `a` and `b` (in either order) returns `winner`; None removes the rule."""
+    if winner is None:
+        _mixed_rules.pop(frozenset((a, b)), None)
+    elif winner is not a and winner is not b:
         raise ValueError(f"mixed rule winner must be {a.__name__} or {b.__name__}, got {winner.__name__}")
-    mixed_rules[frozenset((a, b))] = winner
+    else:
+        _mixed_rules[frozenset((a, b))] = winner
     _resolved.clear()
 
 
@@ -118,7 +65,7 @@ def _rule_for(ta: type, tb: type) -> type | None:
     typed_b = [b for b in tb.__mro__ if issubclass(b, TensorBase)]
     for a in typed_a:
         for b in typed_b:
-            winner = mixed_rules.get(frozenset((a, b))) if a is not b else None
+            winner = _mixed_rules.get(frozenset((a, b))) if a is not b else None
             if winner is not None:
                 found = ta if winner is a else tb
                 break
@@ -223,7 +170,7 @@ def _traced_torch_function(
             if value is not None:
                 setattr(out, n, value)
         return out
-    if func in _VALUES_INDICES_OPS and isinstance(ret, _structseq_base) and len(ret) == 2:
+    if func in VALUES_INDICES_OPS and isinstance(ret, _structseq_base) and len(ret) == 2:
         return type(ret)([_retype(ret[0], like), ret[1]])
     return _retype(ret, like)
 
@@ -365,7 +312,7 @@ class TensorBase(_Tensor):
     ) -> Any:
         if _is_compiling():
             return _traced_torch_function(cls, func, types, args, kwargs)
-        if func in _PLAIN_GETTERS:  # shape, dtype, device, ndim: answered without any re-typing work
+        if func in PLAIN_GETTERS:  # shape, dtype, device, ndim: answered without any re-typing work
             return _call_plain(func, types, args, {})
         ret = _call_plain(func, types, args, kwargs or {})  # a dict: None trips some C wrappers
         if type(ret) is _Tensor:
@@ -390,7 +337,7 @@ class TensorBase(_Tensor):
             like = _find_like(args, kwargs, len(types) > 1)
             if like is None:
                 return ret
-            if func in _VALUES_INDICES_OPS and isinstance(ret, _structseq_base) and len(ret) == 2:
+            if func in VALUES_INDICES_OPS and isinstance(ret, _structseq_base) and len(ret) == 2:
                 return tr([_retype(ret[0], like), ret[1]])
             return _retype(ret, like)
         return ret
