@@ -34,8 +34,10 @@ def run_pair(name, n_steps=8, **kw):
 def test_fused_matches_eager(name):
     kw = {"mom": 0.9} if name in ("SGD", "RMSProp") else {}
     graphs_before = counters["stats"]["unique_graphs"]
+    breaks_before = sum(counters["graph_break"].values())
     a, b, ob = run_pair(name, **kw)
     assert counters["stats"]["unique_graphs"] - graphs_before == 1  # one graph: lr changed every step, no recompile
+    assert sum(counters["graph_break"].values()) == breaks_before  # the whole step is in that graph
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-12)
     assert ob.fused and len(ob._compiled) == len(ob.param_groups)

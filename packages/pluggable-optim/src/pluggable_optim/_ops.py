@@ -13,13 +13,53 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor
 
-__all__ = ["Scalar", "add_scaled_", "added_scaled", "addcdiv_", "addcmul_", "lerp_", "nonzero", "per_count", "sqrt"]
+__all__ = [
+    "Scalar",
+    "add_",
+    "add_scaled_",
+    "added_scaled",
+    "addcdiv_",
+    "addcmul_",
+    "div_",
+    "lerp_",
+    "mul",
+    "mul_",
+    "nonzero",
+    "per_count",
+    "sqrt",
+]
 
 Scalar: TypeAlias = float | Tensor | list[float] | list[Tensor]
 
 
 def _is_plain(s: Any) -> bool:
     return isinstance(s, int | float)
+
+
+def _each(s: Any, xs: list[Tensor]) -> Any:
+    """A 0-dim tensor scalar as one per tensor: foreach ops given a tensor scalar read its value (`.item()`),
+    which the compiler cannot trace; a list of 0-dim tensors broadcasts instead."""
+    return [s] * len(xs) if isinstance(s, Tensor) else s
+
+
+def mul_(xs: list[Tensor], s: Scalar) -> None:
+    """`x *= s` for each tensor."""
+    torch._foreach_mul_(xs, _each(s, xs))
+
+
+def mul(xs: list[Tensor], s: Scalar) -> list[Tensor]:
+    """New tensors `x * s`."""
+    return torch._foreach_mul(xs, _each(s, xs))
+
+
+def div_(xs: list[Tensor], s: Scalar) -> None:
+    """`x /= s` for each tensor."""
+    torch._foreach_div_(xs, _each(s, xs))
+
+
+def add_(xs: list[Tensor], s: Scalar) -> None:
+    """`x += s` for each tensor."""
+    torch._foreach_add_(xs, _each(s, xs))
 
 
 def nonzero(x: float | Tensor) -> bool:
@@ -45,7 +85,7 @@ def add_scaled_(xs: list[Tensor], ys: list[Tensor], s: Scalar) -> None:
     if _is_plain(s):
         torch._foreach_add_(xs, ys, alpha=s)
     else:
-        torch._foreach_add_(xs, torch._foreach_mul(ys, s))
+        torch._foreach_add_(xs, mul(ys, s))
 
 
 def addcdiv_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: Scalar) -> None:
@@ -55,7 +95,7 @@ def addcdiv_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: Scalar) -> N
     elif isinstance(s, list) and all(_is_plain(v) for v in s):
         torch._foreach_addcdiv_(xs, a, b, s)
     else:
-        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_div(a, b), s))
+        torch._foreach_add_(xs, mul(torch._foreach_div(a, b), s))
 
 
 def lerp_(xs: list[Tensor], ys: list[Tensor], w: float | Tensor) -> None:
@@ -63,14 +103,14 @@ def lerp_(xs: list[Tensor], ys: list[Tensor], w: float | Tensor) -> None:
     if _is_plain(w):
         torch._foreach_lerp_(xs, ys, w)
     else:
-        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_sub(ys, xs), w))
+        torch._foreach_add_(xs, mul(torch._foreach_sub(ys, xs), w))
 
 
 def added_scaled(xs: list[Tensor], ys: list[Tensor], s: float | Tensor) -> list[Tensor]:
     """New tensors `x + s * y` (the inputs are left alone)."""
     if _is_plain(s):
         return torch._foreach_add(xs, ys, alpha=s)
-    return torch._foreach_add(xs, torch._foreach_mul(ys, s))
+    return torch._foreach_add(xs, mul(ys, s))
 
 
 def addcmul_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: float | Tensor) -> None:
@@ -78,4 +118,4 @@ def addcmul_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: float | Tens
     if _is_plain(s):
         torch._foreach_addcmul_(xs, a, b, value=s)
     else:
-        torch._foreach_add_(xs, torch._foreach_mul(torch._foreach_mul(a, b), s))
+        torch._foreach_add_(xs, mul(torch._foreach_mul(a, b), s))

@@ -9,6 +9,7 @@ fails (no C++ compiler, unsupported platform) the optimizer warns once and keeps
 
 from __future__ import annotations
 
+import types
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,13 @@ def _fused_step(
         step(view, **{n: hypers[n] for n in names})
 
 
+def _own_copy(fn: Any, n: int) -> Any:
+    """`fn` with its own code object: torch.compile keeps its compiled versions per code object (at most 8 by
+    default), so each group's step gets its own cache instead of evicting the others'."""
+    code = fn.__code__.replace(co_name=f"{fn.__name__}_{n}")
+    return types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
+
+
 def _as_input(value: Any, like: Tensor) -> Any:
     """Numbers become 0-dim tensors (inputs of the compiled step); flags and others stay Python values."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -58,7 +66,7 @@ def run_fused(opt: Optimizer, view: GroupView, group: dict[str, Any]) -> None:
     if entry is None:
         opt._run(view, group)
         names = [n for n in view.states if all(n in st for st in per_param)]
-        opt._compiled[key] = (names, torch.compile(_fused_step, dynamic=False))
+        opt._compiled[key] = (names, torch.compile(_own_copy(_fused_step, len(opt._compiled)), dynamic=False))
         return
     names, fn = entry
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from pluggable_optim._ops import addcmul_, added_scaled, lerp_, nonzero
+from pluggable_optim._ops import addcmul_, added_scaled, lerp_, mul_, nonzero
 from pluggable_optim.group import GroupView
 
 __all__ = ["average_grad", "average_sqr_grad", "step_count", "weight_decay", "l2_reg"]
@@ -14,7 +14,7 @@ __all__ = ["average_grad", "average_sqr_grad", "step_count", "weight_decay", "l2
 def weight_decay(g: GroupView, *, lr: float = 1e-3, wd: float = 0.0, decouple_wd: bool = True) -> None:
     """Decoupled weight decay (AdamW's): shrink the weights by `1 - lr * wd` before the step moves them."""
     if decouple_wd and nonzero(wd):
-        torch._foreach_mul_(g.params, 1 - lr * wd)
+        mul_(g.params, 1 - lr * wd)
 
 
 def l2_reg(g: GroupView, *, wd: float = 0.0, decouple_wd: bool = True) -> None:
@@ -32,14 +32,14 @@ def average_grad(g: GroupView, *, mom: float = 0.9, dampening: bool = False) -> 
     if dampening:
         lerp_(avg, g.grads, 1 - mom)
     else:
-        torch._foreach_mul_(avg, mom)
+        mul_(avg, mom)
         torch._foreach_add_(avg, g.grads)
 
 
 def average_sqr_grad(g: GroupView, *, sqr_mom: float = 0.99, sqr_dampening: bool = True) -> None:
     """Moving average of the squared gradients in state `sqr_avg`: `avg = sqr_mom * avg + (1 - sqr_mom) * grad**2`."""
     avg = g.state("sqr_avg")
-    torch._foreach_mul_(avg, sqr_mom)
+    mul_(avg, sqr_mom)
     addcmul_(avg, g.grads, g.grads, (1 - sqr_mom) if sqr_dampening else 1.0)
 
 

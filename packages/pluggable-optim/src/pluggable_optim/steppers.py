@@ -12,7 +12,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pluggable_optim._ops import add_scaled_, addcdiv_, addcmul_, added_scaled, nonzero, per_count, sqrt
+from pluggable_optim._ops import (
+    add_,
+    add_scaled_,
+    addcdiv_,
+    addcmul_,
+    added_scaled,
+    div_,
+    mul,
+    mul_,
+    nonzero,
+    per_count,
+    sqrt,
+)
 from pluggable_optim.group import GroupView
 
 __all__ = [
@@ -51,10 +63,10 @@ def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: floa
     `buf = mom * buf + grad / (sqrt(sqr_avg) + eps); p -= lr * buf` (state `step_avg`).
     """
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
-    torch._foreach_add_(denom, eps)
+    add_(denom, eps)
     if nonzero(mom):
         buf = g.state("step_avg")
-        torch._foreach_mul_(buf, mom)
+        mul_(buf, mom)
         torch._foreach_addcdiv_(buf, g.grads, denom)
         add_scaled_(g.params, buf, -lr)
     else:
@@ -65,8 +77,8 @@ def adam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: floa
     """Adam: `p -= lr * (grad_avg / (1 - mom**t)) / (sqrt(sqr_avg / (1 - sqr_mom**t)) + eps)`."""
     counts = _counts(g, "adam_step")
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
-    torch._foreach_div_(denom, per_count(counts, lambda c: sqrt(1 - sqr_mom**c)))
-    torch._foreach_add_(denom, eps)
+    div_(denom, per_count(counts, lambda c: sqrt(1 - sqr_mom**c)))
+    add_(denom, eps)
     addcdiv_(g.params, g.state("grad_avg"), denom, per_count(counts, lambda c: -lr / (1 - mom**c)))
 
 
@@ -103,7 +115,7 @@ def radam_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9, sqr_mom: flo
         av = avgs if not off else [avgs[i] for i in on]
         sq = sqrs if not off else [sqrs[i] for i in on]
         denom = torch._foreach_sqrt(sq)
-        torch._foreach_add_(denom, eps)
+        add_(denom, eps)
         sizes = [-lr * rects[i] * math.sqrt(1 - sqr_mom ** counts[i]) / (1 - mom ** counts[i]) for i in on]
         addcdiv_(ps, av, denom, sizes[0] if all(s == sizes[0] for s in sizes) else sizes)
 
@@ -129,9 +141,9 @@ def _radam_step_traced(
     adaptive = (-lr * rect * (1 - sqr_mom**count).sqrt() / debias1).to(params[0].dtype)
     plain = torch.where(on, torch.zeros_like(debias1), -lr / debias1).to(params[0].dtype)
     denom = torch._foreach_sqrt(sqrs)
-    torch._foreach_add_(denom, eps)
-    torch._foreach_add_(params, torch._foreach_mul(torch._foreach_div(avgs, denom), adaptive))
-    torch._foreach_add_(params, torch._foreach_mul(avgs, plain))
+    add_(denom, eps)
+    torch._foreach_add_(params, mul(torch._foreach_div(avgs, denom), adaptive))
+    torch._foreach_add_(params, mul(avgs, plain))
 
 
 def qhadam_step(
@@ -150,13 +162,13 @@ def qhadam_step(
     with `m_hat = grad_avg / (1 - mom**t)`, `v_hat = sqr_avg / (1 - sqr_mom**t)`.
     """
     counts = _counts(g, "qhadam_step")
-    num = torch._foreach_mul(g.state("grad_avg"), per_count(counts, lambda c: nu_1 / (1 - mom**c)))
+    num = mul(g.state("grad_avg"), per_count(counts, lambda c: nu_1 / (1 - mom**c)))
     add_scaled_(num, g.grads, 1 - nu_1)
-    denom = torch._foreach_mul(g.state("sqr_avg"), per_count(counts, lambda c: nu_2 / (1 - sqr_mom**c)))
+    denom = mul(g.state("sqr_avg"), per_count(counts, lambda c: nu_2 / (1 - sqr_mom**c)))
     if nonzero(1 - nu_2):
         addcmul_(denom, g.grads, g.grads, 1 - nu_2)
     torch._foreach_sqrt_(denom)
-    torch._foreach_add_(denom, eps)
+    add_(denom, eps)
     addcdiv_(g.params, num, denom, -lr)
 
 
@@ -192,7 +204,7 @@ def larc_step(g: GroupView, *, mom: float = 0.9, wd: float = 0.0) -> None:
     upd = torch._foreach_mul(upd, local)
     if nonzero(mom):
         buf = g.state("momentum_buffer")
-        torch._foreach_mul_(buf, mom)
+        mul_(buf, mom)
         torch._foreach_add_(buf, upd)
         upd = buf
     torch._foreach_sub_(g.params, upd)
@@ -207,15 +219,18 @@ def lamb_step(
     norm is zero (the paper's clipping function, with fastai's upper bound of 10).
     """
     counts = _counts(g, "lamb_step")
-    denom = torch._foreach_div(g.state("sqr_avg"), per_count(counts, lambda c: 1 - sqr_mom**c))
-    torch._foreach_sqrt_(denom)
-    torch._foreach_add_(denom, eps)
-    upd = torch._foreach_div(g.state("grad_avg"), per_count(counts, lambda c: 1 - mom**c))
-    torch._foreach_div_(upd, denom)
+    # m_hat / (sqrt(v_hat) + eps) = c * m / (sqrt(v) + eps * sqrt(1 - sqr_mom**t)) with
+    # c = sqrt(1 - sqr_mom**t) / (1 - mom**t): the update is built as u = m / (...) + (wd / c) * p, the true update
+    # being c * u, which saves passes over memory
+    c = per_count(counts, lambda t: sqrt(1 - sqr_mom**t) / (1 - mom**t))
+    denom = torch._foreach_sqrt(g.state("sqr_avg"))
+    add_(denom, per_count(counts, lambda t: eps * sqrt(1 - sqr_mom**t)))
+    upd = torch._foreach_div(g.state("grad_avg"), denom)
     if nonzero(wd):
-        add_scaled_(upd, g.params, wd)
+        add_scaled_(upd, g.params, [wd / ci for ci in c] if isinstance(c, list) else wd / c)
     p_norm = _norms(g.params)
-    u_norm = _norms(upd)
+    c_t = torch.tensor(c, dtype=p_norm.dtype, device=p_norm.device) if isinstance(c, list) else c
+    u_norm = _norms(upd) * c_t
     ratio = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, torch.ones_like(p_norm)).clamp(max=10.0)
-    torch._foreach_mul_(upd, list((ratio * -lr).unbind()))
+    torch._foreach_mul_(upd, list((ratio * c_t * -lr).unbind()))
     torch._foreach_add_(g.params, upd)
