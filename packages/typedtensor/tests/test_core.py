@@ -208,6 +208,25 @@ def test_non_tensor_results_pass_through():
     assert x.sum().item() == as_plain(x).sum().item()
 
 
+def test_an_op_returning_a_plain_input_leaves_that_tensor_plain():
+    img = TensorImage(torch.rand(2, 2))
+    plain = torch.zeros(2, 2)
+    out = plain.type_as(img)  # same dtype: torch hands back `plain` itself
+    assert type(plain) is torch.Tensor
+    assert type(out) is TensorImage and out.data_ptr() == plain.data_ptr()
+    held = torch.ones(3)
+    out2 = torch.Tensor.to(held, img)
+    assert type(held) is torch.Tensor and type(out2) is TensorImage
+
+
+def test_results_do_not_alias_needlessly():
+    x = TensorImage(torch.rand(4))
+    y = x + 1
+    assert type(y) is TensorImage and not y._is_view()  # a fresh result changed class, no alias made
+    v = x[1:]
+    assert v._is_view() and v.data_ptr() == x.data_ptr() + 4
+
+
 def test_autograd_flows_through_typed_ops():
     x = TensorImage(torch.ones(2, 3), requires_grad=True)
     y = (x * 3).sum()

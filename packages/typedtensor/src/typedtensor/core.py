@@ -310,6 +310,7 @@ class TensorBase(_Tensor):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
+        """Run `func` on plain data, then give each tensor result the winning argument's type and metadata."""
         if _is_compiling():
             return _traced_torch_function(cls, func, types, args, kwargs)
         if func in PLAIN_GETTERS:  # shape, dtype, device, ndim: answered without any re-typing work
