@@ -186,3 +186,12 @@ def test_an_empty_titled_canvas_takes_the_size_of_the_first_picture():
     assert pts.show(ctx=Canvas(0, 0), radius=0).size == (5, 6)
     with pytest.raises(ValueError, match="already holds a"):
         Canvas(2, 2).resize_blank(3, 3)
+
+
+def test_a_batch_iterates_into_typed_items_for_show_images():
+    batch = TensorImage(torch.rand(4, 3, 6, 6))
+    items = list(batch)
+    assert all(type(i) is TensorImage for i in items)
+    grid = show_images(items, ncols=2, pad=0)
+    assert grid.size == (12, 12)
+    assert np.array_equal(grid.to_array()[6:, 6:], items[3].show().to_array())
