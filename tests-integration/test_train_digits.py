@@ -29,14 +29,14 @@ def _cnn():
         return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
     return nn.Sequential(
-        *block(1, 8),
-        nn.MaxPool2d(2),
-        *block(8, 16),
+        *block(1, 16),
         nn.MaxPool2d(2),
         *block(16, 32),
+        nn.MaxPool2d(2),
+        *block(32, 64),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(32, 10),
+        nn.Linear(64, 10),
     )
 
 
@@ -75,3 +75,7 @@ def test_small_cnn_reaches_97_percent(data):
     assert acc >= 0.97
     _, acc_again = learn.validate()
     assert acc_again == pytest.approx(acc)
+    if data == "datablock":  # a raw item through the data's test_dl and decode_batch hooks
+        label, pred, probs = learn.predict(0)
+        assert probs.shape == (10,) and int(pred) == int(probs.argmax())
+        assert label == list(dls.vocab)[int(pred)]
