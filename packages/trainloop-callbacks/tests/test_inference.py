@@ -86,6 +86,26 @@ def test_show_results_needs_the_hook(trained):
         trained.show_results()
 
 
+def test_show_results_hands_the_batch_and_decoded_preds_to_the_hook(trained):
+    calls = []
+
+    class Shows:
+        def __init__(self, dls):
+            self.train, self.valid = dls.train, dls.valid
+
+        def show_results(self, b, preds, max_n=9):
+            calls.append((b, preds, max_n))
+            return "picture"
+
+    trained.dls = Shows(trained.dls)
+    assert trained.show_results(max_n=4) == "picture"
+    (x, y), preds, max_n = calls[0]
+    x0, y0 = next(iter(trained.dls.valid))
+    assert torch.equal(x, x0) and torch.equal(y, y0) and max_n == 4
+    with torch.no_grad():
+        assert torch.equal(preds, trained.model(x0).argmax(-1))
+
+
 def test_classification_interpretation_vs_sklearn(trained, tmp_path, capsys):
     from sklearn.metrics import classification_report, confusion_matrix
 
