@@ -1,8 +1,9 @@
 """Pipelines as plain data (`to_config`) and back (`from_config`), for export without pickle.
 
 A step is `{"type": "module:QualName", "args": {...}}` for a Transform subclass (its constructor
-arguments, read from same-named attributes) or a getter class marked `config_safe = True`, or
-`{"function": "module:qualname"}` for a module-level function. Loading imports the named module and
+arguments, read from same-named attributes) or a getter class marked `config_safe = True`,
+`{"function": "module:qualname"}` for a module-level function, or `{"type": ..., "enc": ..., "dec": ...}`
+for a `Transform(enc=f, dec=g)` built from module-level functions. Loading imports the named module and
 only instantiates those classes or looks up module-level functions: no code travels in the data.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -20,6 +21,8 @@ from datablock.vocab import CategoryMap
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
 __all__ = ["step_to_config", "step_from_config", "pipeline_to_config", "pipeline_from_config"]
+
+_PATH_KEY = "__path__"
 
 
 def _data(value: Any, where: str) -> Any:
@@ -32,12 +35,23 @@ def _data(value: Any, where: str) -> Any:
     if isinstance(value, dict):
         return {str(k): _data(v, where) for k, v in value.items()}
     if isinstance(value, PurePath):
-        return str(value)
+        return {_PATH_KEY: value.as_posix()}  # tagged, so it comes back a Path (a str prefix joins differently)
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return value.item()
     raise TypeError(f"to_config: {where} holds a {type(value).__name__}, which cannot be written as plain data")
+
+
+def _from_data(value: Any) -> Any:
+    """Undo the tagging of `_data` (paths come back as `Path`)."""
+    if isinstance(value, dict):
+        if set(value) == {_PATH_KEY}:
+            return Path(value[_PATH_KEY])
+        return {k: _from_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_data(v) for v in value]
+    return value
 
 
 def _qualname(obj: Any) -> str:
@@ -53,9 +67,8 @@ def _qualname(obj: Any) -> str:
 
 
 def _wrapped_function(tfm: Transform) -> Any:
-    """The function a plain `Transform(f)` wraps (dispatch_transforms keeps it as the table's only source)."""
-    sources = getattr(getattr(tfm, "_encodes_table", None), "_sources", None)
-    return sources[0] if sources and len(sources) == 1 else None
+    """The function a plain `Transform(f)` / `Transform(enc=f)` wraps (dispatch_transforms exposes it as `.enc`)."""
+    return getattr(tfm, "enc", None)
 
 
 def step_to_config(tfm: Any) -> dict[str, Any]:
@@ -66,7 +79,13 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
         func = _wrapped_function(tfm)
         if func is None:
             raise TypeError(f"to_config: cannot find the function behind transform {tfm.name!r}")
-        return step_to_config(func)
+        dec = getattr(tfm, "dec", None)
+        if dec is None and type(tfm) is Transform:
+            return step_to_config(func)  # a plain function step: `Pipeline` wraps it the same way again
+        step = {"type": _qualname(type(tfm)), "enc": step_to_config(func)["function"]}
+        if dec is not None:
+            step["dec"] = step_to_config(dec)["function"]
+        return step
     if inspect.isfunction(tfm) or inspect.isbuiltin(tfm):
         name = _qualname(tfm)
         if "<" in name:
@@ -114,12 +133,15 @@ def step_from_config(step: dict[str, Any]) -> Any:
             raise TypeError(f"from_config: {step['function']!r} is not a function")
         return func
     cls = _resolve(step["type"])
+    if cls in (Transform, ItemTransform) and "enc" in step:  # `Transform(enc=f, dec=g)` from module-level functions
+        funcs = {k: step_from_config({"function": step[k]}) for k in ("enc", "dec") if k in step}
+        return cls(**funcs)
     if not (isinstance(cls, type) and (issubclass(cls, Transform) or getattr(cls, "config_safe", False))):
         raise TypeError(
             f"from_config: {step['type']!r} is neither a dispatch_transforms.Transform subclass nor a class "
             "marked `config_safe = True` (only those are rebuilt from data)"
         )
-    return cls(**step.get("args", {}))
+    return cls(**{k: _from_data(v) for k, v in step.get("args", {}).items()})
 
 
 def pipeline_to_config(p: Any) -> list[dict[str, Any]]:
