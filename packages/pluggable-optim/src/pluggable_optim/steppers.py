@@ -232,5 +232,5 @@ def lamb_step(
     c_t = torch.tensor(c, dtype=p_norm.dtype, device=p_norm.device) if isinstance(c, list) else c
     u_norm = _norms(upd) * c_t
     ratio = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, torch.ones_like(p_norm)).clamp(max=10.0)
-    torch._foreach_mul_(upd, list((ratio * c_t * -lr).unbind()))
-    torch._foreach_add_(g.params, upd)
+    # one pass: p += upd * scale, the per-tensor scale a broadcast 0-dim tensor
+    torch._foreach_addcmul_(g.params, upd, list((ratio * c_t * -lr).to(upd[0].dtype).unbind()))
