@@ -59,9 +59,11 @@ def hand_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: 
 
 
 def timed(f: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    # CPU time of this process (one torch thread): on a shared machine, time other processes take from us
+    # does not count, which wall time would add as noise of the same size as the overhead measured.
+    start = time.process_time()
     f()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def learner_fit(learn: Learner, bar: bool) -> Callable[[], None]:
@@ -147,7 +149,7 @@ def compare(title: str, repeats: int, tiny: bool, with_peer: bool) -> None:
 def main(repeats: int) -> None:
     torch.set_num_threads(1)  # a shared 2-core machine: one thread keeps the figures comparable
     print(f"loop_overhead: median of {repeats} interleaved repeats, us per batch (train and valid batches together);")
-    print("min-overhead: from the fastest repeat of each, less sensitive to a busy machine")
+    print("min-overhead: from the fastest repeat of each; times are process CPU time")
     compare(
         f"\n{N_TRAIN} train + {N_VALID} valid batches of {BS}, MLP {N_IN}-{N_HIDDEN}-{N_OUT}, CPU, metric accuracy",
         repeats,
