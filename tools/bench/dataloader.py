@@ -5,12 +5,15 @@ item, floats per batch; one full shuffled epoch (bs=64) with 0 and 2 workers, wo
 for both. Items go DataBlock -> Datasets -> Pipeline -> DataLoader on our side (with a minimal PIL image
 block defined here). In memory: batches/s over 50,000 x 64 float rows (bs=256, shuffled) through our
 fast path vs TensorDataset + torch DataLoader. Every figure is the median of interleaved repeats in this
-process. Usage: python tools/bench/dataloader.py [--repeats 5] [--n-images 2000]
+process. Besides wall-clock img/s it prints the CPU time an epoch costs (this process plus its workers),
+which a machine shared with other jobs disturbs much less than wall time.
+Usage: python tools/bench/dataloader.py [--repeats 5] [--n-images 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -24,6 +27,14 @@ from PIL import Image
 
 SIZE, OUT, BS = 96, 64, 64
 
+PIPELINES = f"""pipelines (both: PIL decode, PIL bilinear resize {SIZE}->{OUT}, uint8 HWC->CHW tensor per item, bs={BS},
+shuffled, float/255 per batch in the main process):
+  datablock : get_files -> [open_image = Image.open(p).convert('RGB')] + [parent_label -> Categorize]
+              -> after_item [Resize = img.resize(({OUT},{OUT}), BILINEAR), ToTensor] -> collate -> IntToFloatTensor
+  torch     : ImageFolder(pil_loader = Image.open(f).convert('RGB'), transform=Compose([Resize(({OUT},{OUT}),
+              BILINEAR), PILToTensor()])) -> default_collate -> x.float() / 255
+  fastai    : DataBlock(ImageBlock, CategoryBlock, item_tfms=Resize({OUT}, method='squish'))"""
+
 
 def make_images(root: Path, n: int, n_classes: int = 10) -> None:
     rng = np.random.default_rng(0)
@@ -34,13 +45,20 @@ def make_images(root: Path, n: int, n_classes: int = 10) -> None:
         Image.fromarray(arr).save(folder / f"{i:05d}.png")
 
 
-def epoch_time(loader: Iterable[Any], to_float: Callable[[Any], Any] | None = None) -> tuple[float, int]:
-    start = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its finished children (the loader workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def epoch_time(loader: Iterable[Any], to_float: Callable[[Any], Any] | None = None) -> tuple[float, int, float]:
+    """Wall seconds, items and CPU seconds (workers included: they have exited when a pass ends) of one pass."""
+    cpu, start = _cpu(), time.perf_counter()
     n = 0
     for b in loader:
         x = b[0] if to_float is None else to_float(b[0])
         n += x.shape[0]
-    return time.perf_counter() - start, n
+    return time.perf_counter() - start, n, _cpu() - cpu
 
 
 def ours_images(root: Path, workers: int) -> Any:
@@ -102,22 +120,25 @@ def bench_images(root: Path, repeats: int) -> None:
             except ImportError:
                 loaders[name] = None
         times: dict[str, list[float]] = {k: [] for k, v in loaders.items() if v is not None}
+        cpus: dict[str, list[float]] = {k: [] for k in times}
         counts: dict[str, int] = {}
         for _ in range(repeats):  # interleaved: each repeat runs every loader once
             for name in times:
                 to_float = (lambda x: x.float() / 255) if name == "torch ImageFolder" else None
-                t, n = epoch_time(loaders[name], to_float)
+                t, n, cpu = epoch_time(loaders[name], to_float)
                 times[name].append(t)
+                cpus[name].append(cpu)
                 counts[name] = n
-        ref = statistics.median(times["torch ImageFolder"])
+        ref, ref_cpu = statistics.median(times["torch ImageFolder"]), statistics.median(cpus["torch ImageFolder"])
         for name, dl in loaders.items():
             if dl is None:
                 print(f"images  workers={workers}  {name:18s} peer not installed")
                 continue
-            med = statistics.median(times[name])
+            med, cpu = statistics.median(times[name]), statistics.median(cpus[name])
             print(
                 f"images  workers={workers}  {name:18s} {counts[name] / med:9.0f} img/s  "
-                f"(epoch {med * 1000:7.1f} ms)  x{ref / med:.2f} vs torch"
+                f"(epoch {med * 1000:7.1f} ms)  x{ref / med:.2f} vs torch  |  "
+                f"cpu {cpu * 1e6 / counts[name]:6.0f} us/img  x{ref_cpu / cpu:.2f} vs torch"
             )
 
 
@@ -148,6 +169,7 @@ def main() -> None:
     ap.add_argument("--n-images", type=int, default=2000)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    print(PIPELINES)
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         make_images(root, args.n_images)

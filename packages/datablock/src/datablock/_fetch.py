@@ -8,12 +8,14 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
+from datablock._column import Column, leaves_alone
 from datablock.collate import retype
 from datablock.errors import find_skip
 
 __all__ = [
     "Batch",
     "BatchIndices",
+    "batch_columns",
     "Fetcher",
     "Collate",
     "TensorFetcher",
@@ -119,11 +121,27 @@ class BatchIndices:
         return n // self.bs if self.drop_last else -(-n // self.bs)
 
 
-class Fetcher:
-    """The dataset torch's fetcher sees: `__getitems__` builds a whole batch's items, dropping `SkipItem`s."""
+def batch_columns(dataset: Any, after_item: Any) -> dict[int, Column]:
+    """The sample elements of `dataset` a loader may take as whole columns: kept by the dataset (see
+    `Datasets.columns`) and left alone by every item transform."""
+    columns = getattr(dataset, "columns", None)
+    if columns is None or not hasattr(dataset, "partial_item"):
+        return {}
+    cols = columns()
+    return {k: c for k, c in cols.items() if leaves_alone(after_item, c.proto)}
 
-    def __init__(self, dataset: Any, after_item: Callable[[Any], Any] | None) -> None:
+
+class Fetcher:
+    """The dataset torch's fetcher sees: `__getitems__` builds a whole batch's items, dropping `SkipItem`s.
+
+    With `use_columns`, elements the dataset keeps as columns are not built per item: each batch takes
+    them with one indexing, and `Collate` puts them back in place.
+    """
+
+    def __init__(self, dataset: Any, after_item: Callable[[Any], Any] | None, use_columns: bool = False) -> None:
         self.dataset, self.after_item = dataset, after_item
+        self.columns = batch_columns(dataset, after_item) if use_columns else {}
+        self.skip = sorted(self.columns)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -132,17 +150,24 @@ class Fetcher:
         x = self.dataset[i]
         return x if self.after_item is None else self.after_item(x)
 
-    def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]]]:
-        items, skipped = [], []
+    def _partial(self, i: int) -> Any:
+        x = self.dataset.partial_item(i, self.skip)
+        return x if self.after_item is None else self.after_item(x)
+
+    def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]], list[tuple[int, Any]]]:
+        items, skipped, kept = [], [], []
+        get = self._partial if self.columns else self.__getitem__
         for i in idxs:
             try:
-                items.append(self[i])
+                items.append(get(i))
+                kept.append(i)
             except Exception as e:
                 skip = find_skip(e)
                 if skip is None:
                     raise
                 skipped.append((int(i), str(skip)))
-        return items, skipped
+        cols = [(k, c.batch(kept)) for k, c in self.columns.items()] if kept else []
+        return items, skipped, cols
 
 
 class Collate:
@@ -151,13 +176,19 @@ class Collate:
     def __init__(self, before_batch: Callable[[Any], Any] | None, collate_fn: Callable[[Sequence[Any]], Any]) -> None:
         self.before_batch, self.collate_fn = before_batch, collate_fn
 
-    def __call__(self, fetched: tuple[list[Any], list[tuple[int, str]]]) -> Batch:
-        items, skipped = fetched
+    def __call__(self, fetched: tuple[list[Any], list[tuple[int, str]], list[tuple[int, Any]]]) -> Batch:
+        items, skipped, cols = fetched
         if not items:
             return Batch(None, skipped)
         if self.before_batch is not None:
             items = self.before_batch(items)
-        return Batch(self.collate_fn(items), skipped)
+        b = self.collate_fn(items)
+        if cols:  # the elements taken as columns go back to their places in the sample
+            out = list(b)
+            for k, col in sorted(cols, key=lambda kc: kc[0]):
+                out.insert(k, col)
+            b = tuple(out)
+        return Batch(b, skipped)
 
 
 class TensorFetcher:

@@ -161,7 +161,9 @@ class DataLoader:
     def _fetcher(self) -> tuple[Any, Callable[[Any], Batch]]:
         if self._cols is not None:
             return TensorFetcher(self._cols), unwrap_batch
-        return Fetcher(self.dataset, self.after_item), Collate(self.before_batch, self.collate_fn)
+        # columns only where nothing between the items and the collate could see the elements they replace
+        use_columns = self.before_batch is None and self.collate_fn is collate
+        return Fetcher(self.dataset, self.after_item, use_columns), Collate(self.before_batch, self.collate_fn)
 
     def _in_process_batches(self) -> Iterator[Batch]:
         if self._cols is not None:

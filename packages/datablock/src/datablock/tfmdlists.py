@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from datablock._column import Column, deterministic
 from datablock._items import item_at, select, short_repr
 from datablock._pipe import item_step
 from datablock.dataloaders import DataLoaders
@@ -71,6 +72,10 @@ class TfmdLists:
     `splits` (lists of indices: training first) define `.train`/`.valid`/`.subset(k)`; transforms are
     set up on the training items only. An item that fails raises an `ItemError` naming its index,
     the item and the failing transform.
+
+    With `cache=True` and a deterministic pipeline (no random and no split-only step) whose results
+    are small tensors (targets), every item is computed once after setup and kept as one tensor
+    (`column`): reading an item then costs one indexing, and loaders take whole batches of it at once.
     """
 
     def __init__(
@@ -80,6 +85,8 @@ class TfmdLists:
         splits: Sequence[Sequence[int]] | None = None,
         split_idx: int | None = None,
         do_setup: bool = True,
+        cache: bool = False,
+        column: Column | None = None,
     ) -> None:
         if not hasattr(items, "__len__"):
             items = list(items)
@@ -87,17 +94,36 @@ class TfmdLists:
         self.splits = None if splits is None else _check_splits(splits, len(items))
         self.split_idx = split_idx
         self.tfms = _pipeline(tfms, split_idx)
+        self.cache = cache
+        self.column: Column | None = None  # every item's result, when cached (see `cache`)
         if do_setup:
             self.setup()
+        elif column is not None and len(column) == len(items):
+            self.column = column
+        elif cache:
+            self._build_column()
 
     def setup(self, train_setup: bool = True) -> None:
         """Set up the transforms in order, each on the (training) items as the previous ones turn them out."""
+        self.column = None
         self.tfms.setup(_RawItems(self.items, self.splits), train_setup=train_setup)
+        if self.cache:
+            self._build_column()
+
+    def _build_column(self) -> None:
+        self.column = None
+        if deterministic(self.tfms):
+            self.column = Column.build(len(self.items), self._compute)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> Any:
+        if self.column is not None:
+            return self.column[i]
+        return self._compute(i)
+
+    def _compute(self, i: int) -> Any:
         item = item_at(self.items, i)
         try:
             return self.tfms(item)
@@ -119,7 +145,9 @@ class TfmdLists:
         """The items of split `k` with the same (already set up) transforms, run as split `k`."""
         if self.splits is None or not 0 <= k < len(self.splits):
             raise IndexError(f"TfmdLists.subset: no split {k} (this list has {self.n_subsets} splits)")
-        return TfmdLists(select(self.items, self.splits[k]), self.tfms, split_idx=k, do_setup=False)
+        split = self.splits[k]
+        column = None if self.column is None else self.column.subset(split)
+        return TfmdLists(select(self.items, split), self.tfms, split_idx=k, do_setup=False, column=column)
 
     @property
     def train(self) -> TfmdLists:
@@ -160,7 +188,9 @@ class Datasets:
     """Parallel `TfmdLists` over the same items: `ds[i]` is `(x_tfms(items[i]), y_tfms(items[i]), ...)`.
 
     `tfms` holds one list of transforms per element of a sample; the first `n_inp` elements are
-    inputs (default: all but the last).
+    inputs (default: all but the last). With `cache_targets` (default) the targets' pipelines are
+    computed once per item when they are deterministic and give small tensors (see `TfmdLists`):
+    a getter or labeller that is not a pure function of the item needs `cache_targets=False`.
     """
 
     def __init__(
@@ -172,12 +202,17 @@ class Datasets:
         split_idx: int | None = None,
         do_setup: bool = True,
         tls: Sequence[TfmdLists] | None = None,
+        cache_targets: bool = True,
     ) -> None:
         if tls is None:
             if items is None:
                 raise ValueError("Datasets: give items (and tfms), or tls")
             tfms = [None] if tfms is None else list(tfms)
-            tls = [TfmdLists(items, t, splits, split_idx, do_setup) for t in tfms]
+            k_inp = n_inp if n_inp is not None else max(1, len(tfms) - 1)
+            tls = [
+                TfmdLists(items, t, splits, split_idx, do_setup, cache=cache_targets and k >= k_inp)
+                for k, t in enumerate(tfms)
+            ]
         if not tls:
             raise ValueError("Datasets: no pipelines (tfms is empty)")
         lens = {len(tl) for tl in tls}
@@ -208,6 +243,14 @@ class Datasets:
 
     def __getitem__(self, i: int) -> tuple[Any, ...]:
         return tuple(tl[i] for tl in self.tls)
+
+    def columns(self) -> dict[int, Column]:
+        """The elements of a sample kept as columns (position -> `Column`): loaders batch them at once."""
+        return {k: tl.column for k, tl in enumerate(self.tls) if tl.column is not None}
+
+    def partial_item(self, i: int, skip: Sequence[int]) -> tuple[Any, ...]:
+        """Sample `i` without the elements at positions `skip` (those a loader takes from `columns()`)."""
+        return tuple(tl[i] for k, tl in enumerate(self.tls) if k not in skip)
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return (self[i] for i in range(len(self)))

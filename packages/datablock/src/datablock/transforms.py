@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from datablock.collate import retype
 from datablock.vocab import Category, CategoryMap, MultiCategory
 from dispatch_transforms import DisplayedTransform, Transform
 from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
@@ -60,7 +61,10 @@ class IntToFloatTensor(DisplayedTransform):
     def encodes(self, x: TensorImage | TensorMask) -> None:
         if isinstance(x, TensorMask):
             return (x // self.div_mask).long() if self.div_mask != 1 else x.long()
-        return x.float() / self.div if not x.is_floating_point() else x
+        if x.is_floating_point():
+            return x
+        # on the plain data: one new float tensor divided in place, re-typed once (no subclass dispatch per op)
+        return retype(_plain(x).float().div_(self.div), x)
 
     def decodes(self, x: TensorImage) -> None:
         if x.is_floating_point():
@@ -271,6 +275,10 @@ class RegressionSetup(DisplayedTransform):
             return torch.as_tensor(np.asarray(x, dtype=np.float32))
         except (TypeError, ValueError) as e:
             raise ValueError(f"RegressionSetup: target {x!r} is not a number or a list of numbers") from e
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
 
 
 def _hashable(x: Any) -> Hashable:
