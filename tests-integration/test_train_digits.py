@@ -79,3 +79,64 @@ def test_small_cnn_reaches_97_percent(data):
         label, pred, probs = learn.predict(0)
         assert probs.shape == (10,) and int(pred) == int(probs.argmax())
         assert label == list(dls.vocab)[int(pred)]
+
+
+DIGIT_ITEMS = '''
+import torch
+
+
+def pixels(item):
+    """An 8x8 digit (64 values in 0..16) as a 1x8x8 float image in [0, 1]."""
+    return torch.tensor(item["pixels"], dtype=torch.float32).reshape(1, 8, 8) / 16
+
+
+def label(item):
+    return item["label"]
+'''
+
+
+@pytest.mark.slow
+def test_export_and_predict_a_raw_item_in_a_fresh_process(tmp_path, monkeypatch):
+    """The exported learner carries the datablock pipeline as data: a new process that never saw the training
+    code (only the module of its item functions) predicts from a raw item."""
+    import importlib
+    import os
+    import subprocess
+    import sys
+
+    from trainloop_callbacks import load_learner
+
+    (tmp_path / "digit_items.py").write_text(DIGIT_ITEMS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    digit_items = importlib.import_module("digit_items")
+    d = load_digits()
+    items = [{"pixels": img.reshape(-1).tolist(), "label": int(t)} for img, t in zip(d.images, d.target, strict=True)]
+    block = DataBlock(
+        blocks=(TransformBlock(type_tfms=[digit_items.pixels]), CategoryBlock),
+        get_y=digit_items.label,
+        splitter=RandomSplitter(valid_pct=0.2, seed=0),
+    )
+    dls = block.dataloaders(items, bs=64)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Upsample(scale_factor=2.0, mode="bilinear"), *_cnn())
+    learn = Learner(dls, model, CrossEntropyLossFlat(), opt_func=Adam, metrics=accuracy, path=tmp_path)
+    with learn.no_bar():
+        learn.fit_one_cycle(2, lr_max=1e-2)
+    file = learn.export("digits.pth")
+    raw = {"pixels": items[7]["pixels"]}  # no label: test_dl runs the input pipeline only
+    label, pred, probs = learn.predict(raw)
+    loaded_label, _, loaded_probs = load_learner(file, allow=("digit_items",)).predict(raw)
+    assert loaded_label == label and torch.allclose(loaded_probs, probs, atol=1e-6)
+    code = (
+        "import torch\nfrom trainloop_callbacks import load_learner\n"
+        f"learn = load_learner({str(file)!r}, allow=('digit_items',))\n"
+        f"label, pred, probs = learn.predict({{'pixels': {raw['pixels']!r}}})\n"
+        "print('RESULT', label, int(pred), float(probs.max()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    printed_label, printed_pred, printed_prob = line.removeprefix("RESULT ").rsplit(" ", 2)
+    assert printed_label == str(label) and int(printed_pred) == int(pred)
+    assert float(printed_prob) == pytest.approx(float(probs.max()), abs=1e-5)
