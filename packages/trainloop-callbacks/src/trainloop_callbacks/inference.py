@@ -177,7 +177,8 @@ class InferenceMixin:
         test_dl = getattr(self.dls, "test_dl", None)
         if callable(test_dl):
             dl = test_dl([item])
-            inp, preds, _, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True, reorder=False)
+            with self.no_bar():  # one item: a progress bar would only flash
+                inp, preds, _, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True, reorder=False)
         else:
             if not isinstance(item, Tensor):
                 raise TypeError(
