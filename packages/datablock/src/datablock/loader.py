@@ -30,9 +30,10 @@ from datablock._fetch import (
     to_device,
     unwrap_batch,
 )
-from datablock._pipe import as_pipeline, decode_with
+from datablock._pipe import as_pipeline, decode_with, tfm_name
 from datablock.collate import collate, decollate
 from datablock.show import decode_preds, grid, show_samples
+from dispatch_transforms import Pipeline
 from typedtensor import Canvas
 
 __all__ = ["DataLoader"]
@@ -115,6 +116,24 @@ class DataLoader:
         self._indices: BatchIndices | None = None
         self._worker_gen = torch.Generator()
         self.n_skipped = 0  # items dropped by SkipItem during the last pass
+        self._setup_after_batch()
+
+    def _setup_after_batch(self) -> None:
+        """Batch transforms that still need data (e.g. `Normalize()` without stats, `needs_batch` True)
+        learn from this loader's first batch, as the steps before them turn it out."""
+        p = self.after_batch
+        fs = p.fs if isinstance(p, Pipeline) else [] if p is None else [p]
+        split_idx = p.split_idx if isinstance(p, Pipeline) else None
+        for k, t in enumerate(fs):
+            if not getattr(t, "needs_batch", False):
+                continue
+            b = next((r.data for r in self._raw_batches(workers=False) if r.data is not None), None)
+            if b is None:
+                raise ValueError(f"DataLoader: {tfm_name(t)} needs a batch to set up, but the dataset gives none")
+            b = to_device(b, self.device)
+            for f in fs[:k]:
+                b = f(b, split_idx=split_idx)
+            t.setup_from_batch(b)
 
     # --- batches --------------------------------------------------------------------------------------------
     @property

@@ -76,22 +76,47 @@ class Normalize(DisplayedTransform):
     """`(x - mean) / std` per channel on image batches, and `x * std + mean` back (for showing).
 
     `mean` and `std` have one value per channel; `Normalize.from_stats(mean, std)` is the usual spelling.
+    Without them (`Normalize()`), the loader it is given to learns them from its first batch, as that
+    batch reaches this step (see `setup_from_batch`).
     """
 
     order = 99
 
-    def __init__(
-        self, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor, axis: int = 1
-    ) -> None:
+    def __init__(self, mean: Stats | None = None, std: Stats | None = None, axis: int = 1) -> None:
         super().__init__()
-        self.mean = [float(v) for v in torch.as_tensor(mean, dtype=torch.float64).flatten()]
-        self.std = [float(v) for v in torch.as_tensor(std, dtype=torch.float64).flatten()]
-        if len(self.mean) != len(self.std):
-            raise ValueError(f"Normalize: mean has {len(self.mean)} values but std has {len(self.std)}")
-        if any(s == 0 for s in self.std):
-            raise ValueError(f"Normalize: std must not contain 0, got {self.std}")
+        if (mean is None) != (std is None):
+            raise ValueError("Normalize: give both mean and std, or neither (to learn them from the first batch)")
         self.axis = axis
+        self.mean: list[float] | None = None
+        self.std: list[float] | None = None
         self._cache: dict[tuple[torch.device, torch.dtype, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        if mean is not None and std is not None:
+            self._set_stats(mean, std)
+
+    def _set_stats(self, mean: Stats, std: Stats) -> None:
+        m = [float(v) for v in torch.as_tensor(mean, dtype=torch.float64).flatten()]
+        s = [float(v) for v in torch.as_tensor(std, dtype=torch.float64).flatten()]
+        if len(m) != len(s):
+            raise ValueError(f"Normalize: mean has {len(m)} values but std has {len(s)}")
+        if any(v == 0 for v in s):
+            raise ValueError(f"Normalize: std must not contain 0, got {s} (a constant channel cannot be scaled)")
+        self.mean, self.std, self._cache = m, s, {}
+
+    @property
+    def needs_batch(self) -> bool:
+        """True until the stats are known: a loader then calls `setup_from_batch` with its first batch."""
+        return self.mean is None
+
+    def setup_from_batch(self, b: Any) -> None:
+        """Learn per-channel mean and std from batch `b` (its first image element, channels on `axis`)."""
+        x = next((o for o in (b if isinstance(b, tuple) else (b,)) if isinstance(o, TensorImage)), None)
+        if x is None:
+            raise TypeError(f"Normalize: cannot learn stats: the batch holds no TensorImage ({type(b).__name__})")
+        if x.ndim < 2:
+            raise ValueError(f"Normalize: cannot learn stats from images of shape {tuple(x.shape)}")
+        plain = x.as_subclass(torch.Tensor).to(torch.float64)
+        dims = [d for d in range(plain.ndim) if d != self.axis]
+        self._set_stats(plain.mean(dims), plain.std(dims))
 
     @classmethod
     def from_stats(cls, mean: Stats, std: Stats) -> Normalize:
@@ -110,12 +135,20 @@ class Normalize(DisplayedTransform):
             self._cache[key] = (mean, std)
         return self._cache[key]
 
+    def _known_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mean is None:
+            raise RuntimeError(
+                "Normalize: no mean/std yet; pass them (Normalize.from_stats) or give this transform to a "
+                "DataLoader's after_batch, which learns them from its first batch"
+            )
+        return self._stats(x)
+
     def encodes(self, x: TensorImage) -> None:
-        mean, std = self._stats(x)
+        mean, std = self._known_stats(x)
         return (x - mean) / std
 
     def decodes(self, x: TensorImage) -> None:
-        mean, std = self._stats(x)
+        mean, std = self._known_stats(x)
         return x * std + mean
 
     def __getstate__(self) -> dict[str, Any]:
