@@ -48,7 +48,7 @@ def test_learned_stats_are_shared_by_loaders_built_after_and_saved_in_config():
 
 
 def test_normalize_without_stats_outside_a_loader_says_what_to_do():
-    with pytest.raises(RuntimeError, match="no mean/std yet.*from_stats"):
+    with pytest.raises(RuntimeError, match=r"no mean/std yet.*from_stats"):
         Normalize()(TensorImage(torch.zeros(3, 2, 2)))
     with pytest.raises(ValueError, match="both mean and std"):
         Normalize(mean=[0.5])
