@@ -366,3 +366,17 @@ def test_training_actually_learns(mk, make_regression):
     with learn.no_bar():
         learn.fit(10, lr=0.1)
     assert learn.recorder.values[-1][1] < 0.01  # valid mse of a noiseless linear target
+
+
+def test_an_error_inside_fit_leaves_the_learner_usable(mk, capsys):
+    class FailOnce(Callback):
+        def before_validate(self):
+            raise KeyError("x")
+
+    learn = mk()
+    with pytest.raises(KeyError, match="FailOnce"):
+        learn.fit(1, cbs=FailOnce())
+    assert learn.logger is print and not learn.training
+    assert all(not isinstance(c, FailOnce) for c in learn.cbs)
+    learn.fit(1)
+    assert "valid_loss" in capsys.readouterr().out

@@ -183,7 +183,11 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             self.n_epoch, self.start_epoch = n_epoch, start_epoch
             self._check_train_data()
             self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
-            self._with_events(self._do_fit, _FIT, CancelFitException)
+            logger = self.logger
+            try:
+                self._with_events(self._do_fit, _FIT, CancelFitException)
+            finally:  # an error inside fit skips after_fit: still give the logger back (ProgressCallback swaps it)
+                self.logger, self.training = logger, False
 
     def _check_train_data(self) -> None:
         try:
