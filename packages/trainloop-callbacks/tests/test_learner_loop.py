@@ -380,3 +380,17 @@ def test_an_error_inside_fit_leaves_the_learner_usable(mk, capsys):
     assert all(not isinstance(c, FailOnce) for c in learn.cbs)
     learn.fit(1)
     assert "valid_loss" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_cpu_batches_train_a_cuda_model(make_classification):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+    learn = Learner(make_classification(), model, nn.CrossEntropyLoss(), lr=1e-2)
+    with learn.no_bar():
+        learn.fit(2)
+    assert learn.pred.device.type == "cuda" and learn.yb[0].device.type == "cuda"
+    assert isinstance(learn.smooth_loss, torch.Tensor)  # kept on the device: no sync per batch
+    preds, targs = learn.get_preds()
+    assert preds.device.type == "cpu" and len(targs) == 48
+    assert learn.recorder.values[-1][1] < learn.recorder.values[0][1]
