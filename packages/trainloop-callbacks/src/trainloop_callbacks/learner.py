@@ -138,13 +138,18 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
 
     # ---- the loop --------------------------------------------------------------------------------
     def _with_events(self, body: Callable[[], None], names: tuple[str, str, str], exc: type[Exception]) -> None:
+        # Events without callbacks are skipped without a call: this runs three times per batch
+        # (tools/bench/loop_overhead.py measures it).
         before, cancelled, after = names
+        table = self._table
         try:
-            self(before)
+            if table[before]:
+                self(before)
             body()
         except exc:
             self(cancelled)
-        self(after)
+        if table[after]:
+            self(after)
 
     def create_opt(self) -> None:
         """Build the optimizer over the splitter's parameter groups."""
@@ -224,12 +229,13 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             raise ValueError("the training data is empty: dls.train yielded no batches")
 
     def _split(self, b: Any) -> None:
-        if not isinstance(b, (tuple, list)):
-            b = (b,)
+        if type(b) is not tuple and type(b) is not list:
+            b = tuple(b) if isinstance(b, (tuple, list)) else (b,)
         dev = self._device
-        # fast path: plain tensors already where the model is (the common case: a DataLoader on that device)
-        if not all(type(o) is Tensor and o.device == dev for o in b):
-            b = to_device(b, dev)
+        for o in b:  # fast path: plain tensors already where the model is (a DataLoader on that device)
+            if type(o) is not Tensor or o.device != dev:
+                b = to_device(b, dev)
+                break
         n_inp = self._n_inp
         self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
 
@@ -239,31 +245,24 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self._with_events(self._do_one_batch, _BATCH, CancelBatchException)
 
     def _do_one_batch(self) -> None:
-        xb = self.xb
-        self.pred = self.model(*(xb if all(type(o) is Tensor for o in xb) else to_plain(xb)))
-        self("after_pred")
+        table = self._table
+        self.pred = self.model(*_plain(self.xb))
+        if table["after_pred"]:
+            self("after_pred")
         if not self.yb:
             return
-        yb = self.yb
-        self.loss_grad = self._compute_loss(self.pred, yb if all(type(o) is Tensor for o in yb) else to_plain(yb))
+        try:
+            self.loss_grad = self.loss_func(self.pred, *_plain(self.yb))
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise _loss_error(self.loss_func, self.pred, self.yb, e) from e
         self.loss = self.loss_grad.detach()
-        self("after_loss")
+        if table["after_loss"]:
+            self("after_loss")
         if not self.training:
             return
         self._with_events(self._backward, _BACKWARD, CancelBackwardException)
         self._with_events(self._step, _STEP, CancelStepException)
         self.opt.zero_grad()
-
-    def _compute_loss(self, pred: Any, yb: tuple[Any, ...]) -> Tensor:
-        try:
-            return self.loss_func(pred, *yb)
-        except (RuntimeError, ValueError, IndexError) as e:
-            shapes = ", ".join(str(tuple(y.shape)) if isinstance(y, Tensor) else type(y).__name__ for y in yb)
-            pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
-            name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__)
-            raise ValueError(
-                f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}"
-            ) from e
 
     def _backward(self) -> None:
         self.loss_grad.backward()
@@ -285,6 +284,20 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     def unfreeze(self) -> None:
         """Train every parameter group."""
         self.freeze_to(0)
+
+
+def _plain(b: tuple[Any, ...]) -> tuple[Any, ...]:
+    for o in b:
+        if type(o) is not Tensor:
+            return to_plain(b)
+    return b
+
+
+def _loss_error(loss_func: Any, pred: Any, yb: tuple[Any, ...], e: Exception) -> ValueError:
+    shapes = ", ".join(str(tuple(y.shape)) if isinstance(y, Tensor) else type(y).__name__ for y in yb)
+    pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
+    name = getattr(loss_func, "__name__", type(loss_func).__name__)
+    return ValueError(f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}")
 
 
 def _model_device(model: nn.Module) -> torch.device:

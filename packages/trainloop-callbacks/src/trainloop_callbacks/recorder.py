@@ -109,8 +109,13 @@ class Recorder(Callback):
             learn.smooth_loss = self.smooth_loss.value
             self.losses.append(learn.smooth_loss)
             opt = learn.opt
-            self.lrs.append(read_hyper(opt, "lr"))
-            self.moms.append(read_hyper(opt, "mom"))
+            pg = opt.param_groups[-1]
+            if "lr" in pg and "mom" in pg:  # pluggable-optim: tiers names in the group, read directly
+                self.lrs.append(pg["lr"])
+                self.moms.append(pg["mom"])
+            else:
+                self.lrs.append(read_hyper(opt, "lr"))
+                self.moms.append(read_hyper(opt, "mom"))
         else:
             self.loss.accumulate(learn)
         for m in self._metrics:

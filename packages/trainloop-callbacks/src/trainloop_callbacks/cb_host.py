@@ -1,0 +1,178 @@
+"""`CallbackHost`: how a `Learner` holds its callbacks and runs them at each event."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from trainloop_callbacks.callback import EVENT_NAMES, Callback, sort_by_run
+from trainloop_callbacks.events import CANCEL_EXCEPTIONS
+from trainloop_callbacks.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
+
+__all__ = ["CallbackHost", "listify"]
+
+_NOTED = "_trainloop_callback_noted"
+_BATCH_EVENTS = frozenset(
+    (
+        "before_batch",
+        "after_pred",
+        "after_loss",
+        "before_backward",
+        "after_cancel_backward",
+        "after_backward",
+        "before_step",
+        "after_cancel_step",
+        "after_step",
+        "after_cancel_batch",
+        "after_batch",
+    )
+)
+# how deep each event sits in the loop, for `show_training_loop`
+_LAYOUT = (
+    ("before_fit", 0),
+    ("before_epoch", 1),
+    ("before_train", 2),
+    ("before_batch", 3),
+    ("after_pred", 4),
+    ("after_loss", 4),
+    ("before_backward", 4),
+    ("after_cancel_backward", 4),
+    ("after_backward", 4),
+    ("before_step", 4),
+    ("after_cancel_step", 4),
+    ("after_step", 4),
+    ("after_cancel_batch", 3),
+    ("after_batch", 3),
+    ("after_cancel_train", 2),
+    ("after_train", 2),
+    ("before_validate", 2),
+    ("after_cancel_validate", 2),
+    ("after_validate", 2),
+    ("after_cancel_epoch", 1),
+    ("after_epoch", 1),
+    ("after_cancel_fit", 0),
+    ("after_fit", 0),
+)
+
+
+class CallbackHost:
+    """Adding, removing, ordering and running callbacks; `Learner` inherits it."""
+
+    cbs: list[Callback]
+    _table: dict[str, list[tuple[Callback, Any]]]
+    training: bool
+
+    def add_cb(self, cb: Callback | type[Callback]) -> Learner:
+        """Attach a callback (an instance, or a class to instantiate); it becomes `learn.<cb.name>`."""
+        if isinstance(cb, type):
+            cb = cb()
+        if not isinstance(cb, Callback):
+            raise TypeError(f"add_cb expects a Callback, got {type(cb).__name__}")
+        old = getattr(self, cb.name, None)
+        if isinstance(old, Callback) and old in self.cbs and old is not cb:
+            self.remove_cb(old)
+        cb.learn = self
+        setattr(self, cb.name, cb)
+        if cb not in self.cbs:
+            self.cbs.append(cb)
+        self._rebuild()
+        return self
+
+    def add_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+        """Attach several callbacks."""
+        for cb in cbs:
+            self.add_cb(cb)
+        return self
+
+    def remove_cb(self, cb: Callback | type[Callback]) -> Learner:
+        """Detach a callback, or every callback of a class; safe during `fit`."""
+        found = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
+        for c in found:
+            c.learn = None
+            self.cbs = [o for o in self.cbs if o is not c]
+            if getattr(self, c.name, None) is c:
+                delattr(self, c.name)
+        self._rebuild()
+        return self
+
+    def remove_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+        """Detach several callbacks."""
+        for cb in cbs:
+            self.remove_cb(cb)
+        return self
+
+    @contextlib.contextmanager
+    def added_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+        """Attach `cbs` for the duration of a `with` block."""
+        cbs = listify(cbs)
+        self.add_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.remove_cbs(cbs)
+
+    @contextlib.contextmanager
+    def removed_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+        """Detach `cbs` for the duration of a `with` block, then put them back."""
+        cbs = [c for c in listify(cbs) if c in self.cbs]
+        self.remove_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.add_cbs(cbs)
+
+    @contextlib.contextmanager
+    def no_bar(self) -> Iterator[Learner]:
+        """Train without the progress bar inside a `with` block."""
+        with self.removed_cbs([c for c in self.cbs if isinstance(c, ProgressCallback)]):
+            yield self
+
+    def _rebuild(self) -> None:
+        # One list of bound methods per event, rebuilt (never mutated) when callbacks change, so a
+        # callback removed while an event runs does not disturb the iteration (test_remove_during_fit).
+        self.cbs = sort_by_run(self.cbs)
+        self._table = {e: [(c, getattr(c, e)) for c in self.cbs if callable(getattr(c, e, None))] for e in EVENT_NAMES}
+
+    def __call__(self, event: str) -> None:
+        """Run every active callback's handler for `event` (a name or an `Event`)."""
+        training, batch_level = self.training, event in _BATCH_EVENTS
+        for cb, method in self._table[event]:
+            # run_train/run_valid filter batch-level events only: fit/epoch/phase events reach every callback
+            if cb.learn is self and cb.run and (not batch_level or (cb.run_train if training else cb.run_valid)):
+                try:
+                    method()
+                except CANCEL_EXCEPTIONS:
+                    raise
+                except Exception as e:
+                    _note(e, cb, event)
+                    raise
+
+    def show_training_loop(self) -> None:
+        """Print the loop with the callbacks that run at each event."""
+        for event, depth in _LAYOUT:
+            names = ", ".join(type(c).__name__ for c, _ in self._table[event])
+            print(f"{'  ' * depth}{event:<{26 - 2 * depth}}: [{names}]")
+
+
+def _note(e: Exception, cb: Callback, event: str) -> None:
+    if getattr(e, _NOTED, False):
+        return
+    msg = f"in callback {type(cb).__name__} at event {event}"
+    if e.args and isinstance(e.args[0], str):
+        e.args = (f"{msg}: {e.args[0]}", *e.args[1:])
+    elif hasattr(e, "add_note"):
+        e.add_note(msg)
+    with contextlib.suppress(AttributeError):
+        setattr(e, _NOTED, True)
+
+
+def listify(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
