@@ -66,6 +66,40 @@ def test_save_load_round_trip(tmp_path):
         other.load("missing")
 
 
+class Wrapper(nn.Module):
+    """Holds the real model as `.module`, the way DistributedDataParallel does (its state_dict keys get `module.`)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args):
+        return self.module(*args)
+
+
+def test_save_of_a_wrapped_model_has_no_module_prefix(tmp_path):
+    learn = _learner(tmp_path)
+    with learn.no_bar():
+        learn.fit(1)
+    plain_state = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    learn.model = Wrapper(learn.model)
+    assert all(k.startswith("module.") for k in learn.model.state_dict())
+    learn.save("wrapped")
+    saved = torch.load(tmp_path / "models" / "wrapped.pth", weights_only=True)["model"]
+    assert saved.keys() == plain_state.keys()  # "0.weight", not "module.0.weight"
+    for k, v in plain_state.items():
+        assert torch.equal(saved[k], v)
+    # the checkpoint loads into a plain model and into a wrapped one
+    plain = _learner(tmp_path, seed=1)
+    plain.load("wrapped")
+    wrapped = _learner(tmp_path, seed=2)
+    wrapped.model = Wrapper(wrapped.model)
+    wrapped.load("wrapped", with_opt=False)
+    for k, v in plain_state.items():
+        assert torch.equal(plain.model.state_dict()[k], v)
+        assert torch.equal(wrapped.model.module.state_dict()[k], v)
+
+
 def test_resumed_one_cycle_equals_uninterrupted(tmp_path):
     # uninterrupted: 4 epochs of one-cycle on shuffled data with dropout (both consume the RNG) and Adam state
     full = _learner(tmp_path / "a")

@@ -29,6 +29,7 @@ from trainloop_callbacks.metric_base import Metric, as_metric
 from trainloop_callbacks.persistence import PersistenceMixin
 from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
+from trainloop_callbacks.techniques import TechniquesMixin
 from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
 from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
@@ -48,7 +49,7 @@ def default_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
     return [list(model.parameters())]
 
 
-class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin):
+class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, PersistenceMixin, TechniquesMixin):
     """Trains `model` on `dls` with `loss_func` and `opt_func`; callbacks run at every `Event` of the loop.
 
     `dls` follows the data protocol (`.train`/`.valid` iterables of batches, optional `n_inp`,

@@ -28,6 +28,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _bare(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a wrapper such as `DistributedDataParallel` (which keeps it as `.module`)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, torch.nn.Module) else model
+
+
 def _py_state(s: tuple[Any, ...]) -> list[Any]:
     version, internal, gauss = s
     return [version, list(internal), gauss]
@@ -43,11 +49,14 @@ class PersistenceMixin:
         return p if p.is_absolute() else self.path / self.model_dir / p
 
     def save(self, name: str | Path, with_opt: bool = True) -> Path:
-        """Write model weights (and optimizer, callback, RNG state) to `path/model_dir/name.pth`."""
+        """Write model weights (and optimizer, callback, RNG state) to `path/model_dir/name.pth`.
+
+        A wrapped model (`DistributedDataParallel`, anything with `.module`) is saved unwrapped, so the keys
+        carry no `module.` prefix and the checkpoint loads into the plain model as well as into a wrapped one."""
         file = self._ckpt_path(name)
         file.parent.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] = {
-            "model": self.model.state_dict(),
+            "model": _bare(self.model).state_dict(),
             "epoch": self.epoch,
             "rng": rng_state(),
             "cbs": {cb.name: cb.state_dict() for cb in self.cbs},
@@ -66,7 +75,7 @@ class PersistenceMixin:
         state = torch.load(file, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "model" not in state:
             raise ValueError(f"{file} is not a Learner checkpoint (expected a dict with 'model')")
-        self.model.load_state_dict(state["model"], strict=strict)
+        _bare(self.model).load_state_dict(state["model"], strict=strict)
         if with_opt and "opt" in state:
             if self.opt is None:
                 self.create_opt()
