@@ -1,8 +1,12 @@
 """trainloop_callbacks: a fixed training loop with two-way callbacks at every step."""
 
 from trainloop_callbacks.__about__ import __version__
+from trainloop_callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.averaging import EMA, SWA
 from trainloop_callbacks.callback import Callback, sort_by_run
+from trainloop_callbacks.conflicts import CallbackConflictError, check_conflicts
 from trainloop_callbacks.data import DataLoaderPair
+from trainloop_callbacks.distributed import DistributedTrainer, distrib_ctx, num_distrib, rank_distrib
 from trainloop_callbacks.events import (
     CancelBackwardException,
     CancelBatchException,
@@ -14,6 +18,15 @@ from trainloop_callbacks.events import (
     Event,
 )
 from trainloop_callbacks.export import ALLOWED_MODULES, ExportError, load_learner
+from trainloop_callbacks.gan import (
+    AdaptiveGANSwitcher,
+    FixedGANSwitcher,
+    GANLearner,
+    GANLoss,
+    GANModule,
+    GANTrainer,
+)
+from trainloop_callbacks.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
 from trainloop_callbacks.inference import GatherPredsCallback
 from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
 from trainloop_callbacks.learner import Learner
@@ -56,6 +69,8 @@ from trainloop_callbacks.metrics import (
     rmse,
     top_k_accuracy,
 )
+from trainloop_callbacks.mixed_precision import MixedPrecision
+from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
 from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.schedule import (
@@ -73,6 +88,8 @@ from trainloop_callbacks.schedule import (
     sched_no,
     sched_poly,
 )
+from trainloop_callbacks.step_clock import StepClock
+from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
     CSVLogger,
     EarlyStoppingCallback,
@@ -82,6 +99,8 @@ from trainloop_callbacks.tracker import (
     TrackerCallback,
 )
 from trainloop_callbacks.train_eval import TrainEvalCallback
+from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.tta import tta
 from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = [
@@ -172,7 +191,43 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
     "CSVLogger",
+    # training techniques (one callback each, combinable; conflicts checked at before_fit)
+    "MixedPrecision",
+    "GradientAccumulation",
+    "StepClock",
+    "GradientClip",
+    "BnFreeze",
+    "ChannelsLast",
+    "MixHandler",
+    "MixUp",
+    "CutMix",
+    "EMA",
+    "SWA",
+    "check_conflicts",
+    "CallbackConflictError",
+    # hooks and summary
+    "Hook",
+    "Hooks",
+    "hook_output",
+    "hook_outputs",
+    "HookCallback",
+    "ActivationStats",
+    "ModelSummary",
+    "model_summary",
+    # GANs
+    "GANModule",
+    "GANLoss",
+    "GANTrainer",
+    "FixedGANSwitcher",
+    "AdaptiveGANSwitcher",
+    "GANLearner",
+    # distributed
+    "DistributedTrainer",
+    "distrib_ctx",
+    "rank_distrib",
+    "num_distrib",
     # inference, interpretation, export
+    "tta",
     "Interpretation",
     "ClassificationInterpretation",
     "load_learner",
