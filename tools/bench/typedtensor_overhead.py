@@ -44,7 +44,7 @@ def _variants() -> dict[str, torch.Tensor | None]:
         out["tv_tensors (torchvision)"] = None
     try:
         from fastai.torch_core import TensorImage as FastaiTensorImage
-        from fastai.torch_core import TensorPoint as FastaiTensorPoint
+        from fastai.vision.core import TensorPoint as FastaiTensorPoint  # fastai keeps points in vision.core
 
         out["fastai TensorImage"] = FastaiTensorImage(data.clone())
         out["fastai TensorPoint+img_size"] = FastaiTensorPoint(data.clone(), img_size=(48, 32))
