@@ -86,7 +86,7 @@ def kornia_pipeline(warp: bool) -> Callable[[torch.Tensor], torch.Tensor] | None
         return None
     tfms = [K.RandomHorizontalFlip(p=0.5)]
     if warp:
-        tfms.append(K.RandomPerspective(0.2, p=0.75, padding_mode="reflection"))
+        tfms.append(K.RandomPerspective(0.2, p=0.75))  # kornia 0.9 has no padding mode for perspective
     tfms += [
         K.RandomAffine(degrees=10, scale=(1.0, 1.1), p=0.75, padding_mode="reflection"),
         K.ColorJitter(brightness=0.2, contrast=0.2, p=0.75),
