@@ -31,6 +31,8 @@ _BATCH_EVENTS = frozenset(
         "after_batch",
     )
 )
+_BACKWARD_EVENTS = ("before_backward", "after_cancel_backward", "after_backward")
+_STEP_EVENTS = ("before_step", "after_cancel_step", "after_step")
 # how deep each event sits in the loop, for `show_training_loop`
 _LAYOUT = (
     ("before_fit", 0),
@@ -64,6 +66,8 @@ class CallbackHost:
 
     cbs: list[Callback]
     _table: dict[str, list[tuple[Callback, Any]]]
+    _quiet_backward: bool
+    _quiet_step: bool
     training: bool
 
     def add_cb(self, cb: Callback | type[Callback]) -> Learner:
@@ -135,7 +139,11 @@ class CallbackHost:
         # One list of bound methods per event, rebuilt (never mutated) when callbacks change, so a
         # callback removed while an event runs does not disturb the iteration (test_remove_during_fit).
         self.cbs = sort_by_run(self.cbs)
-        self._table = {e: [(c, getattr(c, e)) for c in self.cbs if callable(getattr(c, e, None))] for e in EVENT_NAMES}
+        table = {e: [(c, getattr(c, e)) for c in self.cbs if callable(getattr(c, e, None))] for e in EVENT_NAMES}
+        self._table = table
+        # brackets of the batch with no callback at all: the loop calls backward / step directly
+        self._quiet_backward = not any(table[e] for e in _BACKWARD_EVENTS)
+        self._quiet_step = not any(table[e] for e in _STEP_EVENTS)
 
     def __call__(self, event: str) -> None:
         """Run every active callback's handler for `event` (a name or an `Event`)."""

@@ -109,9 +109,7 @@ class InferenceMixin:
         return self.dls.train if ds_idx == 0 else self.dls.valid
 
     def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:
-        from trainloop_callbacks.learner import _model_device
-
-        self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
+        self._prepare_batches()
         was_training = self.model.training
         self.dl, self.training = dl, False
         self.model.eval()

@@ -39,7 +39,6 @@ _FIT = ("before_fit", "after_cancel_fit", "after_fit")
 _EPOCH = ("before_epoch", "after_cancel_epoch", "after_epoch")
 _TRAIN = ("before_train", "after_cancel_train", "after_train")
 _VALID = ("before_validate", "after_cancel_validate", "after_validate")
-_BATCH = ("before_batch", "after_cancel_batch", "after_batch")
 _BACKWARD = ("before_backward", "after_cancel_backward", "after_backward")
 _STEP = ("before_step", "after_cancel_step", "after_step")
 
@@ -133,6 +132,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self.xb, self.yb, self.pred = (), (), None
         self.cbs: list[Callback] = []
         self._table: dict[str, list[tuple[Callback, Callable[[], Any]]]] = {}
+        self._quiet_backward = self._quiet_step = True
         if default_cbs:
             self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback()])
         self.add_cbs(listify(cbs))
@@ -188,12 +188,17 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
                 self.opt.set_hyper("lr", lr)
             self.n_epoch, self.start_epoch = n_epoch, start_epoch
             self._check_train_data()
-            self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
+            self._prepare_batches()
             logger = self.logger
             try:
                 self._with_events(self._do_fit, _FIT, CancelFitException)
             finally:  # an error inside fit skips after_fit: still give the logger back (ProgressCallback swaps it)
                 self.logger, self.training = logger, False
+
+    def _prepare_batches(self) -> None:
+        # read once per fit or inference pass, not per batch: where batches go and how they split
+        self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
+        self._on_cpu = self._device.type == "cpu"
 
     def _check_train_data(self) -> None:
         try:
@@ -232,18 +237,35 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     def _split(self, b: Any) -> None:
         if type(b) is not tuple and type(b) is not list:
             b = tuple(b) if isinstance(b, (tuple, list)) else (b,)
-        dev = self._device
-        for o in b:  # fast path: plain tensors already where the model is (a DataLoader on that device)
-            if type(o) is not Tensor or o.device != dev:
-                b = to_device(b, dev)
-                break
+        # fast path: plain tensors already where the model is (a DataLoader on that device); `is_cpu` is a flag
+        # read, `device != dev` builds a device object per tensor
+        if self._on_cpu:
+            for o in b:
+                if type(o) is not Tensor or not o.is_cpu:
+                    b = to_device(b, self._device)
+                    break
+        else:
+            dev = self._device
+            for o in b:
+                if type(o) is not Tensor or o.device != dev:
+                    b = to_device(b, dev)
+                    break
         n_inp = self._n_inp
         self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
 
     def _one_batch(self, i: int, b: Any) -> None:
+        # `_with_events(self._do_one_batch, _BATCH, CancelBatchException)` written out: this runs every batch
         self.iter = i
         self._split(b)
-        self._with_events(self._do_one_batch, _BATCH, CancelBatchException)
+        table = self._table
+        try:
+            if table["before_batch"]:
+                self("before_batch")
+            self._do_one_batch()
+        except CancelBatchException:
+            self("after_cancel_batch")
+        if table["after_batch"]:
+            self("after_batch")
 
     def _do_one_batch(self) -> None:
         table = self._table
@@ -261,8 +283,22 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             self("after_loss")
         if not self.training:
             return
-        self._with_events(self._backward, _BACKWARD, CancelBackwardException)
-        self._with_events(self._step, _STEP, CancelStepException)
+        # brackets without callbacks (see CallbackHost._rebuild) run their body directly, still honouring a
+        # Cancel*Exception raised inside it (a backward hook, an optimizer)
+        if self._quiet_backward:
+            try:
+                self.loss_grad.backward()
+            except CancelBackwardException:
+                pass
+        else:
+            self._with_events(self._backward, _BACKWARD, CancelBackwardException)
+        if self._quiet_step:
+            try:
+                self.opt.step()
+            except CancelStepException:
+                pass
+        else:
+            self._with_events(self._step, _STEP, CancelStepException)
         self.opt.zero_grad()
 
     def _backward(self) -> None:

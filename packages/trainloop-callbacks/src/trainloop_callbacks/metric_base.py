@@ -51,7 +51,11 @@ class AvgMetric:
     def accumulate(self, learn: Learner) -> None:
         bs = find_bs(learn.yb)
         val = self.func(learn.pred, *to_plain(learn.yb))
-        self.total += (val.detach() if isinstance(val, Tensor) else val) * bs
+        if isinstance(val, Tensor):
+            # a CPU scalar is summed as a Python float (no sync to avoid there, and no tensor ops per batch);
+            # elsewhere the sum stays on the device so no batch waits for it
+            val = val.item() if val.is_cpu and not val.ndim else val.detach()
+        self.total += val * bs
         self.count += bs
 
     @property
@@ -133,7 +137,11 @@ class AvgLoss:
 
     def accumulate(self, learn: Learner) -> None:
         bs = find_bs(learn.yb)
-        self.total = self.total + learn.loss.mean() * bs
+        loss = learn.loss
+        if loss.ndim:
+            loss = loss.mean()
+        # as in AvgMetric: a Python float on CPU, a device tensor elsewhere
+        self.total = self.total + (loss.item() if loss.is_cpu else loss) * bs
         self.count += bs
 
     @property
@@ -159,10 +167,10 @@ class AvgSmoothLoss:
         loss = learn.loss
         if loss.ndim:
             loss = loss.mean()
-        if loss.device.type == "cpu" and not isinstance(self.val, Tensor):
+        if loss.is_cpu and not isinstance(self.val, Tensor):
             # On CPU reading the value costs no device sync, and float arithmetic costs no tensor dispatch: this
             # runs every training batch (tools/bench/loop_overhead.py measures it).
-            v = float(loss)
+            v = loss.item()
             self.val = v + self.beta * (self.val - v)
         else:  # on an accelerator stay on the device: no sync per batch
             if not isinstance(self.val, Tensor):
