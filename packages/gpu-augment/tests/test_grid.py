@@ -55,3 +55,23 @@ def test_one_grid_sample_per_batch_whatever_the_number_of_transforms(monkeypatch
     calls.clear()
     affine((img, TensorMask(torch.zeros(8, 16, 16, dtype=torch.long))))
     assert len(calls) == 2  # one for the image batch, one for the mask batch
+
+
+def test_projective_grid_matches_a_float64_reference_and_the_cached_base_is_untouched():
+    from gpu_augment.matrices import perspective_matrix
+
+    m = perspective_matrix(torch.tensor([0.2, -0.15, 0.0]), torch.tensor([-0.1, 0.05, 0.0]))
+    m = m @ rotation_matrix(torch.tensor([12.0, -3.0, 0.0]))
+    h, w = 7, 11
+    ys, xs = torch.meshgrid(
+        (torch.arange(h, dtype=torch.float64) + 0.5) * 2 / h - 1,
+        (torch.arange(w, dtype=torch.float64) + 0.5) * 2 / w - 1,
+        indexing="ij",
+    )
+    points = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(-1, 3)
+    moved = points @ m.double().transpose(1, 2)
+    ref = (moved[..., :2] / moved[..., 2:]).view(3, h, w, 2)
+    for _ in range(2):  # the second call reuses the cached base grid
+        ours = sampling_grid(m, (h, w))
+        assert ours.shape == (3, h, w, 2) and ours.dtype == torch.float32 and ours.is_contiguous()
+        assert torch.allclose(ours.double(), ref, atol=1e-6)

@@ -5,6 +5,8 @@ See `gpu_augment.matrices` for the coordinate conventions.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -14,8 +16,12 @@ PAD_MODES = ("reflection", "border", "zeros")
 MODES = ("bilinear", "nearest")
 
 
+@functools.lru_cache(maxsize=8)
 def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(h*w, 3) homogeneous normalised coordinates of the output pixel centres, row-major."""
+    """(h*w, 3) homogeneous normalised coordinates of the output pixel centres, row-major.
+
+    Cached per (h, w, dtype, device) and never written to: every batch of one canvas size reuses it.
+    """
     xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, dtype=dtype, device=device)
     ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, dtype=dtype, device=device)
     base = torch.empty(height, width, 3, dtype=dtype, device=device)
@@ -23,6 +29,12 @@ def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device
     base[..., 1] = ys[:, None]
     base[..., 2] = 1
     return base.view(-1, 3)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_grid_planar(height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(3, h*w): `_base_grid` with one contiguous row per coordinate (x, y, 1); cached, never written to."""
+    return _base_grid(height, width, dtype, device).t().contiguous()
 
 
 def is_projective(matrix: torch.Tensor) -> bool:
@@ -39,13 +51,18 @@ def sampling_grid(matrix: torch.Tensor, size: tuple[int, int], *, projective: bo
     `projective` when known on the host, so a device batch needs no synchronisation.
     """
     height, width = size
-    base = _base_grid(height, width, matrix.dtype, matrix.device)
     if projective is None:
         projective = is_projective(matrix)
     if not projective:
+        base = _base_grid(height, width, matrix.dtype, matrix.device)
         return torch.matmul(base, matrix[:, :2].transpose(1, 2)).view(-1, height, width, 2)
-    full = torch.matmul(base, matrix.transpose(1, 2))
-    return (full[..., :2] / full[..., 2:]).view(-1, height, width, 2)
+    # planar (n, 3, h*w): the divide then runs on contiguous rows, and only the result is interleaved
+    full = torch.matmul(matrix, _base_grid_planar(height, width, matrix.dtype, matrix.device))
+    scale = full[:, 2].reciprocal_()
+    grid = torch.empty(matrix.shape[0], height * width, 2, dtype=matrix.dtype, device=matrix.device)
+    torch.mul(full[:, 0], scale, out=grid[..., 0])
+    torch.mul(full[:, 1], scale, out=grid[..., 1])
+    return grid.view(-1, height, width, 2)
 
 
 def is_identity(matrix: torch.Tensor) -> torch.Tensor:
