@@ -10,7 +10,8 @@ Targets: (a) tiers like torchvision >= 1.0x torchvision v2 per item; (b) tiers a
 fastai's aug_transforms (when fastai is missing, its figures measured on the reference machine,
 322 img/s without warp and 225 with, single-threaded, are used).
 
-Usage: python tools/bench/batch_augment.py [--repeats 5] [--bs 64]
+Usage: python tools/bench/batch_augment.py [--repeats 5] [--bs 64] [--stages]
+(`--stages` first prints ms per stage of one aug_transforms() batch on 1 thread: draw, grid, grid_sample, lighting.)
 """
 
 from __future__ import annotations
@@ -109,6 +110,45 @@ def measure(rows: dict[str, Callable | None], x: torch.Tensor, repeats: int) -> 
     return {k: (x.shape[0] / statistics.median(times[k]) if k in times else None) for k in rows}
 
 
+def stage_times(x: torch.Tensor, repeats: int) -> None:
+    """Median ms per stage of one `aug_transforms()` batch (with warp) on 1 thread, stages interleaved."""
+    import torch.nn.functional as F
+
+    from gpu_augment.color import lighting_image
+    from gpu_augment.grid import is_projective, sampling_grid
+
+    affine, light = sorted(aug_transforms(), key=lambda t: t.order)
+    img, gen, size = TensorImage(x), torch.Generator().manual_seed(0), tuple(x.shape[-2:])
+    geo, col = affine.draw(img, gen), light.draw(img, gen)
+    projective = is_projective(geo.matrix)
+    grid = sampling_grid(geo.matrix, size, projective=projective)
+    warped = F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+    stages: dict[str, Callable[[], object]] = {
+        "draw (affine + lighting)": lambda: (affine.draw(img, gen), light.draw(img, gen)),
+        "grid (one batched matmul + divide)": lambda: sampling_grid(geo.matrix, size, projective=projective),
+        "grid_sample (bilinear, reflection)": lambda: F.grid_sample(
+            x, grid, padding_mode="reflection", align_corners=False
+        ),
+        "lighting (logit space, one pass)": lambda: lighting_image(warped, col),
+        "whole pipeline": lambda: light(affine(img)),
+    }
+    times: dict[str, list[float]] = {k: [] for k in stages}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for _ in range(repeats):
+        for name, f in stages.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    torch.set_num_threads(threads)
+    ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    print(f"\n## ms per stage, 1 thread, batch {tuple(x.shape)}, projective grid: {projective}")
+    for name, v in ms.items():
+        print(f"{name:<44} {v:9.1f}")
+    rest = ms["whole pipeline"] - sum(v for k, v in ms.items() if k != "whole pipeline")
+    print(f"{'everything else (copies, checks, dispatch)':<44} {rest:9.1f}")
+
+
 def report(title: str, speeds: dict[str, float | None]) -> None:
     print(f"\n## {title}")
     print(f"{'pipeline':<44} {'img/s':>9}")
@@ -133,9 +173,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bs", type=int, default=64)
+    parser.add_argument("--stages", action="store_true", help="print ms per stage on 1 thread first")
     args = parser.parse_args()
     torch.manual_seed(0)
     x = torch.rand(args.bs, 3, 224, 224)
+    if args.stages:
+        stage_times(x, args.repeats)
     rows: dict[str, Callable | None] = {}
     for warp, label in ((False, "no warp"), (True, "warp")):
         rows[f"tiers aug_transforms() ({label})"] = tiers_pipeline(aug_transforms(max_warp=0.2 if warp else 0.0))
