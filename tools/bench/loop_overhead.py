@@ -6,7 +6,8 @@ are interleaved, repeated, and the median is reported. Learner overhead = Learne
 Targets: <= 50 us/batch with the progress bar off, <= 80 us with it on (fastai measured ~350 us here).
 A third table times two techniques as callbacks (Adam, bar off): `learn.to_bf16()` (MixedPrecision) and
 `GradientAccumulation`, each against a hand-written loop doing the same arithmetic (autocast; summed gradients
-stepped every N_ACC samples).
+stepped every N_ACC samples). A last table isolates the loop's own Python work (model, loss and optimizer that
+cost next to nothing), the least noisy figure on a shared machine.
 
 Usage: python tools/bench/loop_overhead.py [--repeats N]
 """
@@ -237,6 +238,69 @@ def compare_techniques(repeats: int) -> None:
         print(f"{k:<30}{uh:>15.1f}{uf:>18.1f}{uf - uh:>13.1f}{uf / uh:>8.2f}")
 
 
+class _Scalar(nn.Module):
+    """A model whose forward is a 0-d parameter: next to no tensor work, so the loop's Python work shows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, xb: torch.Tensor) -> torch.Tensor:  # noqa: ARG002 - the input is ignored on purpose
+        return self.w
+
+
+class _NoOpOptimizer:
+    """The optimizer surface the loop touches (groups with lr/mom, step, zero_grad), doing nothing."""
+
+    def __init__(self, groups: list, lr: float = 1e-3) -> None:
+        self.param_groups = [{"params": list(g), "lr": lr, "mom": 0.9} for g in groups]
+
+    def step(self) -> None:
+        return None
+
+    def zero_grad(self) -> None:
+        return None
+
+
+def _identity_loss(pred: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:  # noqa: ARG001 - loss = output
+    return pred
+
+
+def compare_python_work(repeats: int) -> None:
+    """Print the loop's own Python cost: Learner vs hand loop when model, loss and optimizer cost nothing."""
+    batch = (torch.zeros(4, 1), torch.zeros(4))
+    train, valid = [batch] * (4 * N_TRAIN), [batch] * (4 * N_VALID)
+    n_batches = len(train) + len(valid)
+
+    def hand() -> float:
+        model, total = _Scalar(), 0.0
+        opt = _NoOpOptimizer([list(model.parameters())])
+        model.train()
+        for xb, yb in train:
+            _identity_loss(model(xb), yb).backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            for xb, yb in valid:
+                total += float(_identity_loss(model(xb), yb)) * len(yb)
+        return total
+
+    learn = Learner((train, valid), _Scalar(), _identity_loss, opt_func=_NoOpOptimizer, wd_bn_bias=True)
+    variants = {"hand-written loop": hand, "Learner.fit, bar off": learner_fit(learn, bar=False)}
+    for f in variants.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for k, f in variants.items():
+            times[k].append(timed(f))
+    base = statistics.median(times["hand-written loop"]) / n_batches * 1e6
+    print(f"{'variant':<34}{'us/batch':>10}{'overhead us':>13}")
+    for k, ts in times.items():
+        us = statistics.median(ts) / n_batches * 1e6
+        print(f"{k:<34}{us:>10.2f}{'' if k.startswith('hand') else f'{us - base:.2f}':>13}")
+
+
 def main(repeats: int) -> None:
     torch.set_num_threads(1)  # a shared 2-core machine: one thread keeps the figures comparable
     print(f"loop_overhead: median of {repeats} interleaved repeats, us per batch (train and valid batches together);")
@@ -255,6 +319,11 @@ def main(repeats: int) -> None:
     )
     print("\ntechniques as callbacks: Adam, the MLP above, bar off; overhead vs the same technique written by hand")
     compare_techniques(repeats)
+    print(
+        f"\nthe loop's Python work alone: {4 * N_TRAIN} + {4 * N_VALID} batches, a 0-d parameter as the model, the "
+        "identity as the loss, a no-op optimizer (default callbacks, no metric)"
+    )
+    compare_python_work(repeats)
 
 
 if __name__ == "__main__":
