@@ -135,6 +135,7 @@ def learner_fit(learn: Learner, bar: bool) -> Callable[[], None]:
 def fastai_variant(opt_name: str, train: list, valid: list, tiny: bool) -> Callable[[], None] | None:
     """fastai's Learner on the same batches, or None when fastai is not installed (it lives in the bench env)."""
     try:
+        import fastai.callback.progress  # noqa: F401  (fastai attaches Learner.no_bar in this module)
         from fastai.data.core import DataLoaders as FastaiDataLoaders
         from fastai.data.load import DataLoader as FastaiDataLoader
         from fastai.learner import Learner as FastaiLearner
