@@ -13,20 +13,15 @@ PACKAGES = ROOT / "packages"
 META = "tiers"
 
 
+def _names() -> list[str]:
+    return sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists())
+
+
 def dists() -> list[str]:
     """Distribution names, in dependency order (dependencies before dependents, meta last)."""
-    names = sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists())
     ordered: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in ordered:
-            return
-        for dep in internal_deps(name):
-            visit(dep)
-        ordered.append(name)
-
-    for name in names:
-        visit(name)
+    for name in _names():
+        ordered += [d for d in closure(name) if d not in ordered]
     return ordered
 
 
@@ -44,7 +39,7 @@ def _req_name(req: str) -> str:
 
 def internal_deps(dist: str) -> list[str]:
     """The sibling distributions `dist` declares as dependencies."""
-    names = {p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists()}
+    names = set(_names())
     return [n for n in map(_req_name, pyproject(dist)["project"].get("dependencies", [])) if n in names]
 
 
