@@ -43,6 +43,20 @@ def make_model(tiny: bool = False) -> nn.Module:
     return nn.Sequential(nn.Linear(N_IN, N_HIDDEN), nn.ReLU(), nn.Linear(N_HIDDEN, N_OUT))
 
 
+def hand_validate(model: nn.Module, valid: list, loss_func: nn.Module, bf16: bool = False) -> float:
+    """The hand loops' validation pass: mean loss plus accuracy (forward and loss under bf16 autocast if asked)."""
+    model.eval()
+    total, correct, count = 0.0, 0.0, 0
+    with torch.no_grad():
+        for xb, yb in valid:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                pred = model(xb).float()
+                total += loss_func(pred, yb) * len(yb)
+            correct += (pred.argmax(-1) == yb).float().sum()
+            count += len(yb)
+    return float(total / count) + float(correct / count)
+
+
 def hand_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: list) -> float:
     """One epoch the way one writes it by hand: train, then validate loss and accuracy."""
     loss_func = nn.CrossEntropyLoss()
@@ -52,15 +66,7 @@ def hand_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: 
         loss.backward()
         opt.step()
         opt.zero_grad()
-    model.eval()
-    total, correct, count = 0.0, 0.0, 0
-    with torch.no_grad():
-        for xb, yb in valid:
-            pred = model(xb)
-            total += loss_func(pred, yb) * len(yb)
-            correct += (pred.argmax(-1) == yb).float().sum()
-            count += len(yb)
-    return float(total / count) + float(correct / count)
+    return hand_validate(model, valid, loss_func)
 
 
 def hand_bf16_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: list) -> float:
@@ -73,16 +79,7 @@ def hand_bf16_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, va
         loss.backward()
         opt.step()
         opt.zero_grad()
-    model.eval()
-    total, correct, count = 0.0, 0.0, 0
-    with torch.no_grad():
-        for xb, yb in valid:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                pred = model(xb).float()
-                total += loss_func(pred, yb) * len(yb)
-            correct += (pred.argmax(-1) == yb).float().sum()
-            count += len(yb)
-    return float(total / count) + float(correct / count)
+    return hand_validate(model, valid, loss_func, bf16=True)
 
 
 def hand_accumulate_loop(model: nn.Module, opt: torch.optim.Optimizer, train: list, valid: list) -> float:
@@ -101,15 +98,7 @@ def hand_accumulate_loop(model: nn.Module, opt: torch.optim.Optimizer, train: li
             opt.step()
             opt.zero_grad()
             count = 0
-    model.eval()
-    total, correct, n = 0.0, 0.0, 0
-    with torch.no_grad():
-        for xb, yb in valid:
-            pred = model(xb)
-            total += loss_func(pred, yb) * len(yb)
-            correct += (pred.argmax(-1) == yb).float().sum()
-            n += len(yb)
-    return float(total / n) + float(correct / n)
+    return hand_validate(model, valid, loss_func)
 
 
 def timed(f: Callable[[], object]) -> float:
