@@ -12,16 +12,12 @@ from typing import Any
 
 import torch
 
-from datablock.collate import retype
+from datablock.collate import _plain, retype
 from dispatch_transforms import ItemTransform, Pipeline, RandTransform, Transform
 
 __all__ = ["Column", "deterministic", "leaves_alone"]
 
 MAX_NUMEL = 4096  # per item: larger results (images, masks) are recomputed, not kept in memory
-
-
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
 
 
 def _same_meta(t: torch.Tensor, proto: torch.Tensor) -> bool:

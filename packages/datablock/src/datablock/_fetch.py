@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from datablock._column import Column, leaves_alone
-from datablock.collate import retype
+from datablock.collate import _plain, retype
 from datablock.errors import find_skip
 
 __all__ = [
@@ -26,10 +26,6 @@ __all__ = [
 ]
 
 Tfms = Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | None
-
-
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
 
 
 def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], b: Any) -> Any:

@@ -308,12 +308,15 @@ class DataLoader:
         """Undo `after_batch` on a batch (back on the CPU), keeping it a batch."""
         return to_device(decode_with(self.after_batch, b), "cpu")
 
+    def _decoded_items(self, b: Any, max_n: int) -> list[Any]:
+        """Batch `b` split into (at most `max_n`) items, with `after_batch` and `after_item` undone."""
+        items = decollate(self.decode(b), max_n)
+        return items if self.after_item is None else [decode_with(self.after_item, it) for it in items]
+
     def decode_batch(self, b: Any, max_n: int = 9, full: bool = True) -> list[Any]:
         """A batch back to a list of (at most `max_n`) items: undo `after_batch`, split, undo `after_item`
         and, with `full`, the dataset's own transforms (so a category index becomes its label)."""
-        items = decollate(self.decode(b), max_n)
-        if self.after_item is not None:
-            items = [decode_with(self.after_item, it) for it in items]
+        items = self._decoded_items(b, max_n)
         dec = getattr(self.dataset, "decode", None)
         if full and dec is not None:
             items = [dec(it) for it in items]
@@ -322,9 +325,7 @@ class DataLoader:
     def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
         """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG."""
         b = self.one_batch() if b is None else b
-        samples = decollate(self.decode(b), max_n)
-        if self.after_item is not None:
-            samples = [decode_with(self.after_item, s) for s in samples]
+        samples = self._decoded_items(b, max_n)
         return grid(show_samples(samples, self.dataset, self.n_inp), ncols=ncols, scale=scale)
 
     def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
@@ -333,9 +334,7 @@ class DataLoader:
         `preds` are the model's outputs for `b` (class scores are turned into the predicted class).
         """
         b = b if isinstance(b, tuple) else (b,)
-        samples = decollate(self.decode(b), max_n)
-        if self.after_item is not None:
-            samples = [decode_with(self.after_item, s) for s in samples]
+        samples = self._decoded_items(b, max_n)
         targets = b[self.n_inp :]
         if not targets:
             raise ValueError("DataLoader.show_results: the batch has no targets (all elements are inputs)")

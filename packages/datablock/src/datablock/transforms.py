@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datablock.collate import retype
+from datablock.collate import _plain, retype
 from datablock.vocab import Category, CategoryMap, MultiCategory
 from dispatch_transforms import DisplayedTransform, Transform
 from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
@@ -308,10 +308,6 @@ class RegressionSetup(DisplayedTransform):
             return torch.as_tensor(np.asarray(x, dtype=np.float32))
         except (TypeError, ValueError) as e:
             raise ValueError(f"RegressionSetup: target {x!r} is not a number or a list of numbers") from e
-
-
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    return t if type(t) is torch.Tensor else t.as_subclass(torch.Tensor)
 
 
 def _hashable(x: Any) -> Hashable:
