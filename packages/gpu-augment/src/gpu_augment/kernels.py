@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gpu_augment.bbox import empty_boxes
 from gpu_augment.grid import map_boxes, map_points, resample, to_normalised, to_pixels
 
 __all__ = ["AffineParams", "affine_image", "affine_mask", "affine_points", "affine_boxes", "inside_canvas"]
@@ -111,7 +112,7 @@ def affine_boxes(b: torch.Tensor, params: AffineParams) -> torch.Tensor:
     height, width = params.out_size
     limit = out.new_tensor([width, height, width, height])
     out = torch.minimum(out.clamp(min=0), limit)
-    empty = pad | (out[..., 2] <= out[..., 0]) | (out[..., 3] <= out[..., 1])
+    empty = pad | empty_boxes(out)
     return out.masked_fill(empty[..., None], 0).to(b.dtype)
 
 
