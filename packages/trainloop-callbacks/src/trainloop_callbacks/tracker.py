@@ -73,16 +73,17 @@ class TrackerCallback(Callback):
         self.best = state["best"]
 
 
-class EarlyStoppingCallback(TrackerCallback):
-    """Stops training when `monitor` has not improved for `patience` epochs."""
+class _PatienceCallback(TrackerCallback):
+    """A tracker that counts epochs without improvement (`wait`); once `patience` of them have passed it calls
+    `_out_of_patience()`, which each subclass defines."""
 
     def __init__(
         self,
-        monitor: str = "valid_loss",
-        comp: Callable[[float, float], bool] | None = None,
-        min_delta: float = 0.0,
-        patience: int = 1,
-        reset_on_fit: bool = True,
+        monitor: str,
+        comp: Callable[[float, float], bool] | None,
+        min_delta: float,
+        patience: int,
+        reset_on_fit: bool,
     ) -> None:
         super().__init__(monitor, comp, min_delta, reset_on_fit)
         self.patience, self.wait = patience, 0
@@ -98,14 +99,31 @@ class EarlyStoppingCallback(TrackerCallback):
             return
         self.wait = 0 if self.improved else self.wait + 1
         if self.wait >= self.patience:
-            self.stopped_epoch = self.learn.epoch
-            raise CancelFitException
+            self._out_of_patience()
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.wait = state["best"], int(state["wait"])
+
+
+class EarlyStoppingCallback(_PatienceCallback):
+    """Stops training when `monitor` has not improved for `patience` epochs."""
+
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        comp: Callable[[float, float], bool] | None = None,
+        min_delta: float = 0.0,
+        patience: int = 1,
+        reset_on_fit: bool = True,
+    ) -> None:
+        super().__init__(monitor, comp, min_delta, patience, reset_on_fit)
+
+    def _out_of_patience(self) -> None:
+        self.stopped_epoch = self.learn.epoch
+        raise CancelFitException
 
 
 class SaveModelCallback(TrackerCallback):
@@ -147,7 +165,7 @@ class SaveModelCallback(TrackerCallback):
             self.learn.load(self.fname, with_opt=False, with_rng=False)
 
 
-class ReduceLROnPlateau(TrackerCallback):
+class ReduceLROnPlateau(_PatienceCallback):
     """Divides the lr by `factor` (not below `min_lr`) when `monitor` has not improved for `patience` epochs."""
 
     def __init__(
@@ -160,29 +178,13 @@ class ReduceLROnPlateau(TrackerCallback):
         min_lr: float = 0.0,
         reset_on_fit: bool = True,
     ) -> None:
-        super().__init__(monitor, comp, min_delta, reset_on_fit)
-        self.patience, self.factor, self.min_lr, self.wait = patience, factor, min_lr, 0
+        super().__init__(monitor, comp, min_delta, patience, reset_on_fit)
+        self.factor, self.min_lr = factor, min_lr
 
-    def before_fit(self) -> None:
-        super().before_fit()
-        if self.reset_on_fit:
-            self.wait = 0
-
-    def after_epoch(self) -> None:
-        super().after_epoch()
-        if not self.new_epoch:
-            return
-        self.wait = 0 if self.improved else self.wait + 1
-        if self.wait >= self.patience:
-            opt = self.learn.opt
-            opt.set_hyper("lr", [max(float(h["lr"]) / self.factor, self.min_lr) for h in opt.hypers])
-            self.wait = 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "wait": self.wait}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.wait = state["best"], int(state["wait"])
+    def _out_of_patience(self) -> None:
+        opt = self.learn.opt
+        opt.set_hyper("lr", [max(float(h["lr"]) / self.factor, self.min_lr) for h in opt.hypers])
+        self.wait = 0
 
 
 class TerminateOnNaNCallback(Callback):
