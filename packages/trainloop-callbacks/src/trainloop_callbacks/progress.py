@@ -23,8 +23,9 @@ class ProgressCallback(Callback):
 
     def before_fit(self) -> None:
         learn = self.learn
-        self.mbar = master_bar(range(learn.n_epoch))
-        self.mbar.on_iter_begin()
+        # the bar counts the epochs this fit runs: a resumed fit (`start_epoch=k`) runs n_epoch - k of them
+        self.mbar = master_bar(range(learn.start_epoch, learn.n_epoch))
+        self.mbar.update(0)  # starts the clock (and the display) even when the first epoch run is not epoch 0
         self._old_logger = learn.logger
         learn.logger = self._write
         self._pbar: Any = None
@@ -33,7 +34,9 @@ class ProgressCallback(Callback):
         self.mbar.write(line, table=isinstance(line, list))
 
     def before_epoch(self) -> None:
-        self.mbar.update(self.learn.epoch)
+        done = self.learn.epoch - self.learn.start_epoch
+        if done >= 0:  # epochs before start_epoch are skipped (resume): they are not on this bar
+            self.mbar.update(done)
 
     def before_train(self) -> None:
         self._launch()
