@@ -93,7 +93,7 @@ from trainloop_callbacks.metrics import (
 )
 from trainloop_callbacks.mixed_precision import MixedPrecision
 from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
-from trainloop_callbacks.progress import ProgressCallback
+from trainloop_callbacks.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.schedule import (
     ParamScheduler,
@@ -144,6 +144,9 @@ __all__ = [
     "TrainEvalCallback",
     "Recorder",
     "ProgressCallback",
+    "PROGRESS_STYLES",
+    "TextTable",
+    "fastprogress_available",
     "GatherPredsCallback",
     "NoBnBiasDecay",
     # schedules
