@@ -6,11 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datablock import ColReader, ConfigError, SafeResolver, config_safe, parent_label
+from datablock import ColReader, ConfigError, SafeResolver, parent_label
 from datablock.config import pipeline_from_config, pipeline_to_config, step_from_config, step_to_config
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
-USER_MODULE = '''
+USER_MODULE = """
 from datablock import config_safe
 from dispatch_transforms import Transform
 
@@ -43,9 +43,9 @@ class Scale(Transform):
 
     def encodes(self, x: int):
         return x * self.k
-'''
+"""
 
-CANARY_MODULE = '''
+CANARY_MODULE = """
 from pathlib import Path
 Path({canary!r}).write_text("ran")
 
@@ -58,7 +58,7 @@ class Evil:
 
     def __call__(self, x):
         return x
-'''
+"""
 
 
 def install_module(root: Path, name: str, source: str, monkeypatch) -> Path:
@@ -100,7 +100,9 @@ def test_plain_function_transform_is_written_as_its_function(user_mod):
 
 
 def test_enc_dec_transform_round_trips_with_its_decode(user_mod):
-    again = step_from_config(_json(step_to_config(Transform(enc=user_mod.double, dec=user_mod.halve))), _allowed(user_mod))
+    again = step_from_config(
+        _json(step_to_config(Transform(enc=user_mod.double, dec=user_mod.halve))), _allowed(user_mod)
+    )
     assert type(again) is Transform and again.enc is user_mod.double and again.dec is user_mod.halve
     assert again((3, 5)) == (6, 10)  # maps over tuples like the original
     assert again.decode(again(7)) == 7
@@ -131,7 +133,7 @@ def test_colreader_with_a_string_prefix_stays_a_string_join():
 
 
 def test_unmarked_steps_are_refused_when_written(user_mod):
-    with pytest.raises(TypeError, match="not marked safe.*config_safe"):
+    with pytest.raises(TypeError, match=r"not marked safe.*config_safe"):
         step_to_config(user_mod.unmarked)
 
     class Local(Transform):

@@ -13,7 +13,7 @@ from trainloop_callbacks import CrossEntropyLossFlat, ExportError, Learner, load
 from trainloop_callbacks.export import _LAYER_ARGS, build_module, describe_module
 from trainloop_callbacks.resolver import TORCH_LAYERS, SafeResolver
 
-CANARY_MODULE = '''
+CANARY_MODULE = """
 from pathlib import Path
 Path({canary!r}).write_text("imported")
 
@@ -23,7 +23,7 @@ class Evil:
 
     def __init__(self, *args, **kwargs):
         Path({canary!r}).write_text("built")
-'''
+"""
 
 LEARNER_MODULE = '''
 from trainloop_callbacks import Learner
@@ -149,7 +149,7 @@ def test_a_learner_subclass_is_rebuilt_through_the_allow_list(tmp_path, monkeypa
     mod = importlib.import_module("tiers_test_learners")
     learn = mod.MyLearner(_dls(), _model(), CrossEntropyLossFlat(), path=tmp_path)
     file = learn.export("sub.pth")
-    with pytest.raises(ExportError, match="tiers_test_learners:MyLearner.*not in the allow-list"):
+    with pytest.raises(ExportError, match=r"tiers_test_learners:MyLearner.*not in the allow-list"):
         load_learner(file)
     loaded = load_learner(file, allow=("tiers_test_learners",))
     assert type(loaded) is mod.MyLearner and loaded.greet() == "hello"
