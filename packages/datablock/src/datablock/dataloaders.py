@@ -226,16 +226,17 @@ class DataLoaders:
         """A copy whose loaders all have some settings changed (e.g. `bs`, `num_workers`, `sampler`)."""
         return type(self)(*(dl.new(**kwargs) for dl in self.loaders))
 
-    def retype_targets(self, b: Any) -> Any:
-        """Plain tensors at the target positions of batch `b` typed as the target pipelines decode them.
+    def retype_targets(self, ys: Any) -> Any:
+        """Plain tensors among the targets `ys` (one tensor, or a tuple with one per target) typed as the target
+        pipelines decode them (`TensorCategory`, `TensorMultiCategory`, a mask...); typed ones are kept.
 
-        A single tensor is taken as the first target alone. The Learner calls this on predictions of
-        unlabelled data (`get_preds` on a `test_dl`), so decoded predictions carry the targets' types.
+        The Learner calls this on predictions of unlabelled data (`get_preds` on a `test_dl`), so decoded
+        predictions carry the targets' types and decode to labels.
         """
         ref = self._decoder()
-        if isinstance(b, tuple):
-            return ref.retype_targets(b)
-        return ref.retype_targets((*([None] * ref.n_inp), b))[ref.n_inp]
+        single = not isinstance(ys, tuple)
+        typed = ref.retype_targets((*([None] * ref.n_inp), *((ys,) if single else ys)))[ref.n_inp :]
+        return typed[0] if single else typed
 
     # --- export ---------------------------------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
