@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["TIERS_PACKAGES", "ConfigError", "SafeResolver", "config_safe", "is_config_safe"]
+__all__ = ["TIERS_PACKAGES", "ConfigError", "SafeResolver", "split_name", "config_safe", "is_config_safe"]
 
 TIERS_PACKAGES: tuple[str, ...] = (
     "typedtensor",

@@ -11,6 +11,7 @@ refused before it is imported. What cannot be described as data is refused by na
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -225,8 +226,10 @@ def load_learner(
         cls = resolver.resolve(_name(data.get("type")), kind="class")
         if not callable(getattr(cls, "from_config", None)):
             raise ExportError(f"{file}: the data class {data['type']!r} has no from_config")
+        params = inspect.signature(cls.from_config).parameters
+        passed = {"allow": resolver.allow, "near": resolver.near}  # its own resolver applies the same rules
         try:
-            dls = cls.from_config(data["config"], allow=resolver.allow, near=resolver.near)
+            dls = cls.from_config(data["config"], **{k: v for k, v in passed.items() if k in params})
         except (ValueError, TypeError) as e:  # the data's own resolver refused a name, or the config is malformed
             raise ExportError(f"{file}: the data pipeline cannot be loaded: {e}") from e
     else:

@@ -31,7 +31,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TIERS_PACKAGES", "TORCH_LAYERS", "TORCHVISION_BUILDERS", "ExportError", "SafeResolver", "is_config_safe"]
+__all__ = [
+    "TIERS_PACKAGES",
+    "TORCH_LAYERS",
+    "TORCHVISION_BUILDERS",
+    "ExportError",
+    "SafeResolver",
+    "split_name",
+    "is_config_safe",
+]
 
 TIERS_PACKAGES: tuple[str, ...] = (
     "typedtensor",
