@@ -10,6 +10,7 @@ from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get
 from datablock.labellers import RegexLabeller, parent_label
 from datablock.loader import DataLoader
 from datablock.parallel import parallel_gen, parallel_map
+from datablock.resolver import TIERS_PACKAGES, ConfigError, SafeResolver, config_safe
 from datablock.splitters import (
     ColSplitter,
     EndSplitter,
@@ -89,4 +90,9 @@ __all__ = [
     "CollateError",
     "parallel_map",
     "parallel_gen",
+    # safe export of pipelines
+    "config_safe",
+    "SafeResolver",
+    "ConfigError",
+    "TIERS_PACKAGES",
 ]

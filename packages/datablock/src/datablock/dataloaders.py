@@ -8,13 +8,49 @@ from typing import Any
 import torch
 
 from datablock._pipe import as_pipeline
-from datablock.config import pipeline_from_config, pipeline_to_config
+from datablock.config import (
+    SafeResolver,
+    _data,
+    _from_data,
+    _init_params,
+    _is_default,
+    _qualname,
+    _unmarked,
+    is_config_safe,
+    pipeline_from_config,
+    pipeline_to_config,
+)
 from datablock.loader import DataLoader
 from typedtensor import Canvas
 
 __all__ = ["DataLoaders"]
 
-CONFIG_FORMAT = "datablock.DataLoaders/1"
+CONFIG_FORMAT = "datablock.DataLoaders/2"
+_HOOKS = ("after_item", "before_batch", "after_batch")
+
+# loader arguments an export does not keep: the data, the transforms (written as pipelines), where batches
+# go, and what only matters for iterating a training set (order, workers)
+_LOADER_RUNTIME_ARGS = frozenset(
+    {
+        "dataset",
+        "device",
+        "after_item",
+        "before_batch",
+        "after_batch",
+        "shuffle",
+        "drop_last",
+        "sampler",
+        "batch_sampler",
+        "generator",
+        "num_workers",
+        "pin_memory",
+        "persistent_workers",
+        "prefetch_factor",
+        "timeout",
+        "worker_init_fn",
+        "multiprocessing_context",
+    }
+)
 
 
 class DataLoaders:
@@ -24,6 +60,8 @@ class DataLoaders:
     `one_batch`, `decode_batch`, `show_batch`, `show_results`, `test_dl`, `vocab`, `new`,
     `to_config`/`from_config`.
     """
+
+    config_safe = True  # load_learner may rebuild it (and its subclasses) through from_config
 
     def __init__(self, *loaders: DataLoader, device: torch.device | str | None = None) -> None:
         if not loaders:
@@ -188,44 +226,90 @@ class DataLoaders:
         """A copy whose loaders all have some settings changed (e.g. `bs`, `num_workers`, `sampler`)."""
         return type(self)(*(dl.new(**kwargs) for dl in self.loaders))
 
+    def retype_targets(self, ys: Any) -> Any:
+        """Plain tensors among the targets `ys` (one tensor, or a tuple with one per target) typed as the target
+        pipelines decode them (`TensorCategory`, `TensorMultiCategory`, a mask...); typed ones are kept.
+
+        The Learner calls this on predictions of unlabelled data (`get_preds` on a `test_dl`), so decoded
+        predictions carry the targets' types and decode to labels.
+        """
+        ref = self._decoder()
+        single = not isinstance(ys, tuple)
+        typed = ref.retype_targets((*([None] * ref.n_inp), *((ys,) if single else ys)))[ref.n_inp :]
+        return typed[0] if single else typed
+
     # --- export ---------------------------------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
-        """The pipelines as plain data (JSON-ready): rebuild with `DataLoaders.from_config` without pickle."""
+        """The pipelines as plain data (JSON-ready): rebuild with `DataLoaders.from_config` without pickle.
+
+        Training-only steps (`split_idx == 0`, random augmentations) are left out: inference never runs them.
+        The loader class (`dl_type`) and its constructor arguments (other than the data, the transforms and
+        the training-order settings) are kept.
+        """
         ref = self._decoder()
         tls = getattr(ref.dataset, "tls", None)
         if tls is None:
             raise AttributeError("DataLoaders.to_config: the dataset is not a Datasets (it has no pipelines)")
+        dl_type = type(ref)
+        if not is_config_safe(dl_type):
+            raise _unmarked(_qualname(dl_type), "loader class")
+        dl_kwargs = {}
+        for p in _init_params(dl_type):
+            if p.name in _LOADER_RUNTIME_ARGS:
+                continue
+            kwargs = getattr(ref, "_kwargs", {})
+            value = kwargs[p.name] if p.name in kwargs else getattr(ref, p.name, p.default)
+            if _is_default(value, p.default) or (p.name == "n_inp" and value is None):
+                continue
+            dl_kwargs[p.name] = _data(value, f"argument {p.name!r} of the loader {dl_type.__qualname__}")
         return {
             "format": CONFIG_FORMAT,
             "n_inp": self.n_inp,
-            "bs": ref.bs,
-            "pipelines": [pipeline_to_config(tl.tfms) for tl in tls],
-            "after_item": pipeline_to_config(ref.after_item),
-            "before_batch": pipeline_to_config(ref.before_batch),
-            "after_batch": pipeline_to_config(ref.after_batch),
+            "dl_type": None if dl_type is DataLoader else _qualname(dl_type),
+            "dl_kwargs": dl_kwargs,
+            "pipelines": [pipeline_to_config(tl.tfms, skip_train_only=True) for tl in tls],
+            "after_item": pipeline_to_config(ref.after_item, skip_train_only=True),
+            "before_batch": pipeline_to_config(ref.before_batch, skip_train_only=True),
+            "after_batch": pipeline_to_config(ref.after_batch, skip_train_only=True),
         }
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], device: torch.device | str | None = None) -> DataLoaders:
-        """DataLoaders (with no items) whose pipelines come from `to_config()`: ready for `test_dl` and decoding."""
+    def from_config(
+        cls,
+        cfg: dict[str, Any],
+        device: torch.device | str | None = None,
+        allow: Sequence[str] = (),
+        near: Any = None,
+    ) -> DataLoaders:
+        """DataLoaders (with no items) whose pipelines come from `to_config()`: ready for `test_dl` and decoding.
+
+        Every name in `cfg` resolves only to a class or function marked `config_safe` in an installed module
+        of the tiers packages or of `allow` (see `datablock.resolver`); `near` is the folder of the file `cfg`
+        was read from, never a source of modules.
+        """
         from datablock.tfmdlists import Datasets, TfmdLists
 
-        if cfg.get("format") != CONFIG_FORMAT:
-            raise ValueError(f"DataLoaders.from_config: expected format {CONFIG_FORMAT!r}, got {cfg.get('format')!r}")
+        if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT:
+            found = cfg.get("format") if isinstance(cfg, dict) else type(cfg).__name__
+            raise ValueError(f"DataLoaders.from_config: expected format {CONFIG_FORMAT!r}, got {found!r}")
+        resolver = SafeResolver(allow, near=near)
+        dl_type = DataLoader if cfg.get("dl_type") is None else resolver.resolve(cfg["dl_type"], kind="class")
+        if not (isinstance(dl_type, type) and issubclass(dl_type, DataLoader)):
+            raise ValueError(f"DataLoaders.from_config: {cfg['dl_type']!r} is not a datablock DataLoader class")
+        dl_kwargs = _from_data(cfg.get("dl_kwargs", {}), resolver)
+        if not isinstance(dl_kwargs, dict) or _LOADER_RUNTIME_ARGS & set(dl_kwargs):
+            raise ValueError("DataLoaders.from_config: dl_kwargs must be a dict of the loader's other arguments")
+        pipes = [pipeline_from_config(p, None, whole_items=True, resolver=resolver) for p in cfg["pipelines"]]
+        hooks = {k: pipeline_from_config(cfg[k], None, resolver=resolver) for k in _HOOKS}
         loaders = []
         for split in (0, 1):
-            tls = [
-                TfmdLists([], pipeline_from_config(p, split, whole_items=True), split_idx=split, do_setup=False)
-                for p in cfg["pipelines"]
-            ]
+            tls = [TfmdLists([], p, split_idx=split, do_setup=False) for p in pipes]
             loaders.append(
-                DataLoader(
+                dl_type(
                     Datasets(tls=tls, n_inp=cfg["n_inp"]),
-                    bs=cfg.get("bs", 64),
                     device=device,
-                    after_item=pipeline_from_config(cfg["after_item"], split),
-                    before_batch=pipeline_from_config(cfg["before_batch"], split),
-                    after_batch=pipeline_from_config(cfg["after_batch"], split),
+                    **{k: as_pipeline(h, split_idx=split) for k, h in hooks.items()},
+                    **dl_kwargs,
                 )
             )
         return cls(*loaders)

@@ -32,7 +32,7 @@ from datablock._fetch import (
 )
 from datablock._pipe import as_pipeline, decode_with, tfm_name
 from datablock.collate import collate, decollate
-from datablock.show import decode_preds, grid, show_samples
+from datablock.show import decode_preds, grid, retype_targets, show_samples, target_types
 from dispatch_transforms import Pipeline
 from typedtensor import Canvas
 
@@ -48,6 +48,8 @@ class DataLoader:
     batch, on `device`). Each hook is a callable, a `Transform`/`Pipeline`, or a list (made a
     `Pipeline`). Shuffling draws from `generator` (or torch's global RNG), so seeded runs repeat.
     """
+
+    config_safe = True  # an export may name it (and its subclasses) as the loader class
 
     def __init__(
         self,
@@ -304,9 +306,14 @@ class DataLoader:
             raise TypeError(f"DataLoader.new: unknown argument(s) {sorted(unknown)}; known: {sorted(self._kwargs)}")
         return type(self)(**{**self._kwargs, **kwargs})
 
+    def retype_targets(self, b: Any) -> Any:
+        """Batch `b` with plain tensors at the target positions (model outputs) typed as the dataset's target
+        pipelines decode them (`TensorCategory`, `TensorMask`...), so that decoding turns them into labels."""
+        return retype_targets(b, target_types(self.dataset, self.n_inp), self.n_inp)
+
     def decode(self, b: Any) -> Any:
-        """Undo `after_batch` on a batch (back on the CPU), keeping it a batch."""
-        return to_device(decode_with(self.after_batch, b), "cpu")
+        """Undo `after_batch` on a batch (back on the CPU), keeping it a batch; plain targets are typed first."""
+        return to_device(decode_with(self.after_batch, self.retype_targets(b)), "cpu")
 
     def _decoded_items(self, b: Any, max_n: int) -> list[Any]:
         """Batch `b` split into (at most `max_n`) items, with `after_batch` and `after_item` undone."""
@@ -329,17 +336,22 @@ class DataLoader:
         return grid(show_samples(samples, self.dataset, self.n_inp), ncols=ncols, scale=scale)
 
     def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """Like `show_batch`, with each sample's title reading `target / prediction`.
+        """Like `show_batch`, with each sample's title reading `target / prediction`; a prediction that is a
+        picture (mask, points, boxes) is drawn on its own canvas beside the target's (two columns).
 
-        `preds` are the model's outputs for `b` (class scores are turned into the predicted class).
+        `preds` are the model's outputs for `b`, one per target: decoded predictions, or class scores (turned
+        into the predicted class). They are decoded through the same steps as the batch.
         """
         b = b if isinstance(b, tuple) else (b,)
         samples = self._decoded_items(b, max_n)
         targets = b[self.n_inp :]
         if not targets:
             raise ValueError("DataLoader.show_results: the batch has no targets (all elements are inputs)")
-        pred_samples = decode_preds(preds, [to_device(t, "cpu") for t in targets], max_n)
-        return grid(show_samples(samples, self.dataset, self.n_inp, preds=pred_samples), ncols=ncols, scale=scale)
+        typed = decode_preds(preds, [to_device(t, "cpu") for t in targets])
+        inputs = tuple(to_device(x, "cpu") for x in b[: self.n_inp])
+        pred_samples = [s[self.n_inp :] for s in self._decoded_items((*inputs, *typed), max_n)]
+        canvases = show_samples(samples, self.dataset, self.n_inp, preds=pred_samples)
+        return grid(canvases, ncols=2 if len(canvases) > len(samples) else ncols, scale=scale)
 
     def __repr__(self) -> str:
         return (

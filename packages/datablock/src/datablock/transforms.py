@@ -31,6 +31,8 @@ Stats = Sequence[float] | torch.Tensor
 class ToTensor(Transform):
     """PIL images and HWC arrays → channels-first `TensorImage` (uint8 kept; 'L' images → `TensorImageBW`)."""
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     order = 5
 
     def encodes(self, x: Image.Image | np.ndarray) -> None:
@@ -51,6 +53,8 @@ class ToTensor(Transform):
 
 class IntToFloatTensor(DisplayedTransform):
     """uint8 images → floats in [0, 1] (divided by `div`), masks → long; decodes images back to uint8."""
+
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 10
 
@@ -79,6 +83,8 @@ class Normalize(DisplayedTransform):
     Without them (`Normalize()`), the loader it is given to learns them from its first batch, as that
     batch reaches this step (see `setup_from_batch`).
     """
+
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 99
 
@@ -163,6 +169,8 @@ class Categorize(DisplayedTransform):
     A label absent from the vocab raises an error naming it, unless `add_na=True` (then it maps to '#na#').
     """
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     order = 1
     train_setup = True  # the vocab comes from the training split only
 
@@ -207,6 +215,8 @@ class MultiCategorize(DisplayedTransform):
     Decodes to a `MultiCategory` list of labels.
     """
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     order = 1
     train_setup = True
 
@@ -241,6 +251,8 @@ class OneHotEncode(DisplayedTransform):
     of the right width passes through. Decodes one-hot back to an index tensor.
     """
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     order = 2
 
     def __init__(self, c: int | None = None) -> None:
@@ -270,6 +282,8 @@ class OneHotEncode(DisplayedTransform):
 class EncodedMultiCategorize(DisplayedTransform):
     """Targets that are already one-hot (e.g. 0/1 columns) → `TensorMultiCategory` with `vocab` naming the columns."""
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     order = 1
 
     def __init__(self, vocab: Iterable[Hashable]) -> None:
@@ -288,6 +302,8 @@ class EncodedMultiCategorize(DisplayedTransform):
 
 class RegressionSetup(DisplayedTransform):
     """Numbers (or lists of them) → float tensors; `c`, the number of outputs, is learned at setup."""
+
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
     train_setup = True

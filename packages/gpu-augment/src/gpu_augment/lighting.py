@@ -70,6 +70,8 @@ class LightingTfm(BatchRandTransform):
     Only images change; masks, points and boxes pass through. `p` is the probability per item.
     """
 
+    config_safe = True  # its subclasses too: an export may name them (plain arguments only)
+
     order = 40
 
     def __init__(

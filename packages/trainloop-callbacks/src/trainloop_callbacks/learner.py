@@ -73,6 +73,8 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
       (a float on CPU, a 0-d tensor on an accelerator, so reading it never forces a device sync).
     """
 
+    config_safe = True  # `load_learner` may rebuild it (and the apps' subclasses) from an export
+
     model: nn.Module
     dls: Any
     dl: Iterable[Any]

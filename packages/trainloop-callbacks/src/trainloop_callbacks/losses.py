@@ -81,6 +81,8 @@ class FlatLoss:
 class CrossEntropyLossFlat(FlatLoss):
     """Cross-entropy over `axis` (class scores), any number of leading dimensions; decodes with argmax."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(
         self, weight: Tensor | None = None, axis: int = -1, ignore_index: int = -100, label_smoothing: float = 0.0
     ):
@@ -88,6 +90,8 @@ class CrossEntropyLossFlat(FlatLoss):
             nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing), axis=axis
         )
         self.config = {"axis": axis, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
+        if weight is not None:  # class weights survive export (a tensor in the weights-only file)
+            self.config["weight"] = torch.as_tensor(weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return F.softmax(x, dim=self.axis)
@@ -99,10 +103,14 @@ class CrossEntropyLossFlat(FlatLoss):
 class BCEWithLogitsLossFlat(FlatLoss):
     """Binary cross-entropy on logits (multi-label); decodes with `sigmoid > thresh`."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, axis: int = -1, thresh: float = 0.5, pos_weight: Tensor | None = None):
         super().__init__(nn.BCEWithLogitsLoss(pos_weight=pos_weight), axis=axis, floatify=True, is_2d=False)
         self.thresh = thresh
         self.config = {"axis": axis, "thresh": thresh}
+        if pos_weight is not None:
+            self.config["pos_weight"] = torch.as_tensor(pos_weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return torch.sigmoid(x)
@@ -113,6 +121,8 @@ class BCEWithLogitsLossFlat(FlatLoss):
 
 class BCELossFlat(FlatLoss):
     """Binary cross-entropy on probabilities; decodes with `> thresh`."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, axis: int = -1, thresh: float = 0.5):
         super().__init__(nn.BCELoss(), axis=axis, floatify=True, is_2d=False)
@@ -126,6 +136,8 @@ class BCELossFlat(FlatLoss):
 class MSELossFlat(FlatLoss):
     """Mean squared error on flattened outputs and targets."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, axis: int = -1):
         super().__init__(nn.MSELoss(), axis=axis, floatify=True, is_2d=False)
         self.config = {"axis": axis}
@@ -133,6 +145,8 @@ class MSELossFlat(FlatLoss):
 
 class L1LossFlat(FlatLoss):
     """Mean absolute error on flattened outputs and targets."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, axis: int = -1):
         super().__init__(nn.L1Loss(), axis=axis, floatify=True, is_2d=False)
@@ -156,6 +170,8 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
 class LabelSmoothingCrossEntropyFlat(FlatLoss):
     """`LabelSmoothingCrossEntropy` over `axis`, flattened; decodes with argmax."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, eps: float = 0.1, axis: int = -1):
         super().__init__(LabelSmoothingCrossEntropy(eps=eps), axis=axis)
@@ -185,9 +201,13 @@ class FocalLoss(nn.Module):
 class FocalLossFlat(FlatLoss):
     """`FocalLoss` over `axis`, flattened; decodes with argmax."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, gamma: float = 2.0, axis: int = -1, weight: Tensor | None = None):
         super().__init__(FocalLoss(gamma=gamma, weight=weight), axis=axis)
         self.config = {"gamma": gamma, "axis": axis}
+        if weight is not None:
+            self.config["weight"] = torch.as_tensor(weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return F.softmax(x, dim=self.axis)
@@ -201,6 +221,8 @@ class DiceLoss:
 
     Output `(bs, C, ...)` logits over `axis`, target `(bs, ...)` class indices.
     """
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, axis: int = 1, smooth: float = 1e-6, reduction: str = "sum", square_in_union: bool = False):
         self.axis, self.smooth, self.reduction, self.square_in_union = axis, smooth, reduction, square_in_union
