@@ -339,6 +339,8 @@ def test_resblock_bottleneck_shapes_and_shortcut():
     assert type(m.idpath[0]) is ConvLayer and type(m.idpath[1]) is nn.MaxPool2d
     with pytest.raises(ValueError, match="pool"):
         ResBlock(1, 8, 8, pool="median")
+    with pytest.raises(ValueError, match="2-D"):
+        ResBlock(1, 8, 8, reduction=2, ndim=1)
 
 
 def test_resblock_options():
