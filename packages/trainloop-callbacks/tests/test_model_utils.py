@@ -106,3 +106,17 @@ def test_model_resetter_calls_reset_at_fastai_events():
     plain = Learner((dl, dl), nn.Linear(2, 1), MSELossFlat(), cbs=ModelResetter())
     with plain.no_bar():
         plain.fit(1)  # a model without reset is left alone
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (no CUDA device here)")
+def test_model_utils_and_segmentation_metric_on_gpu():
+    from trainloop_callbacks import DiceMulti
+
+    m = _body().cuda()
+    assert dummy_eval(m, (16, 16)).device.type == "cuda"
+    assert model_sizes(m, (16, 16))[-1] == (1, 32, 2, 2) and num_features_model(m) == 32
+    dice = DiceMulti()
+    pred = torch.randn(2, 3, 4, 4, device="cuda")
+    targ = pred.argmax(1)
+    dice.accum_values(pred, targ)
+    assert dice.value == pytest.approx(1.0)
