@@ -91,8 +91,17 @@ from trainloop_callbacks.metrics import (
     rmse,
     top_k_accuracy,
 )
+from trainloop_callbacks.metrics_multi import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
 from trainloop_callbacks.mixed_precision import MixedPrecision
 from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
+from trainloop_callbacks.model_utils import (
+    ModelResetter,
+    dummy_eval,
+    in_channels,
+    model_sizes,
+    num_features_model,
+    params_of,
+)
 from trainloop_callbacks.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.schedule import (
@@ -110,6 +119,7 @@ from trainloop_callbacks.schedule import (
     sched_no,
     sched_poly,
 )
+from trainloop_callbacks.splitters import BodyHeadSplitter, check_split, split_body_head
 from trainloop_callbacks.step_clock import StepClock
 from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
@@ -279,4 +289,21 @@ __all__ = [
     "icnr_init",
     "ResBlock",
     "SEModule",
+    # model utilities
+    "model_sizes",
+    "dummy_eval",
+    "num_features_model",
+    "in_channels",
+    "params_of",
+    "ModelResetter",
+    # metrics over several classes or labels
+    "DiceMulti",
+    "JaccardCoeffMulti",
+    "foreground_acc",
+    "F1ScoreMulti",
+    "RocAucMulti",
+    # splitters for transfer learning
+    "split_body_head",
+    "check_split",
+    "BodyHeadSplitter",
 ]
