@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from datablock._items import check_splits
 from datablock.blocks import TransformBlock
 from datablock.dataloaders import DataLoaders
 from datablock.loader import DataLoader
@@ -112,7 +113,7 @@ class DataBlock:
 
     def split(self, items: Any) -> list[list[int]]:
         """Apply the splitter and check the training split is not empty."""
-        splits = [list(s) for s in self.splitter(items)]
+        splits = check_splits(self.splitter(items), len(items))  # index lists or boolean masks, each checked
         if not splits or len(splits[0]) == 0:
             sizes = [len(s) for s in splits]
             raise ValueError(

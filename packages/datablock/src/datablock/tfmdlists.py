@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from datablock._column import Column, deterministic
-from datablock._items import item_at, select, short_repr
+from datablock._items import check_splits, item_at, select, short_repr
 from datablock._pipe import item_step
 from datablock.dataloaders import DataLoaders
 from datablock.errors import ItemError, find_skip
@@ -22,17 +22,6 @@ def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
         return Pipeline(None, split_idx=split_idx)
     fs = list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
     return Pipeline([item_step(f) for f in fs], split_idx=split_idx)
-
-
-def _check_splits(splits: Sequence[Sequence[int]], n: int) -> list[list[int]]:
-    out = []
-    for k, s in enumerate(splits):
-        idxs = [int(i) for i in s]
-        bad = [i for i in idxs if not 0 <= i < n]
-        if bad:
-            raise IndexError(f"split {k} holds indices {bad[:5]} outside the {n} items")
-        out.append(idxs)
-    return out
 
 
 class _RawItems(Sequence[Any]):
@@ -69,7 +58,8 @@ class _RawItems(Sequence[Any]):
 class TfmdLists:
     """`tfms` applied lazily to `items` on indexing: `tl[i]` is `tfms(items[i])`.
 
-    `splits` (lists of indices: training first) define `.train`/`.valid`/`.subset(k)`; transforms are
+    `splits` (lists of indices, or boolean masks over the items: training first) define
+    `.train`/`.valid`/`.subset(k)`; transforms are
     set up on the training items only. An item that fails raises an `ItemError` naming its index,
     the item and the failing transform.
 
@@ -91,7 +81,7 @@ class TfmdLists:
         if not hasattr(items, "__len__"):
             items = list(items)
         self.items = items
-        self.splits = None if splits is None else _check_splits(splits, len(items))
+        self.splits = None if splits is None else check_splits(splits, len(items))
         self.split_idx = split_idx
         self.tfms = _pipeline(tfms, split_idx)
         self.cache = cache

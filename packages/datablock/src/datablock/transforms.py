@@ -200,7 +200,13 @@ class Categorize(DisplayedTransform):
             torch.scalar_tensor(vocab.index(_hashable(x), "Categorize"), dtype=torch.long), like=proto
         )
 
-    def decodes(self, x: TensorCategory) -> None:
+    def decodes(self, x: torch.Tensor) -> None:
+        # any tensor of class indices: a `TensorCategory`, or a plain one (a model's argmax is plain)
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(
+                f"Categorize.decode: expected class indices (an integer tensor, e.g. the argmax of the output), "
+                f"got {x.dtype} values of shape {tuple(x.shape)}"
+            )
         vocab = self._map()
         if x.ndim == 0:
             return Category(vocab[int(x)])
@@ -239,16 +245,18 @@ class MultiCategorize(DisplayedTransform):
             out[self.vocab.index(o, "MultiCategorize")] = 1.0
         return TensorMultiCategory(out, vocab=self.vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        vocab = self.vocab if self.vocab is not None else x.vocab
-        return MultiCategory(vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+    def decodes(self, x: torch.Tensor) -> None:
+        # a `TensorMultiCategory`, or a plain one-hot / probability tensor (model outputs are plain)
+        return _multi_labels(x, self.vocab if self.vocab is not None else getattr(x, "vocab", None), "MultiCategorize")
 
 
 class OneHotEncode(DisplayedTransform):
     """Class indices (a list or 1-d tensor) → a one-hot float `TensorMultiCategory` of width `c`.
 
     `c` defaults to the width of the vocab carried by the input (or set up from it); a one-hot input
-    of the right width passes through. Decodes one-hot back to an index tensor.
+    of the right width passes through. Decoding keeps the one-hot form (which `MultiCategorize.decodes`
+    turns into labels) and re-types a plain tensor (a model's output) as `TensorMultiCategory`; fastai
+    decodes to the indices instead.
     """
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
@@ -275,8 +283,12 @@ class OneHotEncode(DisplayedTransform):
         out[idxs] = 1.0
         return TensorMultiCategory(out, vocab=vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
+    def decodes(self, x: torch.Tensor) -> None:
+        if isinstance(x, TensorMultiCategory):
+            return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
+        if self.c is not None and (x.ndim == 0 or x.shape[-1] != self.c):
+            raise ValueError(f"OneHotEncode.decode: expected (..., {self.c}) values, got shape {tuple(x.shape)}")
+        return TensorMultiCategory(x.as_subclass(torch.Tensor))
 
 
 class EncodedMultiCategorize(DisplayedTransform):
@@ -296,8 +308,24 @@ class EncodedMultiCategorize(DisplayedTransform):
             raise ValueError(f"EncodedMultiCategorize: item has {t.numel()} values, expected {len(self.vocab)}")
         return TensorMultiCategory(t, vocab=self.vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        return MultiCategory(self.vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+    def decodes(self, x: torch.Tensor) -> None:
+        # a `TensorMultiCategory`, or a plain 0/1 or probability tensor (model outputs are plain)
+        return _multi_labels(x, self.vocab, "EncodedMultiCategorize")
+
+
+def _multi_labels(x: torch.Tensor, vocab: Any, where: str) -> MultiCategory | list[MultiCategory]:
+    """The labels whose value is over 0.5 in a (c,) vector, or one `MultiCategory` per row of an (n, c) batch."""
+    if vocab is None:
+        raise RuntimeError(f"{where}.decode: no vocab to name the classes; set it up or pass vocab=")
+    t = x.detach().as_subclass(torch.Tensor)
+    if t.ndim not in (1, 2) or t.shape[-1] != len(vocab):
+        raise ValueError(
+            f"{where}.decode: expected one value per class ({len(vocab)}), as (c,) or (n, c), "
+            f"got shape {tuple(t.shape)}"
+        )
+    if t.ndim == 2:
+        return [_multi_labels(row, vocab, where) for row in t]  # type: ignore[misc]
+    return MultiCategory(vocab[i] for i in (t > 0.5).nonzero().flatten().tolist())
 
 
 class RegressionSetup(DisplayedTransform):
