@@ -155,12 +155,16 @@ def decode_preds(preds: Any, targets: Sequence[Any], max_n: int | None = None) -
 
 
 def pipeline_type(pipeline: Any) -> type | None:
-    """The tensor type a pipeline's decoding starts from: the first class that one of its steps, last step
-    first, decodes (e.g. `TensorCategory` for `Categorize`), or None when no step decodes a tensor type."""
+    """The tensor type a pipeline's decoding starts from: last step first, the step's `target_type` class
+    attribute or else the first tensor class its `decodes` takes (e.g. `TensorCategory` for `Categorize`), or
+    None when no step decodes a tensor type."""
     fs = getattr(pipeline, "fs", None)
     if fs is None:
         return None
     for step in reversed(fs):
+        declared = getattr(step, "target_type", None)  # steps whose decodes also take plain tensors say it
+        if isinstance(declared, type):
+            return declared
         table = getattr(getattr(step, "decodes", None), "table", None)
         types = getattr(table, "input_types", None)
         if types is None:

@@ -169,6 +169,8 @@ class Categorize(DisplayedTransform):
     A label absent from the vocab raises an error naming it, unless `add_na=True` (then it maps to '#na#').
     """
 
+    target_type = TensorCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
@@ -221,6 +223,8 @@ class MultiCategorize(DisplayedTransform):
     Decodes to a `MultiCategory` list of labels.
     """
 
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
@@ -259,6 +263,8 @@ class OneHotEncode(DisplayedTransform):
     decodes to the indices instead.
     """
 
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 2
@@ -293,6 +299,8 @@ class OneHotEncode(DisplayedTransform):
 
 class EncodedMultiCategorize(DisplayedTransform):
     """Targets that are already one-hot (e.g. 0/1 columns) → `TensorMultiCategory` with `vocab` naming the columns."""
+
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
