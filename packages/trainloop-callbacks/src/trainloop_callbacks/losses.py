@@ -49,11 +49,18 @@ class FlatLoss:
     def _prep(self, inp: Tensor, targ: Tensor) -> tuple[Tensor, Tensor]:
         if self.floatify and not targ.is_floating_point():
             targ = targ.float()
+        # `movedim`, not `transpose(axis, -1)`: a swap would also reorder the axes between (H and W of an
+        # (N, C, H, W) output) and score every pixel against the transposed mask (test_flat_losses_match_torch_*).
+        # A target with as many axes as the output (BCE/MSE/L1 targets, class probabilities) moves the same way.
+        same_ndim = targ.ndim == inp.ndim
         if self.axis != -1 and self.axis != inp.ndim - 1:
-            inp = inp.transpose(self.axis, -1).contiguous()
+            if same_ndim:
+                targ = targ.movedim(self.axis, -1)
+            inp = inp.movedim(self.axis, -1).contiguous()
         if self.flatten:
             flat_inp = inp.reshape(-1, inp.shape[-1]) if self.is_2d else inp.reshape(-1)
-            flat_targ = targ.reshape(-1)
+            soft = self.is_2d and same_ndim and targ.is_floating_point() and targ.shape == inp.shape
+            flat_targ = targ.reshape(-1, targ.shape[-1]) if soft else targ.reshape(-1)
             if flat_inp.shape[0] != flat_targ.shape[0]:
                 raise ValueError(
                     f"{type(self).__name__}: model output of shape {tuple(inp.shape)} and target of shape "
@@ -208,7 +215,8 @@ class DiceLoss:
 
     def __call__(self, pred: Tensor, targ: Tensor) -> Tensor:
         n_classes = pred.shape[self.axis]
-        if targ.shape != pred.shape[: self.axis] + pred.shape[self.axis + 1 :]:
+        axis = self.axis % pred.ndim  # a negative axis (-1: classes last) slices the shape like a positive one
+        if targ.shape != pred.shape[:axis] + pred.shape[axis + 1 :]:
             raise ValueError(
                 f"DiceLoss: target shape {tuple(targ.shape)} is not output shape {tuple(pred.shape)} "
                 f"without axis {self.axis}"
