@@ -245,6 +245,45 @@ def test_fit_cbs_live_for_one_call_and_add_remove(mk):
     assert isinstance(learn.recorder, Recorder)
 
 
+def test_two_callbacks_of_one_class_both_run_under_their_own_names(mk):
+    first, second, third = EventLog(), EventLog(), EventLog()
+    learn = mk(cbs=[first, second])
+    assert learn.event_log is first and learn.event_log_1 is second and first in learn.cbs and second in learn.cbs
+    with learn.no_bar():
+        learn.fit(1, cbs=third)  # a third for one fit: numbered after the others, gone afterwards
+    assert third.name == "event_log_2" and not hasattr(learn, "event_log_2")
+    assert first.seen == second.seen == third.seen and "after_batch" in first.seen
+    learn.remove_cb(first)
+    assert not hasattr(learn, "event_log") and learn.event_log_1 is second
+    with learn.removed_cbs(second):
+        assert not hasattr(learn, "event_log_1")
+    assert learn.event_log_1 is second  # put back under the name it had
+
+
+def test_unique_callbacks_are_replaced_and_put_back_after_a_fit(mk):
+    learn = mk()
+    default = learn.recorder
+    mine = Recorder(train_metrics=True)
+    with learn.no_bar():
+        learn.fit(1, cbs=mine)  # stands in for the default Recorder during this fit only
+    assert len(mine.values) == 1 and default.values == []
+    assert learn.recorder is default and default in learn.cbs and mine not in learn.cbs
+    assert sum(isinstance(c, Recorder) for c in learn.cbs) == 1
+    learn.add_cb(mine)
+    assert learn.recorder is mine and default not in learn.cbs
+
+
+def test_a_callback_named_like_a_learner_attribute_is_refused(mk):
+    class Model(Callback):
+        pass
+
+    learn = mk()
+    model = learn.model
+    with pytest.raises(ValueError, match=r"Model would be stored as learn.model.*rename"):
+        learn.add_cb(Model())
+    assert learn.model is model
+
+
 def test_removing_a_callback_during_fit_is_safe(mk):
     class RemoveOther(Callback):
         order = -5

@@ -72,6 +72,53 @@ def test_save_model_keeps_best_and_loads_it_at_end(make_regression, tmp_path):
     assert torch.equal(learn.model.weight, snapshots[1])  # epoch 1 was best and is loaded back
 
 
+def test_save_model_reload_keeps_history(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    snapshots = {}
+
+    class Snap(Callback):
+        order = 70
+
+        def after_epoch(self):
+            snapshots[self.learn.epoch] = learn.model.weight.detach().clone()
+
+    es = EarlyStoppingCallback(patience=10)
+    with learn.no_bar():
+        learn.fit(4, cbs=[ScriptedValidLoss([1.0, 2.0, 3.0, 4.0]), SaveModelCallback(fname="best"), es, Snap()])
+    assert torch.equal(learn.model.weight, snapshots[0])  # the best epoch's weights are back
+    assert [v[1] for v in learn.recorder.values] == [1.0, 2.0, 3.0, 4.0]  # and the history of all four epochs
+    assert len(learn.recorder.losses) == len(learn.recorder.lrs) == 4 * 4
+    assert (es.best, es.wait) == (1.0, 3)  # the other trackers are not rewound either
+
+
+def test_two_save_model_callbacks_watching_different_metrics_both_save(make_regression, tmp_path):
+    learn = _learner(make_regression, tmp_path)
+    snapshots = {}
+
+    class Snap(Callback):
+        order = 70
+
+        def after_epoch(self):
+            snapshots[self.learn.epoch] = learn.model.weight.detach().clone()
+
+    class ScriptedTrainLoss(Callback):
+        order = 55
+
+        def after_epoch(self):
+            self.learn.recorder.values[-1][0] = [1.0, 0.5, 2.0, 3.0][self.learn.epoch]
+
+    by_valid = SaveModelCallback(fname="best_valid")
+    by_train = SaveModelCallback(monitor="train_loss", fname="best_train")
+    learn.add_cbs([by_valid, by_train])
+    assert learn.save_model is by_valid and learn.save_model_1 is by_train
+    with learn.no_bar():
+        learn.fit(4, cbs=[ScriptedValidLoss([3.0, 1.0, 0.5, 2.5]), ScriptedTrainLoss(), Snap()])
+    assert (by_valid.best, by_train.best) == (0.5, 0.5)
+    best_valid = torch.load(tmp_path / "models" / "best_valid.pth", weights_only=True)["model"]["weight"]
+    best_train = torch.load(tmp_path / "models" / "best_train.pth", weights_only=True)["model"]["weight"]
+    assert torch.equal(best_valid, snapshots[2]) and torch.equal(best_train, snapshots[1])
+
+
 def test_save_model_every_epoch(make_regression, tmp_path):
     learn = _learner(make_regression, tmp_path)
     with learn.no_bar():

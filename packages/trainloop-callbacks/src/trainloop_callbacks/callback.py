@@ -29,6 +29,10 @@ class Callback:
     refine it. `run_train`/`run_valid` switch a callback's batch-level events off in the training or the
     validation phase (fit, epoch and phase events always run); setting `run = False`
     switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
+
+    Several callbacks of one class may run on a learner (two `SaveModelCallback`s watching different
+    metrics), each under its own `name`. A class with `unique = True` (the loop's own callbacks, mixed
+    precision) exists at most once per learner: adding another instance replaces the one there.
     """
 
     order: int = 0
@@ -37,12 +41,15 @@ class Callback:
     run_train: bool = True
     run_valid: bool = True
     run: bool = True
+    unique: bool = False
     learn: Learner | None = None
+    _name: str | None = None  # given by `Learner.add_cb` when the class's name is taken by another instance
 
     @property
     def name(self) -> str:
-        """Attribute name of this callback on the learner: `TrainEvalCallback` -> `train_eval`."""
-        return _snake(type(self).__name__)
+        """Attribute name of this callback on the learner: `TrainEvalCallback` -> `train_eval`; a second
+        callback of the same class gets a numeric suffix (`save_model_1`)."""
+        return self._name or _snake(type(self).__name__)
 
     def events(self) -> list[str]:
         """Names of the events this callback handles."""

@@ -18,6 +18,7 @@ class ProgressCallback(Callback):
     """
 
     order = 60
+    unique = True  # one per learner: another instance replaces it
     mbar: Any = None
     _pbar: Any = None
 

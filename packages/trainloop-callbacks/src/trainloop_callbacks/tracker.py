@@ -162,7 +162,9 @@ class SaveModelCallback(TrackerCallback):
         if self.at_end:
             self.last_saved = self.learn.save(self.fname, with_opt=self.with_opt)
         elif not self.every_epoch and self.last_saved is not None:
-            self.learn.load(self.fname, with_opt=False, with_rng=False)
+            # weights only: the history (Recorder) and the trackers' state stay those of the whole fit
+            # (test_save_model_reload_keeps_history)
+            self.learn.load(self.fname, with_opt=False, with_rng=False, with_cbs=False)
 
 
 class ReduceLROnPlateau(_PatienceCallback):
