@@ -193,6 +193,43 @@ def test_order_and_run_before_after():
     assert sort_by_run([b, a]) == [b, a]
 
 
+class _A(Callback):
+    order = 10
+
+
+class _B(Callback):
+    order = 5
+
+
+# a single class (fastai's usual form), a single name (never read as its characters), or a collection of either
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(_B, _A), ("_B", "_A"), ({_B}, ["_A"]), ([_B], (_A,))],
+    ids=["single-classes", "single-names", "collections-of-names-and-classes", "list-and-tuple"],
+)
+def test_run_before_after_forms(before, after, mk):
+    class C(Callback):
+        order = 20
+        run_before = before
+
+    class D(Callback):
+        order = 0
+        run_after = after
+
+    a, b, c, d = _A(), _B(), C(), D()
+    assert sort_by_run([a, b, c, d]) == [a, d, c, b]  # as in test_order_and_run_before_after
+    learn = mk(cbs=[a, b, c, d])
+    assert [cb for cb in learn.cbs if cb in (a, b, c, d)] == [a, d, c, b]
+
+
+def test_run_before_of_the_wrong_type_is_refused():
+    class E(Callback):
+        run_before = 3
+
+    with pytest.raises(TypeError, match=r"E.run_before must be a callback class, a class name.*got 3"):
+        sort_by_run([E(), Callback()])
+
+
 def test_cyclic_constraints_are_refused():
     class A(Callback):
         run_before = ("B",)
