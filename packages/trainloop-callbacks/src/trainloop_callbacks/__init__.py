@@ -93,6 +93,8 @@ from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
     CSVLogger,
     EarlyStoppingCallback,
+    FiniteLossCheck,
+    NonFiniteLossError,
     ReduceLROnPlateau,
     SaveModelCallback,
     TerminateOnNaNCallback,
@@ -190,6 +192,8 @@ __all__ = [
     "SaveModelCallback",
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
+    "FiniteLossCheck",
+    "NonFiniteLossError",
     "CSVLogger",
     # training techniques (one callback each, combinable; conflicts checked at before_fit)
     "MixedPrecision",

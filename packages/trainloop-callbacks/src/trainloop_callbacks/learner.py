@@ -30,6 +30,7 @@ from trainloop_callbacks.persistence import PersistenceMixin
 from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.techniques import TechniquesMixin
+from trainloop_callbacks.tracker import FiniteLossCheck
 from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
 from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
@@ -134,7 +135,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self._table: dict[str, list[tuple[Callback, Callable[[], Any]]]] = {}
         self._quiet_backward = self._quiet_step = True
         if default_cbs:
-            self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback()])
+            self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback(), FiniteLossCheck()])
         self.add_cbs(listify(cbs))
 
     # ---- the loop --------------------------------------------------------------------------------
