@@ -470,3 +470,86 @@ def test_cpu_batches_train_a_cuda_model(make_classification):
     preds, targs = learn.get_preds()
     assert preds.device.type == "cpu" and len(targs) == 48
     assert learn.recorder.values[-1][1] < learn.recorder.values[0][1]
+
+
+class RecordingData:
+    """The data protocol with `to`: records `to` calls and, per batch, the device its `after_batch` ran on
+    (a datablock loader moves a batch to its device, then runs the batch transforms there)."""
+
+    n_inp = 1
+
+    def __init__(self, train, valid, device="absent"):
+        self.train, self.valid = _RecordingLoader(self, train), _RecordingLoader(self, valid)
+        self.calls = []
+        if device != "absent":
+            self.device = None if device is None else torch.device(device)
+
+    def to(self, device):
+        self.calls.append(("to", torch.device(device)))
+        self.device = torch.device(device)
+        return self
+
+
+class _RecordingLoader:
+    def __init__(self, owner, batches):
+        self.owner, self.batches = owner, list(batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+    @property
+    def device(self):
+        return getattr(self.owner, "device", None)
+
+    def to(self, device):
+        self.owner.to(device)
+        return self
+
+    def __iter__(self):
+        for b in self.batches:
+            device = getattr(self.owner, "device", None) or torch.device("cpu")
+            b = tuple(t.to(device) for t in b)
+            self.owner.calls.append(("after_batch", b[0].device))  # where the batch augmentation would run
+            yield b
+
+
+@pytest.mark.parametrize("device", ["absent", "meta"], ids=["no-device-attribute", "data-elsewhere"])
+def test_data_goes_to_the_model_device_before_the_first_batch(device, make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=device)
+    torch.manual_seed(0)
+    learn = Learner(data, nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    cpu = torch.device("cpu")
+    assert data.calls[0] == ("to", cpu)  # before the first batch
+    assert data.calls.count(("to", cpu)) == 1 and data.calls.count(("after_batch", cpu)) == 4
+    learn.fit(1)  # already there: not sent again
+    assert data.calls.count(("to", cpu)) == 1
+
+
+def test_data_built_on_the_cpu_stays_and_plain_loaders_still_work(make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=None)  # datablock's "where they were built": the CPU
+    learn = Learner(data, nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    assert not [c for c in data.calls if c[0] == "to"]
+    extra = RecordingData([], vdl, device="meta").valid  # a loader given to get_preds goes there too
+    preds, _ = learn.get_preds(dl=extra)
+    assert preds.shape == (32, 1) and extra.owner.calls[0] == ("to", torch.device("cpu"))
+    learn = Learner((tdl, vdl), nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)  # plain torch loaders
+    with learn.no_bar():
+        learn.fit(1)
+    assert learn.xb[0].device.type == "cpu" and len(learn.recorder.values) == 1
+
+
+@pytest.mark.gpu
+def test_batch_transforms_run_on_the_model_gpu(make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=None)
+    learn = Learner(data, nn.Linear(3, 1).cuda(), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    assert data.calls[0][0] == "to" and data.calls[0][1].type == "cuda"
+    assert {c[1].type for c in data.calls if c[0] == "after_batch"} == {"cuda"}

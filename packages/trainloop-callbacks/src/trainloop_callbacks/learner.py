@@ -196,10 +196,15 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             finally:  # an error inside fit skips after_fit: still give the logger back (ProgressCallback swaps it)
                 self.logger, self.training = logger, False
 
-    def _prepare_batches(self) -> None:
+    def _prepare_batches(self, *loaders: Any) -> None:
         # read once per fit or inference pass, not per batch: where batches go and how they split
         self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
         self._on_cpu = self._device.type == "cpu"
+        # The data go where the model is before the first batch (the data protocol's `to`), so the loader's
+        # batch transforms (`after_batch`, the GPU augmentation) run there, not on the CPU before the move
+        # (ARCHITECTURE decision 5; test_data_goes_to_the_model_device_before_the_first_batch).
+        for data in (self.dls, *loaders):
+            _send_to(data, self._device)
 
     def _check_train_data(self) -> None:
         try:
@@ -336,6 +341,29 @@ def _loss_error(loss_func: Any, pred: Any, yb: tuple[Any, ...], e: Exception) ->
     pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
     name = getattr(loss_func, "__name__", type(loss_func).__name__)
     return ValueError(f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}")
+
+
+def _send_to(data: Any, device: torch.device) -> None:
+    """`data.to(device)` when `data` has the protocol's `to` and is not there yet (`device` None means the CPU)."""
+    to = getattr(data, "to", None)
+    if not callable(to):
+        return  # plain torch DataLoaders: the loop moves each batch
+    current = getattr(data, "device", _NO_DEVICE)
+    if current is not _NO_DEVICE and _same_device(current, device):
+        return
+    to(device)
+
+
+_NO_DEVICE = object()
+
+
+def _same_device(current: Any, device: torch.device) -> bool:
+    if current is None:
+        return device.type == "cpu"
+    current = torch.device(current)
+    if current.type != device.type:
+        return False
+    return current.index is None or device.index is None or current.index == device.index
 
 
 def _model_device(model: nn.Module) -> torch.device:
