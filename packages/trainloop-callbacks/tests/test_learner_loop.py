@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import (
+    BCEWithLogitsLossFlat,
     Callback,
     CancelBatchException,
     CancelEpochException,
@@ -14,8 +15,10 @@ from trainloop_callbacks import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
+    CrossEntropyLossFlat,
     Event,
     Learner,
+    MSELossFlat,
     Recorder,
     TrainEvalCallback,
     sort_by_run,
@@ -435,6 +438,49 @@ def test_bad_dls_and_missing_loss(make_regression):
         Learner(object(), nn.Linear(3, 1), nn.MSELoss())
     with pytest.raises(ValueError, match="loss_func"):
         Learner(make_regression(), nn.Linear(3, 1))
+
+
+class FakeData:
+    """Data that declare their loss the way datablock's target blocks do: `loss_kind` and `c`."""
+
+    n_inp = 1
+
+    def __init__(self, train, valid, loss_kind, c, **attrs):
+        self.train, self.valid, self.loss_kind, self.c = train, valid, loss_kind, c
+        for k, v in attrs.items():
+            setattr(self, k, v)
+
+
+@pytest.mark.parametrize(
+    ("kind", "cls"), [("cross_entropy", CrossEntropyLossFlat), ("bce", BCEWithLogitsLossFlat), ("mse", MSELossFlat)]
+)
+def test_default_loss_from_the_datas_loss_kind(kind, cls, make_regression):
+    data = FakeData(*make_regression(), loss_kind={"kind": kind, "axis": -1}, c=1)
+    learn = Learner(data, nn.Linear(3, 1))
+    assert type(learn.loss_func) is cls and learn.loss_func.axis == -1
+    mine = nn.L1Loss()
+    assert Learner(FakeData(*make_regression(), {"kind": kind}, 1, loss_func=mine), nn.Linear(3, 1)).loss_func is mine
+    assert Learner(data, nn.Linear(3, 1), mine).loss_func is mine  # an explicit loss_func wins
+    with pytest.raises(ValueError, match=r"loss_kind .*'hinge'.* cannot be read"):
+        Learner(FakeData(*make_regression(), {"kind": "hinge"}, 1), nn.Linear(3, 1))
+    with pytest.raises(ValueError, match=r"needs a loss_func.*dls.loss_kind"):
+        Learner(FakeData(*make_regression(), None, None), nn.Linear(3, 1))
+
+
+def test_masks_default_to_cross_entropy_over_axis_1():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 2, 3, 5, generator=g)
+    y = (x[:, 0] > x[:, 1]).long()  # a (N, H, W) mask: class 1 where channel 0 is larger
+    dl = DataLoader(TensorDataset(x, y), batch_size=4)
+    data = FakeData(dl, dl, loss_kind={"kind": "cross_entropy", "axis": 1}, c=2)
+    torch.manual_seed(0)
+    learn = Learner(data, nn.Conv2d(2, 2, 1), opt_func=SGD, lr=0.5)
+    assert type(learn.loss_func) is CrossEntropyLossFlat and learn.loss_func.axis == 1
+    with learn.no_bar():
+        learn.fit(3)
+    out = learn.model(x)
+    assert torch.allclose(learn.loss_func(out, y), torch.nn.functional.cross_entropy(out, y))
+    assert learn.recorder.values[-1][1] < learn.recorder.values[0][1]
 
 
 def test_training_actually_learns(mk, make_regression):

@@ -14,6 +14,7 @@ from trainloop_callbacks import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
+    loss_from_kind,
 )
 
 g = torch.Generator().manual_seed(0)
@@ -136,3 +137,37 @@ def test_flat_losses_match_torch_same_shape_targets_axis_1(shape):
     loss = MSELossFlat(axis=1)
     loss.reduction = "none"  # element order follows the moved axis: (N, H, W, C)
     assert torch.allclose(loss(out, real), ((out - real) ** 2).movedim(1, -1).reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("loss_kind", "cls", "axis"),
+    [
+        ({"kind": "cross_entropy", "axis": -1}, CrossEntropyLossFlat, -1),
+        ({"kind": "cross_entropy", "axis": 1}, CrossEntropyLossFlat, 1),
+        ({"kind": "cross_entropy"}, CrossEntropyLossFlat, -1),
+        ({"kind": "bce", "axis": -1}, BCEWithLogitsLossFlat, -1),
+        ({"kind": "mse", "axis": -1}, MSELossFlat, -1),
+    ],
+)
+def test_loss_from_kind(loss_kind, cls, axis):
+    loss = loss_from_kind(loss_kind)
+    assert type(loss) is cls and loss.axis == axis
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "hinge"},
+        {"axis": 1},
+        {"kind": "mse", "axis": 1.5},
+        {"kind": "mse", "axis": True},
+        {"kind": "bce", "c": 3},
+    ],
+)
+def test_loss_from_kind_refuses_what_it_cannot_read(bad):
+    with pytest.raises(
+        ValueError, match=r"loss_kind .* cannot be read: expected 'kind' one of \['bce', 'cross_entropy', 'mse'\]"
+    ):
+        loss_from_kind(bad)
+    with pytest.raises(TypeError, match="loss_kind must be a dict"):
+        loss_from_kind("cross_entropy")

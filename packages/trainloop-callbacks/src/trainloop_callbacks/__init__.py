@@ -31,6 +31,7 @@ from trainloop_callbacks.inference import GatherPredsCallback
 from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.losses import (
+    LOSS_KINDS,
     BCELossFlat,
     BCEWithLogitsLossFlat,
     CrossEntropyLossFlat,
@@ -42,6 +43,7 @@ from trainloop_callbacks.losses import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
+    loss_from_kind,
 )
 from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
 from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
@@ -186,6 +188,8 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
     # tracking
     "TrackerCallback",
     "EarlyStoppingCallback",

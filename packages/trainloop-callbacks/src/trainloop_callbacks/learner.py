@@ -24,6 +24,7 @@ from trainloop_callbacks.events import (
 )
 from trainloop_callbacks.fit_policies import FitPoliciesMixin
 from trainloop_callbacks.inference import InferenceMixin
+from trainloop_callbacks.losses import loss_from_kind
 from trainloop_callbacks.lr_finder import LRFindMixin
 from trainloop_callbacks.metric_base import Metric, as_metric
 from trainloop_callbacks.persistence import PersistenceMixin
@@ -113,13 +114,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     ) -> None:
         self.dls = as_dataloaders(dls)
         self.model = model
-        if loss_func is None:
-            loss_func = getattr(self.dls, "loss_func", None) or getattr(
-                getattr(self.dls, "train", None), "loss_func", None
-            )
-        if loss_func is None:
-            raise ValueError("Learner needs a loss_func: pass one, or give dls a `loss_func` attribute")
-        self.loss_func = loss_func
+        self.loss_func = loss_func if loss_func is not None else _loss_from_data(self.dls)
         self.opt_func = opt_func
         self.lr, self.wd, self.wd_bn_bias, self.train_bn, self.moms = lr, wd, wd_bn_bias, train_bn, moms
         self.splitter = splitter if splitter is not None else default_splitter
@@ -341,6 +336,21 @@ def _loss_error(loss_func: Any, pred: Any, yb: tuple[Any, ...], e: Exception) ->
     pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
     name = getattr(loss_func, "__name__", type(loss_func).__name__)
     return ValueError(f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}")
+
+
+def _loss_from_data(dls: Any) -> Callable[..., Tensor]:
+    """The loss the data ask for: `dls.loss_func` (or `dls.train.loss_func`) as in fastai, else the loss for
+    `dls.loss_kind` (`loss_from_kind`: what datablock's target block declares)."""
+    loss_func = getattr(dls, "loss_func", None) or getattr(getattr(dls, "train", None), "loss_func", None)
+    if loss_func is not None:
+        return loss_func
+    loss_kind = getattr(dls, "loss_kind", None)
+    if loss_kind is not None:
+        return loss_from_kind(loss_kind)
+    raise ValueError(
+        "Learner needs a loss_func: pass one, or use data that declare it (`dls.loss_kind`, which datablock's "
+        "target blocks set, or a `dls.loss_func` attribute)"
+    )
 
 
 def _send_to(data: Any, device: torch.device) -> None:

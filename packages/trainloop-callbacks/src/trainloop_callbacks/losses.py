@@ -3,6 +3,7 @@ predictions (`decodes`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
 ]
 
 
@@ -243,3 +246,29 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+# What the data say about their targets (the data protocol's `dls.loss_kind`) → the loss fastai would pick.
+LOSS_KINDS: dict[str, Callable[..., FlatLoss]] = {
+    "cross_entropy": CrossEntropyLossFlat,  # single-label classes, class scores along `axis` (1 for masks)
+    "bce": BCEWithLogitsLossFlat,  # multi-label
+    "mse": MSELossFlat,  # regression
+}
+
+
+def loss_from_kind(loss_kind: Mapping[str, Any]) -> FlatLoss:
+    """The loss for the data protocol's `dls.loss_kind`, a plain dict `{"kind": "cross_entropy" | "bce" | "mse",
+    "axis": int}` (`axis`, default -1, is where the class scores are: 1 for segmentation masks).
+
+    `loss_from_kind({"kind": "cross_entropy", "axis": 1})` is `CrossEntropyLossFlat(axis=1)`; the `Learner` uses
+    it when no `loss_func` is given."""
+    if not isinstance(loss_kind, Mapping):
+        raise TypeError(f'loss_kind must be a dict like {{"kind": "cross_entropy", "axis": -1}}, got {loss_kind!r}')
+    unknown = sorted(set(loss_kind) - {"kind", "axis"})
+    kind, axis = loss_kind.get("kind"), loss_kind.get("axis", -1)
+    if unknown or kind not in LOSS_KINDS or isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(
+            f"loss_kind {dict(loss_kind)!r} cannot be read: expected 'kind' one of {sorted(LOSS_KINDS)} and an "
+            f"optional integer 'axis'{f', not the keys {unknown}' if unknown else ''}"
+        )
+    return LOSS_KINDS[kind](axis=axis)
