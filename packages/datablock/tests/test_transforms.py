@@ -77,6 +77,16 @@ def test_categorize_learns_vocab_from_training_split_only():
         p("bird")
 
 
+@pytest.mark.parametrize("missing", [float("nan"), None])
+def test_categorize_names_a_missing_label_as_such(missing):
+    c = Categorize()
+    c.setup(["b", "a", missing])
+    assert list(c.vocab) == ["a", "b"]
+    with pytest.raises(Exception, match=r"a target is (nan|None): the labels hold a missing value") as info:
+        c(missing)
+    assert "training split" not in str(info.value)
+
+
 def test_categorize_add_na_and_given_vocab():
     c = Categorize(add_na=True)
     c.setup(["b", "a"])

@@ -31,6 +31,7 @@ class NoBnBiasDecay(Callback):
     """
 
     order = 5
+    unique = True  # one per learner: another instance replaces it
     run_valid = False
 
     def before_fit(self) -> None:
