@@ -3,12 +3,14 @@
 from datablock.__about__ import __version__
 from datablock.blocks import CategoryBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
 from datablock.collate import collate, decollate
+from datablock.convert import Conversion, to_tensor
 from datablock.datablock import DataBlock
 from datablock.dataloaders import DataLoaders
 from datablock.errors import CollateError, ItemError, SkipItem
 from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get_files
 from datablock.labellers import RegexLabeller, parent_label
-from datablock.loader import DataLoader
+from datablock.loader import EVENTS, DataLoader
+from datablock.losskind import LOSS_KINDS, check_loss_kind
 from datablock.parallel import parallel_gen, parallel_map
 from datablock.splitters import (
     ColSplitter,
@@ -51,6 +53,10 @@ __all__ = [
     "DataLoaders",
     "collate",
     "decollate",
+    "EVENTS",
+    # what the data says about the model
+    "check_loss_kind",
+    "LOSS_KINDS",
     # getters and labellers
     "get_files",
     "FileGetter",
@@ -72,6 +78,8 @@ __all__ = [
     "RandomSubsetSplitter",
     "KFoldSplitter",
     # type transforms
+    "to_tensor",
+    "Conversion",
     "ToTensor",
     "IntToFloatTensor",
     "Normalize",

@@ -138,6 +138,10 @@ class DataBlock:
         kw = {**self.dls_kwargs, **kwargs}
         if self.dl_type is not None:
             kw.setdefault("dl_type", self.dl_type)
+        targets = self.blocks[self.n_inp :]
+        if len(targets) == 1:  # what the one target block says about the model (several: the user decides)
+            kw.setdefault("loss_kind", targets[0].loss_kind)
+            kw.setdefault("c", targets[0].c)
         return DataLoaders.from_dsets(
             dsets, bs=bs, shuffle_train=shuffle, after_item=self.item_tfms, after_batch=self.batch_tfms, **kw
         )
