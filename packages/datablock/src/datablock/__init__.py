@@ -11,6 +11,7 @@ from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get
 from datablock.labellers import RegexLabeller, parent_label
 from datablock.loader import EVENTS, DataLoader
 from datablock.losskind import LOSS_KINDS, check_loss_kind
+from datablock.padding import PadInput
 from datablock.parallel import parallel_gen, parallel_map
 from datablock.splitters import (
     ColSplitter,
@@ -53,6 +54,7 @@ __all__ = [
     "DataLoaders",
     "collate",
     "decollate",
+    "PadInput",
     "EVENTS",
     # what the data says about the model
     "check_loss_kind",

@@ -35,7 +35,8 @@ class TransformBlock:
     What a target block says about the model, as plain data: `loss_kind` (see `check_loss_kind`; default:
     the one declared by the last type transform that has a `loss_kind` attribute, e.g. `Categorize`) and
     `c`, the number of classes or outputs when the block knows it up front (e.g. a mask's codes; else
-    the loaders learn it from the vocab or `RegressionSetup.c`).
+    the loaders learn it from the vocab or `RegressionSetup.c`). `cache_all=True` keeps every item's result
+    of the block's (deterministic) type pipeline, whatever its size, so e.g. tokenization runs once per item.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class TransformBlock:
         dls_kwargs: dict[str, Any] | None = None,
         loss_kind: str | dict[str, Any] | None = None,
         c: int | None = None,
+        cache_all: bool = False,
     ) -> None:
         self.type_tfms = _as_list(type_tfms)
         self.item_tfms = _as_list(item_tfms)
@@ -59,6 +61,7 @@ class TransformBlock:
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
             raise ValueError(f"TransformBlock: c must be a positive int (classes or outputs), got {c!r}")
         self.c = c
+        self.cache_all = cache_all
 
     def __repr__(self) -> str:
         names = [getattr(t, "name", getattr(t, "__name__", type(t).__name__)) for t in self.type_tfms]

@@ -124,7 +124,8 @@ class DataBlock:
     def datasets(self, source: Any) -> Datasets:
         """`Datasets` over the items of `source`, split, with every element's type pipeline set up."""
         items = self.get_source_items(source)
-        return Datasets(items, self.type_tfms(), splits=self.split(items), n_inp=self.n_inp)
+        keep = [k for k, b in enumerate(self.blocks) if b.cache_all]
+        return Datasets(items, self.type_tfms(), splits=self.split(items), n_inp=self.n_inp, cache_all=keep)
 
     def dataloaders(
         self, source: Any, bs: int = 64, shuffle: bool = True, num_workers: int = 0, **kwargs: Any
