@@ -137,6 +137,11 @@ class Fetcher:
         return x if self.after_item is None else self.after_item(x)
 
     def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]], list[tuple[int, Any]]]:
+        if not self.columns and self.after_item is None:
+            try:  # the common case in one comprehension; a failure is sorted out item by item below
+                return [self.dataset[i] for i in idxs], [], []
+            except Exception:  # noqa: BLE001 - rebuilt per item, where a SkipItem is told from a real error
+                pass
         items, skipped, kept = [], [], []
         get = self._partial if self.columns else self.__getitem__
         for i in idxs:

@@ -208,7 +208,9 @@ class DataLoader:
         order = bi.take_order()
         n = len(order)
         in_order = isinstance(order, range) and order.start == 0 and order.step == 1
-        perm = None if in_order else torch.as_tensor(list(order), dtype=torch.long)
+        perm = (
+            None if in_order else torch.as_tensor(order if isinstance(order, list) else list(order), dtype=torch.long)
+        )
         for start in range(0, n, self.bs):
             stop = min(start + self.bs, n)
             if self.drop_last and stop - start < self.bs:
