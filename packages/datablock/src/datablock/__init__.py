@@ -7,6 +7,7 @@ from datablock.convert import Conversion, to_tensor
 from datablock.datablock import DataBlock
 from datablock.dataloaders import DataLoaders
 from datablock.errors import CollateError, ItemError, SkipItem
+from datablock.external import download_url, file_sha256, tiers_home, untar_data
 from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get_files
 from datablock.labellers import RegexLabeller, parent_label
 from datablock.loader import EVENTS, DataLoader
@@ -93,6 +94,11 @@ __all__ = [
     "CategoryMap",
     "Category",
     "MultiCategory",
+    # data access
+    "download_url",
+    "untar_data",
+    "tiers_home",
+    "file_sha256",
     # errors and helpers
     "SkipItem",
     "ItemError",
