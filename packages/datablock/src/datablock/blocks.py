@@ -37,6 +37,9 @@ class TransformBlock:
     `c`, the number of classes or outputs when the block knows it up front (e.g. a mask's codes; else
     the loaders learn it from the vocab or `RegressionSetup.c`). `cache_all=True` keeps every item's result
     of the block's (deterministic) type pipeline, whatever its size, so e.g. tokenization runs once per item.
+
+    An item transform that needs another element of the sample (a point's `canvas_size` from the image) is an
+    `ItemTransform` in `item_tfms`: it receives the whole sample tuple.
     """
 
     def __init__(

@@ -11,7 +11,6 @@ from datablock._pipe import as_pipeline
 from datablock.config import pipeline_from_config, pipeline_to_config
 from datablock.loader import DataLoader
 from datablock.losskind import check_loss_kind
-from typedtensor import Canvas
 
 __all__ = ["DataLoaders"]
 
@@ -203,13 +202,15 @@ class DataLoaders:
         """A batch back to readable items (through the validation pipelines)."""
         return self._decoder().decode_batch(b, max_n=max_n, full=full)
 
-    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid picture of a training batch (or of `b`); save it with `.save("batch.png")`."""
-        return self.train.show_batch(b, max_n=max_n, ncols=ncols, scale=scale)
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False) -> Any:
+        """A grid picture of a training batch (or of `b`); save it with `.save("batch.png")` (`table`: a DataFrame)."""
+        return self.train.show_batch(b, max_n=max_n, ncols=ncols, scale=scale, table=table)
 
-    def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid of samples of `b` titled `target / prediction`."""
-        return self._decoder().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale)
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False
+    ) -> Any:
+        """A grid of samples of `b` titled `target / prediction` (`table=True`: a DataFrame with `_pred` columns)."""
+        return self._decoder().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale, table=table)
 
     def test_dl(self, items: Sequence[Any], with_labels: bool = False, **kwargs: Any) -> DataLoader:
         """Raw `items` through the validation pipelines (no training-only transforms), in order.

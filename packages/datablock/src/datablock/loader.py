@@ -33,9 +33,8 @@ from datablock._fetch import (
 )
 from datablock._pipe import ItemFunc, as_pipeline, decode_with, tfm_name
 from datablock.collate import collate, decollate
-from datablock.show import decode_preds, grid, show_samples
+from datablock.show import decode_preds, grid, samples_table, show_samples
 from dispatch_transforms import Pipeline
-from typedtensor import Canvas
 
 __all__ = ["DataLoader", "EVENTS"]
 
@@ -406,13 +405,20 @@ class DataLoader:
             items = [dec(it) for it in items]
         return items
 
-    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG."""
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False) -> Any:
+        """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG.
+
+        With `table=True` (tabular-like data), a pandas DataFrame with one row per sample instead.
+        """
         b = self.one_batch() if b is None else b
         samples = self._decoded_items(b, max_n)
+        if table:
+            return samples_table(samples, self.dataset, self.n_inp)
         return grid(show_samples(samples, self.dataset, self.n_inp), ncols=ncols, scale=scale)
 
-    def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False
+    ) -> Any:
         """Like `show_batch`, with each sample's title reading `target / prediction`.
 
         `preds` are the model's outputs for `b` (class scores are turned into the predicted class).
@@ -423,6 +429,8 @@ class DataLoader:
         if not targets:
             raise ValueError("DataLoader.show_results: the batch has no targets (all elements are inputs)")
         pred_samples = decode_preds(preds, [to_device(t, "cpu") for t in targets], max_n)
+        if table:  # a DataFrame with `<target>_pred` columns
+            return samples_table(samples, self.dataset, self.n_inp, preds=pred_samples)
         return grid(show_samples(samples, self.dataset, self.n_inp, preds=pred_samples), ncols=ncols, scale=scale)
 
     def __repr__(self) -> str:
