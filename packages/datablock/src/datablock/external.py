@@ -220,7 +220,11 @@ def untar_data(
         src = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
         if dest.exists():
             shutil.rmtree(dest)
-        os.replace(src, dest)
+        try:
+            os.replace(src, dest)
+        except OSError:
+            if not dest.exists():
+                raise  # another process finishing the same extraction first is fine; anything else is not
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
