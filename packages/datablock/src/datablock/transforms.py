@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from datablock.collate import _plain, retype
+from datablock.convert import to_tensor
 from datablock.vocab import Category, CategoryMap, MultiCategory
 from dispatch_transforms import DisplayedTransform, Transform
-from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
+from typedtensor import TensorCategory, TensorImage, TensorMask, TensorMultiCategory
 
 __all__ = [
     "ToTensor",
@@ -29,26 +29,18 @@ Stats = Sequence[float] | torch.Tensor
 
 
 class ToTensor(Transform):
-    """PIL images and HWC arrays → channels-first `TensorImage` (uint8 kept; 'L' images → `TensorImageBW`)."""
+    """Items → typed tensors through `to_tensor`: PIL images and HWC arrays → channels-first `TensorImage`
+    (uint8 kept; 'L' images → `TensorImageBW`). Other packages add types with `@to_tensor.register`;
+    types no one registered pass through unchanged."""
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 5
 
-    def encodes(self, x: Image.Image | np.ndarray) -> None:
-        if isinstance(x, Image.Image):
-            # `wrap` re-types without the constructor's checks: a few µs per item on the hot path
-            if x.mode == "L":
-                return TensorImageBW.wrap(torch.from_numpy(np.array(x))[None])
-            if x.mode != "RGB":
-                x = x.convert("RGB")
-            return TensorImage.wrap(torch.from_numpy(np.array(x)).permute(2, 0, 1))
-        t = torch.from_numpy(np.ascontiguousarray(x))
-        if t.ndim == 3 and t.shape[-1] in (1, 3, 4):
-            return TensorImage(t.permute(2, 0, 1))
-        if t.ndim == 2:
-            return TensorImage(t[None])
-        return t
+
+# The class's encodes table *is* `to_tensor`'s (shared, not copied), so a registration made after this class
+# exists reaches it, its subclasses and their instances (test_convert: test_registration_reaches_ToTensor).
+ToTensor._encodes_table = to_tensor.table
 
 
 class IntToFloatTensor(DisplayedTransform):
@@ -175,6 +167,7 @@ class Categorize(DisplayedTransform):
 
     order = 1
     train_setup = True  # the vocab comes from the training split only
+    loss_kind = "cross_entropy"  # what this target asks of the model (class axis -1; see losskind.py)
 
     def __init__(self, vocab: Iterable[Hashable] | None = None, sort: bool = True, add_na: bool = False) -> None:
         super().__init__()
@@ -229,6 +222,7 @@ class MultiCategorize(DisplayedTransform):
 
     order = 1
     train_setup = True
+    loss_kind = "bce"
 
     def __init__(self, vocab: Iterable[Hashable] | None = None, add_na: bool = False) -> None:
         super().__init__()
@@ -305,6 +299,7 @@ class EncodedMultiCategorize(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    loss_kind = "bce"
 
     def __init__(self, vocab: Iterable[Hashable]) -> None:
         super().__init__()
@@ -343,6 +338,7 @@ class RegressionSetup(DisplayedTransform):
 
     order = 1
     train_setup = True
+    loss_kind = "mse"
 
     def __init__(self, c: int | None = None) -> None:
         super().__init__()
