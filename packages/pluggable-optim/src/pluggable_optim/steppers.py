@@ -30,6 +30,7 @@ from pluggable_optim.group import GroupView
 __all__ = [
     "sgd_step",
     "momentum_step",
+    "nesterov_step",
     "rms_prop_step",
     "adam_step",
     "radam_step",
@@ -54,6 +55,12 @@ def sgd_step(g: GroupView, *, lr: float = 1e-3) -> None:
 def momentum_step(g: GroupView, *, lr: float = 1e-3) -> None:
     """SGD with momentum: `p -= lr * grad_avg` (the buffer kept by `average_grad`)."""
     add_scaled_(g.params, g.state("grad_avg"), -lr)
+
+
+def nesterov_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9) -> None:
+    """SGD with Nesterov momentum (torch's formulation): `p -= lr * (grad + mom * grad_avg)`, after `average_grad`."""
+    add_scaled_(g.params, g.grads, -lr)
+    add_scaled_(g.params, g.state("grad_avg"), -lr * mom)
 
 
 def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: float = 1e-8) -> None:
