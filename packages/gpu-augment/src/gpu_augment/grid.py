@@ -59,10 +59,10 @@ def sampling_grid(matrix: torch.Tensor, size: tuple[int, int], *, projective: bo
         _plane(matrix[:, 0], xs, ys, out=grid[..., 0])
         _plane(matrix[:, 1], xs, ys, out=grid[..., 1])
         return grid
-    # the perspective divide on contiguous planes; only the results are interleaved
+    # the perspective divide: one plane of 1 / z, the x and y planes scaled by it in place
     scale = _plane(matrix[:, 2], xs, ys).reciprocal_()
-    torch.mul(_plane(matrix[:, 0], xs, ys), scale, out=grid[..., 0])
-    torch.mul(_plane(matrix[:, 1], xs, ys), scale, out=grid[..., 1])
+    for k in range(2):
+        _plane(matrix[:, k], xs, ys, out=grid[..., k]).mul_(scale)
     return grid
 
 
