@@ -53,9 +53,9 @@ def find_kernel(steps: Sequence[Any]) -> Kernel | None:
     """
     blocks = [_block(s) for s in steps]
     decay = None
-    if blocks and blocks[0][0] in _DECAY and not blocks[0][1]:
-        decay = _DECAY[blocks[0][0]]
-        blocks = blocks[1:]
+    first = next((kind for f, kind in _DECAY.items() if blocks and blocks[0][0] is f), None)
+    if first is not None and not blocks[0][1]:
+        decay, blocks = first, blocks[1:]
     funcs = [f for f, _ in blocks]
     fixed = [kw for _, kw in blocks]
     if funcs == [sgd_step] and not fixed[0]:
