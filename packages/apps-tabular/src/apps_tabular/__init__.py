@@ -2,5 +2,23 @@
 
 from apps_tabular.__about__ import __version__
 from apps_tabular.columns import cont_cat_split
+from apps_tabular.core import TabularDataset, TabularPandas
+from apps_tabular.data import TabularDataLoader, TabularDataLoaders
+from apps_tabular.procs import NA, RARE, Categorify, FillMissing, TabularNormalize, TabularProc
+from datablock import Normalize  # the same object as datablock's: in procs it means TabularNormalize (README)
 
-__all__ = ["__version__", "cont_cat_split"]
+__all__ = [
+    "__version__",
+    "cont_cat_split",
+    "TabularPandas",
+    "TabularDataset",
+    "TabularDataLoader",
+    "TabularDataLoaders",
+    "TabularProc",
+    "Categorify",
+    "FillMissing",
+    "TabularNormalize",
+    "Normalize",
+    "NA",
+    "RARE",
+]
