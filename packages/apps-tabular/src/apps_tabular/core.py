@@ -217,6 +217,7 @@ class TabularPandas:
                 self.cat_names += [c for c in p.added_cols if c not in self.cat_names]
         self._setup_y(train)
         self._finish_items()
+        self._check_columns()
 
     def _setup_y(self, train: np.ndarray) -> None:
         kind = self.y_spec["kind"]
@@ -248,9 +249,7 @@ class TabularPandas:
     def _encode_labels(self, s: pd.Series) -> np.ndarray:
         assert self.y_vocab is not None
         items = [o for o in self.y_vocab.items if not (self.y_vocab.add_na and o == "#na#")]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("object")
-        codes = pd.Categorical(s, categories=items).codes
+        codes = pd.Index(items, dtype=object).get_indexer(s.astype(object))
         offset = 1 if self.y_vocab.add_na else 0
         bad = codes < 0
         if bad.any() and not self.y_vocab.add_na:
@@ -279,6 +278,24 @@ class TabularPandas:
 
     def tensors(self, rows: np.ndarray | None = None, with_labels: bool = True) -> tuple[torch.Tensor, ...]:
         """`(cats, conts[, ys])` of `rows` (all when None): long `(n, n_cat)`, float32 `(n, n_cont)`, targets."""
+        self._check_columns()
+        out = [
+            self._matrix(self.cat_names, np.dtype(np.int64), rows),
+            self._matrix(self.cont_names, np.dtype(np.float32), rows),
+        ]
+        if with_labels and self.y_names:
+            kind = self.y_spec["kind"]
+            if kind == "category":
+                col = self.items[self.y_names[0]].to_numpy()
+                out.append(torch.from_numpy(np.array(col if rows is None else col[rows], dtype=np.int64)))
+            else:
+                out.append(self._matrix(self.y_names, np.dtype(np.float32), rows))
+        if self.device is not None:
+            out = [t.to(self.device) for t in out]
+        return tuple(out)
+
+    def _check_columns(self) -> None:
+        """Processed columns must be numbers: codes for categorical columns (after Categorify)."""
         for c in self.cat_names:
             if not pd.api.types.is_integer_dtype(self.items[c]) and not pd.api.types.is_bool_dtype(self.items[c]):
                 raise TypeError(
@@ -288,20 +305,6 @@ class TabularPandas:
         for c in self.cont_names:
             if not pd.api.types.is_numeric_dtype(self.items[c]):
                 raise TypeError(f"TabularPandas: continuous column {c!r} is {self.items[c].dtype}, not numeric")
-        out = [
-            self._matrix(self.cat_names, np.dtype(np.int64), rows),
-            self._matrix(self.cont_names, np.dtype(np.float32), rows),
-        ]
-        if with_labels and self.y_names:
-            kind = self.y_spec["kind"]
-            if kind == "category":
-                col = self.items[self.y_names[0]].to_numpy()
-                out.append(torch.from_numpy(np.ascontiguousarray(col if rows is None else col[rows], dtype=np.int64)))
-            else:
-                out.append(self._matrix(self.y_names, np.dtype(np.float32), rows))
-        if self.device is not None:
-            out = [t.to(self.device) for t in out]
-        return tuple(out)
 
     @property
     def train(self) -> TabularDataset:

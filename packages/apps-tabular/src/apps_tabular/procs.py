@@ -241,7 +241,7 @@ class Categorify(TabularProc):
         s = self._align(s, c)
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("object")
-        idx = pd.Categorical(s, categories=values).codes if values else np.full(len(s), -1)
+        idx = pd.Index(values, dtype=object).get_indexer(s.astype(object)) if values else np.full(len(s), -1)
         out = np.where(idx >= 0, codes[np.maximum(idx, 0)] if len(codes) else 0, 0)
         return out.astype(_code_dtype(len(self.classes[c])))
 
@@ -357,7 +357,7 @@ class FillMissing(TabularProc):
             if ind in df.columns:
                 mask = df[ind].astype(bool).to_numpy()
                 df[c] = df[c].astype("float64").mask(mask)
-                df.drop(columns=ind, inplace=True)
+                del df[ind]
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> list[str]:
         return [*super().get_feature_names_out(input_features), *self.added_cols]
