@@ -109,11 +109,14 @@ class TabularDataset(TensorDataset):
     `tabular` is the `TabularPandas` it comes from (procs, vocabs, decoding).
     """
 
-    n_inp = 2
-
     def __init__(self, to: TabularPandas, rows: np.ndarray | None, with_labels: bool = True) -> None:
         self.tabular, self.rows, self.with_labels = to, rows, with_labels
         super().__init__(*to.tensors(rows, with_labels))
+
+    @property
+    def n_inp(self) -> int:
+        """Inputs per batch: `cats, conts` (2), or `cats` alone (1) for collaborative filtering."""
+        return 2 if self.tabular.with_cont else 1
 
     @property
     def vocab(self) -> Any:
@@ -143,6 +146,7 @@ class TabularPandas:
     """
 
     config_safe = True
+    with_cont = True  # batches carry the continuous tensor (collaborative filtering's loaders do not)
 
     def __init__(
         self,
@@ -279,10 +283,9 @@ class TabularPandas:
     def tensors(self, rows: np.ndarray | None = None, with_labels: bool = True) -> tuple[torch.Tensor, ...]:
         """`(cats, conts[, ys])` of `rows` (all when None): long `(n, n_cat)`, float32 `(n, n_cont)`, targets."""
         self._check_columns()
-        out = [
-            self._matrix(self.cat_names, np.dtype(np.int64), rows),
-            self._matrix(self.cont_names, np.dtype(np.float32), rows),
-        ]
+        out = [self._matrix(self.cat_names, np.dtype(np.int64), rows)]
+        if self.with_cont:
+            out.append(self._matrix(self.cont_names, np.dtype(np.float32), rows))
         if with_labels and self.y_names:
             kind = self.y_spec["kind"]
             if kind == "category":
@@ -381,18 +384,16 @@ class TabularPandas:
         missing = [c for c in used if c not in df.columns]
         if missing:
             raise KeyError(f"TabularPandas.new: the DataFrame has no column(s) {missing}")
-        to = TabularPandas.__new__(TabularPandas)
-        to.cat_names, to.cont_names = list(self.cat_names), list(self.cont_names)
-        to.y_names = list(self.y_names) if with_labels else []
+        to = type(self).__new__(type(self))
+        # the target's names, kind and vocab stay (to decode predictions) even when its columns are absent
+        to.cat_names, to.cont_names, to.y_names = list(self.cat_names), list(self.cont_names), list(self.y_names)
         to.procs, to.device, to.inplace, to.reduce_memory = self.procs, self.device, False, self.reduce_memory
-        to.y_spec = self.y_spec if with_labels else {"kind": None}
-        to.y_vocab, to._tensors = self.y_vocab, None
+        to.y_spec, to.y_vocab, to._tensors = self.y_spec, self.y_vocab, None
         to.splits = (np.arange(len(df)), np.arange(0))
         to.items = df[used]
         for p in self.procs:
             p._apply(to.items)
         if with_labels:
-            to.y_spec = self.y_spec
             to.items = to._encode_y(to.items)
         to._finish_items()
         return to
@@ -436,6 +437,7 @@ class TabularPandas:
             "y_add_na": bool(self.y_vocab.add_na) if self.y_vocab is not None else False,
             "procs": [p.to_config() for p in self.procs],
             "reduce_memory": self.reduce_memory,
+            "with_cont": self.with_cont,
         }
 
     @classmethod
@@ -447,6 +449,7 @@ class TabularPandas:
         to.cat_names, to.cont_names, to.y_names = list(cfg["cat_names"]), list(cfg["cont_names"]), list(cfg["y_names"])
         to.procs = [proc_from_config(p) for p in cfg["procs"]]
         to.device, to.inplace, to.reduce_memory = None, False, bool(cfg["reduce_memory"])
+        to.with_cont = bool(cfg.get("with_cont", True))
         to.y_spec = dict(cfg["y_spec"])
         to.y_vocab = None
         if cfg["y_vocab"] is not None:

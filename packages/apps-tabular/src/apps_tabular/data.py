@@ -47,11 +47,14 @@ class TabularDataLoader(DataLoader):
         to = self.tabular
         b = tuple(b)
         n = b[0].shape[0] if max_n is None else min(max_n, b[0].shape[0])
-        cats, conts = _cpu(b[0][:n]), _cpu(b[1][:n])
+        n_inp = 2 if to.with_cont else 1
+        cats = _cpu(b[0][:n])
         data: dict[str, Any] = {c: cats[:, j] for j, c in enumerate(to.cat_names)}
-        data.update({c: conts[:, j] for j, c in enumerate(to.cont_names)})
-        if len(b) > 2 and to.y_names:
-            ys = _cpu(b[2][:n])
+        if to.with_cont:
+            conts = _cpu(b[1][:n])
+            data.update({c: conts[:, j] for j, c in enumerate(to.cont_names)})
+        if len(b) > n_inp and to.y_names:
+            ys = _cpu(b[n_inp][:n])
             if ys.ndim == 1:
                 data[to.y_names[0]] = ys
             else:
