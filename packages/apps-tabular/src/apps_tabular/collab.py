@@ -87,9 +87,7 @@ class EmbeddingDotBias(nn.Module):
 
     config_safe = True
 
-    def __init__(
-        self, n_factors: int, n_users: int, n_items: int, y_range: tuple[float, float] | None = None
-    ) -> None:
+    def __init__(self, n_factors: int, n_users: int, n_items: int, y_range: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
         self.u_weight, self.i_weight = Embedding(n_users, n_factors), Embedding(n_items, n_factors)

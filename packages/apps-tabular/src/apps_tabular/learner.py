@@ -142,7 +142,5 @@ def tabular_learner(
     else:
         config.pop("y_range", None)
     n_out = int(dls.c) if n_out is None else n_out
-    model = TabularModel(
-        get_emb_sz(dls, emb_szs), len(dls.cont_names), n_out, layers, y_range=y_range, **config
-    )
+    model = TabularModel(get_emb_sz(dls, emb_szs), len(dls.cont_names), n_out, layers, y_range=y_range, **config)
     return TabularLearner(dls, model, loss_func=loss_for(dls) if loss_func is None else loss_func, **kwargs)
