@@ -23,11 +23,11 @@ def tabular_accuracy(df, seed):
         cont_names=CONTS,
         procs=[Categorify, FillMissing, Normalize],
         valid_idx=valid,
-        bs=64,
+        bs=128,
     )
     learn = tabular_learner(dls, metrics=accuracy)
     with learn.no_bar():
-        learn.fit_one_cycle(5, 1e-2)
+        learn.fit_one_cycle(5, 2e-2)
     return float(learn.validate()[1]), valid
 
 

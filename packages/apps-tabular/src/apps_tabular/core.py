@@ -388,7 +388,7 @@ class TabularPandas:
         # the target's names, kind and vocab stay (to decode predictions) even when its columns are absent
         to.cat_names, to.cont_names, to.y_names = list(self.cat_names), list(self.cont_names), list(self.y_names)
         to.procs, to.device, to.inplace, to.reduce_memory = self.procs, self.device, False, self.reduce_memory
-        to.y_spec, to.y_vocab, to._tensors = self.y_spec, self.y_vocab, None
+        to.y_spec, to.y_vocab, to._tensors, to.with_cont = self.y_spec, self.y_vocab, None, self.with_cont
         to.splits = (np.arange(len(df)), np.arange(0))
         to.items = df[used]
         for p in self.procs:
