@@ -110,3 +110,20 @@ def test_state_is_plain_data(proc):
 def test_from_config_refuses_unknown_proc():
     with pytest.raises(ValueError, match="unknown proc"):
         proc_from_config({"type": "os.system"})
+
+
+@pytest.mark.parametrize("min_freq", [1, 3])
+def test_one_pass_path_equals_fit_then_transform(min_freq):
+    """TabularPandas fits and applies Categorify in one hashing pass; it must equal fit(train).transform(all)."""
+    rng = np.random.default_rng(3)
+    n = 300
+    df = pd.DataFrame({"c": rng.choice(list("abcdefgh"), n), "n": rng.integers(0, 40, n), "b": rng.random(n) > 0.5})
+    df.loc[250:, "c"] = "only-in-valid"
+    df.loc[::17, "c"] = None
+    rows = np.arange(250)
+    ref = Categorify(["c", "n", "b"], min_freq=min_freq).fit(df.iloc[rows])
+    one = Categorify(["c", "n", "b"], min_freq=min_freq)
+    out = df.copy()
+    one._fit_apply(out, rows)
+    assert one.to_config() == ref.to_config()
+    pd.testing.assert_frame_equal(out, ref.transform(df))

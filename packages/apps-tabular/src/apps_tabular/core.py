@@ -199,7 +199,9 @@ class TabularPandas:
                 raise IndexError(f"TabularPandas: {name} split has positions outside 0..{n - 1}")
         if tr.size == 0:
             raise ValueError("TabularPandas: the training split is empty")
-        if np.intersect1d(tr, va).size:
+        in_train = np.zeros(n, dtype=bool)
+        in_train[tr] = True
+        if in_train[va].any():
             raise ValueError("TabularPandas: some rows are in both the training and the validation split")
         return tr, va
 
@@ -214,9 +216,7 @@ class TabularPandas:
         for p in self.procs:
             p.cols = self._proc_cols(p)
             p._check_frame(self.items, "fit")
-            p._fit(self.items, train)
-            p.fitted = True
-            p._apply(self.items)
+            p._fit_apply(self.items, train)
             if isinstance(p, FillMissing):
                 self.cat_names += [c for c in p.added_cols if c not in self.cat_names]
         self._setup_y(train)

@@ -115,6 +115,13 @@ class TabularProc:
         return proc
 
     # --- for subclasses ---------------------------------------------------------------------------------------
+    def _fit_apply(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
+        """Learn from rows `rows` of `df`, then transform every row of `df` in place (`TabularPandas` calls this;
+        a proc may do both in one pass)."""
+        self._fit(df, rows)
+        self.fitted = True
+        self._apply(df)
+
     def _state(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -201,18 +208,49 @@ class Categorify(TabularProc):
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
         self.classes, self.rare, self.dtypes, self._luts = {}, {}, {}, {}
         for c in self.cols or []:
-            s = _rows(df[c], rows)
+            self._fit_column(_rows(df[c], rows), c)
+
+    def _fit_column(self, s: pd.Series, c: str) -> None:
+        """Learn the vocab of column `c` from its training values `s`."""
+        self.dtypes[c] = self._kind(s)
+        counts = s.value_counts(dropna=True, sort=False)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            values = [_plain(v) for v in s.cat.categories]  # declared order, all categories (fastai)
+        else:
+            values = _sorted([_plain(v) for v in counts.index])
+        rare = [] if self.min_freq == 1 else _sorted([_plain(v) for v, n in counts.items() if n < self.min_freq])
+        rare_set = set(rare)
+        kept = [v for v in values if v not in rare_set]
+        self.classes[c] = [NA, RARE, *kept] if rare else [NA, *kept]
+        self.rare[c] = rare
+
+    def _fit_apply(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
+        """One hashing pass per column: factorize all rows, count the training rows' codes, then map each
+        distinct value to its vocab code (values seen only outside the training rows map to #na#)."""
+        self.classes, self.rare, self.dtypes, self._luts = {}, {}, {}, {}
+        for c in self.cols or []:
+            s = df[c]
+            if isinstance(s.dtype, pd.CategoricalDtype):  # declared categories: the general path
+                self._fit_column(_rows(s, rows), c)
+                df[c] = self.encode_column(s, c)
+                continue
             self.dtypes[c] = self._kind(s)
-            counts = s.value_counts(dropna=True, sort=False)
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                values = [_plain(v) for v in s.cat.categories]  # declared order, all categories (fastai)
-            else:
-                values = _sorted([_plain(v) for v in counts.index])
-            rare = [] if self.min_freq == 1 else _sorted([_plain(v) for v, n in counts.items() if n < self.min_freq])
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            seen = codes if rows is None else codes[rows]
+            counts = np.bincount(seen[seen >= 0], minlength=len(uniques))
+            present = np.flatnonzero(counts)
+            values = [_plain(v) for v in np.asarray(uniques, dtype=object)[present]]
+            few = counts[present] < self.min_freq
+            rare = [v for v, f in zip(values, few, strict=True) if f]
             rare_set = set(rare)
-            kept = [v for v in values if v not in rare_set]
+            kept = _sorted([v for v in values if v not in rare_set])
             self.classes[c] = [NA, RARE, *kept] if rare else [NA, *kept]
-            self.rare[c] = rare
+            self.rare[c] = _sorted(rare)
+            code_of = {v: i for i, v in enumerate(self.classes[c])}
+            lut = np.zeros(len(uniques) + 1, dtype=np.int64)  # last slot: missing (code -1)
+            lut[present] = [1 if v in rare_set else code_of[v] for v in values]
+            df[c] = lut[codes].astype(_code_dtype(len(self.classes[c])))
+        self.fitted = True
 
     def _lut(self, c: str) -> tuple[list[Any], np.ndarray]:
         """Known values of column `c` (its kept categories, then its rare ones) and the code of each."""
