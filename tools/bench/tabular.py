@@ -12,7 +12,8 @@
 3. `learn.predict(row)`: microseconds per call (and fastai's when importable).
 
 Variants are interleaved and repeated (`--repeats`, default 5); medians are printed with the ratios.
-Usage: python tools/bench/tabular.py [--rows 1000000] [--repeats 5] [--only prep,epoch,predict]
+Usage: python tools/bench/tabular.py [--rows 1000000] [--epoch-rows N] [--repeats 5] [--threads N]
+       [--only prep,epoch,predict]
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ PREP = {"tiers": prep_tiers, "fastai": prep_fastai, "pandas": prep_pandas}
 
 
 def child_prep(which: str, rows: int) -> None:
+    if which == "tiers":  # import before timing: the time and memory measured are the preprocessing's
+        import apps_tabular  # noqa: F401
+    elif which == "fastai":
+        import fastai.tabular.all  # noqa: F401
     df = make_frame(rows)
     tr, va = splits(rows)
     reset_peak()
@@ -197,7 +202,27 @@ def hand_epoch(model: torch.nn.Module, opt: Any, loss_fn: Any, train: tuple, val
             loss_fn(model(vc[s : s + bs], vn[s : s + bs]), vy[s : s + bs])
 
 
-def bench_epoch(rows: int, repeats: int) -> Any:
+def fastai_learner(df: pd.DataFrame) -> Any:
+    from fastai.tabular.all import Categorify as FCategorify
+    from fastai.tabular.all import FillMissing as FFillMissing
+    from fastai.tabular.all import Normalize as FNormalize
+    from fastai.tabular.all import TabularDataLoaders as FTabularDataLoaders
+    from fastai.tabular.all import tabular_learner as ftabular_learner
+
+    _, va = splits(len(df))
+    dls = FTabularDataLoaders.from_df(
+        df,
+        procs=[FCategorify, FFillMissing, FNormalize],
+        cat_names=CATS,
+        cont_names=CONTS,
+        y_names="y",
+        valid_idx=list(va),
+        bs=1024,
+    )
+    return ftabular_learner(dls, layers=[200, 100])
+
+
+def bench_epoch(rows: int, repeats: int, peer: str) -> Any:
     from pluggable_optim import Adam
 
     print(f"\n2. one epoch (train + valid) of tabular_learner on {rows:,} rows, bs 1024, layers [200, 100]")
@@ -207,9 +232,16 @@ def bench_epoch(rows: int, repeats: int) -> Any:
     opt = Adam([list(model.parameters())], lr=1e-3)
     g = torch.Generator().manual_seed(0)
     times: dict[str, list[float]] = {"tiers Learner": [], "hand loop": []}
+    flearn = None
+    if peer == "fastai":
+        flearn = fastai_learner(df)
+        times["fastai Learner"] = []
     with learn.no_bar():
         learn.fit(1, 1e-3)  # warm-up (builds the optimizer, first-call costs)
         hand_epoch(model, opt, loss_fn, train, valid, 1024, g)
+        if flearn is not None:
+            with flearn.no_bar(), flearn.no_logging():
+                flearn.fit(1, 1e-3)
         for _ in range(repeats):
             t = time.perf_counter()
             learn.fit(1, 1e-3)
@@ -217,25 +249,41 @@ def bench_epoch(rows: int, repeats: int) -> Any:
             t = time.perf_counter()
             hand_epoch(model, opt, loss_fn, train, valid, 1024, g)
             times["hand loop"].append(time.perf_counter() - t)
+            if flearn is not None:
+                t = time.perf_counter()
+                with flearn.no_bar(), flearn.no_logging():
+                    flearn.fit(1, 1e-3)
+                times["fastai Learner"].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, v in med.items():
         print(f"  {k:<14} {v:7.3f} s")
     print(f"  ratio Learner/hand loop: {med['tiers Learner'] / med['hand loop']:.3f}x   (target <= 1.05x)")
-    return learn, df
+    if flearn is not None:
+        print(f"  speed-up over fastai: {med['fastai Learner'] / med['tiers Learner']:.2f}x   (target >= 3x)")
+    return learn, df, flearn
 
 
-def bench_predict(learn: Any, df: pd.DataFrame, repeats: int) -> None:
+def per_call_us(fn: Any, repeats: int, n: int = 20) -> float:
+    fn()
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - t) / n * 1e6)
+    return statistics.median(runs)
+
+
+def bench_predict(learn: Any, df: pd.DataFrame, repeats: int, flearn: Any) -> None:
     print("\n3. learn.predict(row), one row")
     row = df.iloc[0]
     with learn.no_bar():
-        learn.predict(row)
-        runs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for _ in range(20):
-                learn.predict(row)
-            runs.append((time.perf_counter() - t) / 20 * 1e6)
-    print(f"  tiers predict: {statistics.median(runs):8.0f} us per row (fastai: run in the bench environment)")
+        ours = per_call_us(lambda: learn.predict(row), repeats)
+    print(f"  tiers predict:  {ours:8.0f} us per row")
+    if flearn is not None:
+        with flearn.no_bar(), flearn.no_logging():
+            theirs = per_call_us(lambda: flearn.predict(row), repeats)
+        print(f"  fastai predict: {theirs:8.0f} us per row   (tiers {theirs / ours:.2f}x faster)")
 
 
 def main() -> None:
@@ -243,20 +291,25 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", default="prep,epoch,predict")
+    ap.add_argument("--epoch-rows", type=int, default=None, help="rows for the epoch (default: --rows)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child_prep(args.child, args.rows)
         return
+    if args.threads:
+        torch.set_num_threads(args.threads)
     only = set(args.only.split(","))
     peer = "fastai" if fastai_importable() else "pandas"
     print(f"torch {torch.__version__}, pandas {pd.__version__}, {torch.get_num_threads()} threads; peer: {peer}")
     if "prep" in only:
         bench_prep(args.rows, args.repeats, peer)
     if only & {"epoch", "predict"}:
-        learn, df = bench_epoch(args.rows, args.repeats)
+        rows = args.epoch_rows or args.rows
+        learn, df, flearn = bench_epoch(rows, args.repeats, peer)
         if "predict" in only:
-            bench_predict(learn, df, args.repeats)
+            bench_predict(learn, df, args.repeats, flearn)
 
 
 if __name__ == "__main__":
