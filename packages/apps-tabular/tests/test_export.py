@@ -88,11 +88,6 @@ def test_collab_predicts_the_same_in_a_fresh_process_unknown_user_included(expor
     assert 0 < fresh["unknown"] < 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_learner rebuilds a plain Learner: recording the Learner subclass in the export and rebuilding it "
-    "through the allow-list is trainloop-callbacks' part of issue 13 (helper h1), not merged yet",
-)
 def test_loaded_learner_is_a_tabular_learner_with_its_decoded_row(exported):
     fresh = exported["fresh"]
     assert fresh["cls"] == "TabularLearner"

@@ -13,7 +13,7 @@ from apps_tabular.columns import (
 from apps_tabular.core import TabularDataset, TabularPandas
 from apps_tabular.data import TabularDataLoader, TabularDataLoaders
 from apps_tabular.datasets import PlantedRatings, synthetic_census, synthetic_ratings
-from apps_tabular.learner import TabularLearner, loss_for, tabular_learner
+from apps_tabular.learner import TabularLearner, tabular_learner
 from apps_tabular.model import TabularModel, emb_sz_rule, get_emb_sz, tabular_config
 from apps_tabular.procs import NA, RARE, Categorify, FillMissing, TabularNormalize, TabularProc
 from datablock import Normalize  # the same object as datablock's: in procs it means TabularNormalize (README)
@@ -47,7 +47,6 @@ __all__ = [
     "emb_sz_rule",
     "TabularLearner",
     "tabular_learner",
-    "loss_for",
     # collaborative filtering
     "TabularCollab",
     "CollabDataLoaders",

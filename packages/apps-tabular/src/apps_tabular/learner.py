@@ -12,24 +12,9 @@ from torch import Tensor
 
 from apps_tabular.data import TabularDataLoader, _as_frame
 from apps_tabular.model import TabularModel, get_emb_sz, tabular_config
-from trainloop_callbacks import BCEWithLogitsLossFlat, CrossEntropyLossFlat, Learner, MSELossFlat
+from trainloop_callbacks import Learner
 
-__all__ = ["TabularLearner", "tabular_learner", "loss_for"]
-
-
-def loss_for(dls: Any) -> Any:
-    """The loss the data's `loss_kind` calls for: cross-entropy, binary cross-entropy on logits, or MSE."""
-    kind = getattr(dls, "loss_kind", None)
-    if not isinstance(kind, Mapping) or "kind" not in kind:
-        raise ValueError(f"{type(dls).__name__} has no loss_kind; pass loss_func=")
-    axis = int(kind.get("axis", -1))
-    if kind["kind"] == "cross_entropy":
-        return CrossEntropyLossFlat(axis=axis)
-    if kind["kind"] == "bce":
-        return BCEWithLogitsLossFlat(axis=axis)
-    if kind["kind"] == "mse":
-        return MSELossFlat(axis=axis)
-    raise ValueError(f"unknown loss kind {kind['kind']!r}; expected cross_entropy, bce or mse")
+__all__ = ["TabularLearner", "tabular_learner"]
 
 
 class TabularLearner(Learner):
@@ -143,4 +128,4 @@ def tabular_learner(
         config.pop("y_range", None)
     n_out = int(dls.c) if n_out is None else n_out
     model = TabularModel(get_emb_sz(dls, emb_szs), len(dls.cont_names), n_out, layers, y_range=y_range, **config)
-    return TabularLearner(dls, model, loss_func=loss_for(dls) if loss_func is None else loss_func, **kwargs)
+    return TabularLearner(dls, model, loss_func=loss_func, **kwargs)
