@@ -152,8 +152,10 @@ class LMLearner(TextLearner):
         """`text` followed by `n_words` tokens sampled from the model (softmax at `temperature`, from the `top_k` most
         likely when given; `xxunk` never chosen with `no_unk`), decoded to readable text."""
         vocab = get_text_vocab(self.dls)
-        dl = self.dls.test_dl([text])
-        ids = dl.one_batch()[0].as_subclass(torch.Tensor)[0]
+        docs = getattr(self.dls.valid, "docs", None) or getattr(self.dls.train, "docs", None)
+        if docs is None:
+            raise ValueError("LMLearner.predict: needs language-model data (an LMDataLoader) to encode the text")
+        ids = docs.new([text], split_idx=1, with_labels=False)[0][0].as_subclass(torch.Tensor)
         model = self.model.eval()
         device = next(model.parameters()).device
         model.reset()

@@ -77,7 +77,7 @@ class Numericalize(Transform):
             count.update(_tokens(toks))
         self._set_vocab(make_vocab(count, self.min_freq, self.max_vocab, self.special_toks))
 
-    def encodes(self, x: object) -> Any:
+    def encodes(self, x: object) -> None:
         if isinstance(x, TensorText):
             return x
         if self.vocab is None:
@@ -86,7 +86,7 @@ class Numericalize(Transform):
         ids = torch.tensor([get(t, 0) for t in _tokens(x)], dtype=torch.long)
         return TensorText.wrap(ids, like=self._proto)
 
-    def decodes(self, x: TensorText) -> Any:
+    def decodes(self, x: TensorText) -> None:
         if self.vocab is None:
             return x
         vocab = self.vocab

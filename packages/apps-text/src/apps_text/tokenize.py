@@ -369,7 +369,7 @@ class Tokenizer(Transform):
             toks = tokenize_texts(texts, self.tok, self.rules, self.post_rules, n_workers, self.chunksize)
         self._memo.update(zip(todo, toks, strict=True))
 
-    def encodes(self, x: object) -> Any:
+    def encodes(self, x: object) -> None:
         if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
             return list(x)  # already tokens
         kt = self._key_text(x)
@@ -382,7 +382,7 @@ class Tokenizer(Transform):
         toks = self._memo.get(key)
         return list(toks) if toks is not None else self._twr([text()])[0]
 
-    def decodes(self, x: object) -> Any:
+    def decodes(self, x: object) -> None:
         if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
             return TitledStr(self.sep.join(x))
         return x
