@@ -11,6 +11,7 @@ from apps_text.awdlstm import (
     awd_lstm_small_config,
     dropout_mask,
 )
+from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
 from apps_text.learner import (
     LMLearner,
@@ -60,8 +61,8 @@ from apps_text.rules import (
 from apps_text.tokenize import (
     TEXT_EXTENSIONS,
     TitledStr,
-    TokenizeWithRules,
     Tokenizer,
+    TokenizeWithRules,
     WordTokenizer,
     count_tokens,
     decode_tokens,
@@ -91,6 +92,8 @@ __all__ = [
     "awd_lstm_clas_config", "awd_lstm_small_config", "LinearDecoder", "SequentialRNN", "get_language_model",
     "SentenceEncoder", "masked_concat_pool", "PoolingLinearClassifier", "get_text_classifier", "awd_lstm_lm_split",
     "awd_lstm_clas_split", "MODEL_META",
+    # data that ships
+    "stdlib_docstrings", "stdlib_corpus", "STDLIB_LABELS",
     # learners
     "RNNCallback", "RNNRegularizer", "TextLearner", "LMLearner", "language_model_learner",
     "text_classifier_learner", "get_text_vocab", "ModelResetter", "Perplexity",
