@@ -1,5 +1,6 @@
 """Acceptance: the ULMFiT flow end to end on the shipped corpus (standard-library docstrings labelled by package)."""
 
+import itertools
 import math
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def bigram_perplexity(train: torch.Tensor, valid: torch.Tensor, vocab_sz: int) -
     firsts = Counter(train[:-1].tolist())
     nll = 0.0
     v = valid.tolist()
-    for a, b in zip(v[:-1], v[1:], strict=True):
+    for a, b in itertools.pairwise(v):
         nll -= math.log((pairs[(a, b)] + 1) / (firsts[a] + vocab_sz))
     return math.exp(nll / (len(v) - 1))
 
@@ -85,7 +86,7 @@ def test_ulmfit_flow_beats_bigram_and_scratch(corpus, tmp_path):
             scratch.unfreeze()
             scratch.fit_one_cycle(3, 5e-3)
         acc_ft, acc_scratch = ft.validate()[1], scratch.validate()[1]
-        print(f"seed {seed}: fine-tuned {acc_ft:.3f} scratch {acc_scratch:.3f}; LM ppl {lm_ppl:.1f} bigram {bigram:.1f}")
+        print(f"seed {seed}: fine-tuned {acc_ft:.3f} scratch {acc_scratch:.3f}; LM {lm_ppl:.1f} bigram {bigram:.1f}")
         wins += acc_ft > acc_scratch
     assert wins == 3
     file = ft.export(tmp_path / "clas.pth")

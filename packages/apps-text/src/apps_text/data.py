@@ -344,8 +344,10 @@ class TextDataLoaders(DataLoaders):
         return cls._build(dblock, dsets, bs, val_bs, **kwargs)
 
     @classmethod
-    def from_csv(cls, path: str | Path, csv_fname: str = "labels.csv", header: Any = "infer", delimiter: str | None = None,
-                 **kwargs: Any) -> TextDataLoaders:  # fmt: skip
+    def from_csv(
+        cls, path: str | Path, csv_fname: str = "labels.csv", header: Any = "infer", delimiter: str | None = None,
+        **kwargs: Any,
+    ) -> TextDataLoaders:  # fmt: skip
         """`from_df` on `path/csv_fname` read with pandas."""
         df = pd.read_csv(Path(path) / csv_fname, header=header, delimiter=delimiter)
         return cls.from_df(df, **kwargs)
@@ -360,4 +362,3 @@ def _c(dls: DataLoaders) -> int | None:
         return dls.c
     except (AttributeError, ValueError, TypeError):
         return None
-
