@@ -190,13 +190,20 @@ class SentenceEncoder(nn.Module):
 
 
 def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int) -> Tensor:
-    """Concatenate the last real output, the max and the mean over the real (unmasked) positions of `output`."""
-    lens = output.shape[1] - mask.long().sum(dim=1)
-    last_lens = mask[:, -bptt:].long().sum(dim=1)
+    """Concatenate the last real output, the max and the mean over the real (unmasked) positions of `output`.
+
+    fastai finds the last real position by counting the padding in the last `bptt` columns, which points at padding
+    when the batch's length is not a multiple of `bptt` and a text ends in the second-to-last chunk; here it is the
+    last unmasked position itself (the same on fastai's layouts). `bptt` is kept for fastai's signature."""
+    del bptt
+    real = ~mask
+    lens = real.long().sum(dim=1)
     avg_pool = output.masked_fill(mask[:, :, None], 0).sum(dim=1)
     avg_pool = avg_pool / lens.clamp(min=1).to(avg_pool.dtype)[:, None]
     max_pool = output.masked_fill(mask[:, :, None], -float("inf")).max(dim=1)[0]
-    last = output[torch.arange(0, output.size(0), device=output.device), -last_lens - 1]
+    pos = torch.arange(mask.shape[1], device=mask.device)
+    last_idx = torch.where(real, pos, torch.zeros_like(pos)).max(dim=1)[0]
+    last = output[torch.arange(0, output.size(0), device=output.device), last_idx]
     return torch.cat([last, max_pool, avg_pool], 1)
 
 
