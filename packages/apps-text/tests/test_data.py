@@ -33,7 +33,8 @@ def test_lm_loader_streams_are_contiguous_windows():
     y = torch.cat([b[1].as_subclass(torch.Tensor) for b in batches], 1)
     assert x.shape == (4, bl)  # every token of the 4 streams, once, in order
     for s in range(4):
-        assert torch.equal(x[s], stream[s * bl : (s + 1) * bl]) and torch.equal(y[s], stream[s * bl + 1 : (s + 1) * bl + 1])
+        assert torch.equal(x[s], stream[s * bl : (s + 1) * bl])
+        assert torch.equal(y[s], stream[s * bl + 1 : (s + 1) * bl + 1])
     assert all(b[0].shape[1] == 5 for b in batches[:-1]) and len(dl) == len(batches)
 
 
@@ -51,7 +52,7 @@ def test_sorted_dl_batches_similar_lengths_padded_first():
     dl = SortedDL(docs, bs=2, before_batch=PadInput(pad_idx=1, pad_first=True))
     b = [x for (x,) in dl]
     assert [x.shape[1] for x in b] == [9, 5, 2]  # longest first
-    assert b[0][1].tolist() == [1, 1] + list(range(2, 9))  # padded before the text
+    assert b[0][1].tolist() == [1, 1, *range(2, 9)]  # padded before the text
     shuffled = SortedDL(docs * 60, bs=4, shuffle=True, generator=torch.Generator().manual_seed(0))
     idxs = list(shuffled.get_idxs())
     assert sorted(idxs) == list(range(360)) and shuffled.res[idxs[0]] == 9  # the longest batch first
