@@ -54,7 +54,7 @@ def fix_html(x: str) -> str:
     x = _HTML_DEBRIS.sub(lambda m: _DEBRIS[m.group(1)], x).replace("\\n", "\n")
     x = _QUOT.sub("'", x).replace("<br />", "\n").replace('\\"', '"').replace("<unk>", UNK)
     x = x.replace(" @.@ ", ".").replace(" @-@ ", "-").replace("\\", " \\ ")
-    return html.unescape(x)
+    return html.unescape(x) if "&" in x else x  # unescape is the costly step; without "&" it changes nothing
 
 
 _RE_REP = re.compile(r"(\S)(\1{2,})")

@@ -41,7 +41,7 @@ TEXT_EXTENSIONS = (".txt",)
 
 _TOKEN = re.compile(
     r"""
-    (?P<nl>[^\S\n]*\n\s*)              # a run of whitespace holding newlines: one token of its newlines
+    [^\S\n]*\n\s*                      # a run of whitespace holding newlines: one token of its newlines
   | \w+(?=n't(?!\w))                   # "do" of "don't", "ca" of "can't" (spaCy's split)
   | n't(?!\w)
   | (?<=\w)'(?:s|m|re|ve|ll|d)(?!\w)   # 's 'm 're 've 'll 'd after a word
@@ -70,11 +70,9 @@ class WordTokenizer:
     @staticmethod
     def split(text: str) -> list[str]:
         """The tokens of one text."""
-        out = []
-        for m in _TOKEN.finditer(text):
-            nl = m.group("nl")
-            out.append("\n" * nl.count("\n") if nl is not None else m.group(0))
-        return out
+        # findall without groups gives the matches themselves (the fastest loop); only the newline branch matches
+        # whitespace, and its token is just the newlines
+        return [t if not t[0].isspace() else "\n" * t.count("\n") for t in _TOKEN.findall(text)]
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
