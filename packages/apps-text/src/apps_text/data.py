@@ -88,6 +88,11 @@ class _LMWindows:
         txt = self.stream[st : st + sl + 1]
         return LMTensorText(txt[:-1], vocab=self.vocab_text), TensorText(txt[1:], vocab=self.vocab_text)
 
+    @property
+    def tls(self) -> Any:
+        """The documents' pipelines (what `DataLoaders.to_config` exports)."""
+        return self.docs.tls
+
     def new(self, items: Any, split_idx: int | None = None, with_labels: bool = True) -> Any:
         """Other documents through the same pipeline (what `test_dl` builds an `LMDataLoader` on)."""
         return self.docs.new(items, split_idx=split_idx, with_labels=with_labels)
