@@ -21,7 +21,7 @@ def dls_lm():
     return TextDataLoaders.from_df(df, text_col="text", is_lm=True, valid_col="is_valid", bs=4, seq_len=5, min_freq=1)
 
 
-def test_lm_learner_exports_without_pickle_and_generates(dls_lm, tmp_path):
+def test_lm_learner_exports_without_pickle_and_generates(dls_lm, tmp_path, one_thread):
     lm = language_model_learner(dls_lm, AWD_LSTM, config=awd_lstm_small_config, pretrained=False, path=tmp_path)
     with lm.no_bar():
         lm.fit(1, 1e-2)

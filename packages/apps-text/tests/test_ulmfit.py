@@ -28,15 +28,6 @@ def corpus(tmp_path_factory):
     return stdlib_corpus(tmp_path_factory.mktemp("corpus") / "stdlib_docs")
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: small CPU LSTMs gain nothing from more, and on a shared machine they spin (10x CPU time)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _stream(dl):
     """The token ids of a loader's documents, concatenated in order (what the LM's streams are cut from)."""
     return torch.cat([dl.docs[i][0].as_subclass(torch.Tensor) for i in range(len(dl.docs))])
