@@ -1,6 +1,54 @@
 """apps_vision: image classification and segmentation in a few lines."""
 
 from apps_vision.__about__ import __version__
-from apps_vision.files import image_extensions
+from apps_vision.augment import (
+    CropPad,
+    DihedralItem,
+    FlipItem,
+    PadMode,
+    RandomCrop,
+    RandomResizedCrop,
+    RatioResize,
+    Resize,
+    ResizeMethod,
+    crop_pad,
+)
+from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
+from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
+from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
+from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 
-__all__ = ["__version__", "image_extensions"]
+__all__ = [
+    "__version__",
+    # image types and files
+    "PILBase",
+    "PILImage",
+    "PILImageBW",
+    "PILMask",
+    "load_image",
+    "ImageToTensor",
+    "AddMaskCodes",
+    "image_extensions",
+    "get_image_files",
+    "verify_image",
+    "verify_images",
+    # blocks
+    "ImageBlock",
+    "MaskBlock",
+    "ImageCreate",
+    # item transforms
+    "ResizeMethod",
+    "PadMode",
+    "crop_pad",
+    "Resize",
+    "RandomResizedCrop",
+    "RatioResize",
+    "CropPad",
+    "RandomCrop",
+    "FlipItem",
+    "DihedralItem",
+    # factories
+    "ImageDataLoaders",
+    "SegmentationDataLoaders",
+    "UsingAttr",
+]
