@@ -56,7 +56,7 @@ def test_from_df_csv_and_multi_label(folder_data):
     _check_images(dls.one_batch()[0], 4)
     df["tags"] = [f"{lab} {'odd' if i % 2 else 'even'}" for i, lab in enumerate(labels)]
     dls = ImageDataLoaders.from_df(df, folder_data, label_col="tags", label_delim=" ", item_tfms=Resize(8), bs=4)
-    xb, yb = dls.one_batch()
+    _xb, yb = dls.one_batch()
     assert type(yb) is TensorMultiCategory and yb.shape == (4, 4) and list(dls.vocab) == ["cat", "dog", "even", "odd"]
     assert torch.equal(yb.sum(1), torch.full((4,), 2.0))
 
@@ -66,7 +66,7 @@ def test_from_lists_category_and_regression(folder_data):
     dls = ImageDataLoaders.from_lists(folder_data, fnames, [f.parent.name for f in fnames], item_tfms=Resize(8), bs=4)
     assert list(dls.vocab) == ["cat", "dog"]
     dls = ImageDataLoaders.from_lists(folder_data, fnames, [float(i) for i in range(16)], item_tfms=Resize(8), bs=4)
-    xb, yb = dls.one_batch()
+    _xb, yb = dls.one_batch()
     assert yb.dtype == torch.float32 and yb.shape == (4,)
     with pytest.raises(ValueError, match="16 fnames but 2 labels"):
         ImageDataLoaders.from_lists(folder_data, fnames, ["a", "b"])
