@@ -13,6 +13,17 @@ from apps_vision.augment import (
     ResizeMethod,
     crop_pad,
 )
+from apps_vision.backbones import (
+    EXCLUDED,
+    Backbone,
+    backbone,
+    create_body,
+    imagenet_stats,
+    list_backbones,
+    load_weights,
+    num_features,
+    weights_path,
+)
 from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
@@ -51,4 +62,14 @@ __all__ = [
     "ImageDataLoaders",
     "SegmentationDataLoaders",
     "UsingAttr",
+    # backbones
+    "Backbone",
+    "backbone",
+    "list_backbones",
+    "EXCLUDED",
+    "imagenet_stats",
+    "create_body",
+    "weights_path",
+    "load_weights",
+    "num_features",
 ]
