@@ -27,6 +27,7 @@ from apps_vision.backbones import (
 from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
+from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 
 __all__ = [
@@ -72,4 +73,10 @@ __all__ = [
     "weights_path",
     "load_weights",
     "num_features",
+    # data that ship
+    "tiers_home",
+    "digits",
+    "shapes",
+    "shapes_label",
+    "SHAPES_CODES",
 ]
