@@ -29,6 +29,28 @@ from trainloop_callbacks.gan import (
 from trainloop_callbacks.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
 from trainloop_callbacks.inference import GatherPredsCallback
 from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
+from trainloop_callbacks.layers import (
+    ACTIVATIONS,
+    AdaptiveConcatPool2d,
+    BatchNorm,
+    ConvLayer,
+    Embedding,
+    Flatten,
+    InstanceNorm,
+    LinBnDrop,
+    NormType,
+    PixelShuffle_ICNR,
+    ResBlock,
+    SelfAttention,
+    SEModule,
+    SigmoidRange,
+    SimpleSelfAttention,
+    emb_sz_rule,
+    icnr_init,
+    init_linear,
+    sigmoid_range,
+    trunc_normal_,
+)
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.losses import (
     BCELossFlat,
@@ -233,4 +255,25 @@ __all__ = [
     "load_learner",
     "ALLOWED_MODULES",
     "ExportError",
+    # layers shared by the applications (trainloop_callbacks.layers)
+    "ACTIVATIONS",
+    "NormType",
+    "BatchNorm",
+    "InstanceNorm",
+    "LinBnDrop",
+    "SigmoidRange",
+    "sigmoid_range",
+    "Embedding",
+    "trunc_normal_",
+    "emb_sz_rule",
+    "AdaptiveConcatPool2d",
+    "Flatten",
+    "init_linear",
+    "ConvLayer",
+    "SelfAttention",
+    "SimpleSelfAttention",
+    "PixelShuffle_ICNR",
+    "icnr_init",
+    "ResBlock",
+    "SEModule",
 ]
