@@ -33,8 +33,9 @@ def _check_split_covers(bb, body):
 def test_registry_is_torchvision_minus_documented_exclusions():
     tv = set(torchvision.models.list_models(module=torchvision.models))
     assert set(EXCLUDED) <= tv
-    assert set(list_backbones()) == tv - set(EXCLUDED)
-    assert len(list_backbones()) == len(tv) - len(EXCLUDED)
+    assert set(list_backbones(source="torchvision")) == tv - set(EXCLUDED)
+    assert len(list_backbones(source="torchvision")) == len(tv) - len(EXCLUDED)
+    assert list_backbones(source="tiers") == ["xresnet18", "xresnet34", "xresnet50"]
     assert backbone("resnet34") is backbone(torchvision.models.resnet34)
     assert "resnet18" in list_backbones("resnet") and "vgg16_bn" in list_backbones("vgg")
     with pytest.raises(ValueError, match="unknown backbone 'resnet19'"):

@@ -29,6 +29,16 @@ from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PIL
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
 from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
+from apps_vision.learner import (
+    VisionLearner,
+    VisionModel,
+    add_normalize,
+    create_head,
+    default_loss,
+    vision_learner,
+)
+from apps_vision.unet import DynamicUnet, UnetBlock, unet_learner
+from apps_vision.xresnet import XResNet, init_cnn, xresnet18, xresnet34, xresnet50
 
 __all__ = [
     "__version__",
@@ -73,6 +83,21 @@ __all__ = [
     "weights_path",
     "load_weights",
     "num_features",
+    # models and learners
+    "create_head",
+    "VisionModel",
+    "VisionLearner",
+    "vision_learner",
+    "default_loss",
+    "add_normalize",
+    "DynamicUnet",
+    "UnetBlock",
+    "unet_learner",
+    "XResNet",
+    "init_cnn",
+    "xresnet18",
+    "xresnet34",
+    "xresnet50",
     # data that ship
     "tiers_home",
     "digits",

@@ -109,7 +109,11 @@ _FAMILIES: dict[str, tuple[Callable[[nn.Module], list[nn.Module]], Callable[[nn.
     "swin": (lambda m: [*m.features.children(), m.norm, _Permute()], _split_at(0.5)),
     "maxvit": (lambda m: [m.stem, *m.blocks], _split_at(0.5)),
     "vit": (lambda m: [ViTBody(m)], _vit_split),
+    # from-scratch XResNet: stem convs | max pool and the stages (fastai's _xresnet_split); cut -4
+    "xresnet": (lambda m: _children(m, 4), _split_at(3)),
 }
+
+_TIERS_MODELS = ("xresnet18", "xresnet34", "xresnet50")  # built here (apps_vision.xresnet); no pretrained weights
 
 
 def _family(name: str) -> str:
@@ -130,6 +134,7 @@ def _family(name: str) -> str:
         ("swin", "swin"),
         ("maxvit", "maxvit"),
         ("vit", "vit"),
+        ("xresnet", "xresnet"),
     ):
         if name.startswith(prefix):
             return fam
@@ -145,14 +150,25 @@ class Backbone:
     family: str
     stats: tuple[list[float], list[float]] = field(default=imagenet_stats)
     min_size: int = 32
+    source: str = "torchvision"
 
     @property
     def builder(self) -> Callable[..., nn.Module]:
-        """The torchvision function that builds the whole classifier."""
+        """The function that builds the whole classifier (torchvision's, or apps_vision.xresnet's)."""
+        if self.source == "tiers":
+            from apps_vision import xresnet
+
+            return getattr(xresnet, self.name)
         return torchvision.models.get_model_builder(self.name)
+
+    def build(self) -> nn.Module:
+        """The whole classifier, randomly initialised."""
+        return self.builder() if self.source == "tiers" else self.builder(weights=None)
 
     def default_weights(self) -> Any:
         """torchvision's default weights enum member for this architecture (no download)."""
+        if self.source == "tiers":
+            raise ValueError(f"{self.name} has no pretrained weights: train it from scratch (pretrained=False)")
         return torchvision.models.get_model_weights(self.name).DEFAULT
 
     def body(self, model: nn.Module) -> nn.Sequential:
@@ -180,12 +196,19 @@ def _registry() -> dict[str, Backbone]:
         for name in torchvision.models.list_models(module=torchvision.models):
             if name not in EXCLUDED:
                 _REGISTRY[name] = Backbone(name, _family(name), imagenet_stats, _min_size(name))
+        for name in _TIERS_MODELS:
+            _REGISTRY[name] = Backbone(name, "xresnet", imagenet_stats, 32, source="tiers")
     return _REGISTRY
 
 
-def list_backbones(family: str | None = None) -> list[str]:
-    """The registered architecture names (all torchvision classification models but `EXCLUDED`)."""
-    return sorted(n for n, b in _registry().items() if family is None or b.family == family)
+def list_backbones(family: str | None = None, source: str | None = None) -> list[str]:
+    """The registered architecture names: every torchvision classification model but `EXCLUDED` (`source`
+    "torchvision") and the from-scratch `xresnet18/34/50` (`source` "tiers"); optionally of one `family`."""
+    return sorted(
+        n
+        for n, b in _registry().items()
+        if (family is None or b.family == family) and (source is None or b.source == source)
+    )
 
 
 def backbone(arch: str | Callable[..., nn.Module] | Backbone) -> Backbone:
@@ -245,6 +268,10 @@ def load_weights(arch: str | Callable[..., nn.Module], weights: Any = None) -> t
     Never downloads: a missing file raises `FileNotFoundError` naming the file, where to put it and its URL.
     """
     bb = backbone(arch)
+    if bb.source == "tiers" and isinstance(weights, (str, os.PathLike)) and os.path.exists(weights):
+        model = bb.build()
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return model, None
     if isinstance(weights, (str, os.PathLike)) and os.path.exists(weights):
         file, enum = Path(weights), bb.default_weights()
     else:
@@ -318,7 +345,7 @@ def create_body(
     children (fastai's int cut) or a function of the whole model returning the body.
     """
     bb = backbone(arch)
-    model = load_weights(bb.name, weights)[0] if pretrained else bb.builder(weights=None)
+    model = load_weights(bb.name, weights)[0] if pretrained else bb.build()
     if cut is None:
         body = bb.body(model)
     elif isinstance(cut, int):
