@@ -29,6 +29,7 @@ from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PIL
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
 from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
+from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
 from apps_vision.learner import (
     VisionLearner,
     VisionModel,
@@ -98,6 +99,9 @@ __all__ = [
     "xresnet18",
     "xresnet34",
     "xresnet50",
+    # interpretation
+    "ImageClassificationInterpretation",
+    "SegmentationInterpretation",
     # data that ship
     "tiers_home",
     "digits",

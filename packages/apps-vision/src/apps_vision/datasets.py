@@ -51,12 +51,16 @@ def _publish(dest: Path, write: object) -> Path:
     return dest
 
 
-def digits(dest: str | os.PathLike[str] | None = None) -> Path:
+def digits(dest: str | os.PathLike[str] | None = None, max_per_class: int | None = None) -> Path:
     """The handwritten digits as `<dest>/<digit>/<n>.png` (8x8 grey images, 0..16 scaled to 0..255).
 
-    `dest` defaults to `tiers_home()/data/digits`; written once, then reused.
+    `max_per_class` keeps only the first images of each digit (a small set for quick examples). `dest` defaults
+    to `tiers_home()/data/digits` (`digits_<max_per_class>` for a subset); written once, then reused.
     """
-    out = Path(dest) if dest is not None else tiers_home() / "data" / "digits"
+    if max_per_class is not None and max_per_class < 1:
+        raise ValueError(f"digits: max_per_class must be a positive int or None, got {max_per_class!r}")
+    name = "digits" if max_per_class is None else f"digits_{max_per_class}"
+    out = Path(dest) if dest is not None else tiers_home() / "data" / name
 
     def write(tmp: Path) -> None:
         raw = resources.files("apps_vision").joinpath("data_files", "digits.csv.gz").read_bytes()
@@ -64,7 +68,11 @@ def digits(dest: str | os.PathLike[str] | None = None) -> Path:
         pixels, labels = table[:, :64], table[:, 64]
         for d in range(10):
             (tmp / str(d)).mkdir()
+        counts = dict.fromkeys(range(10), 0)
         for n, (p, y) in enumerate(zip(pixels, labels, strict=True)):
+            counts[int(y)] += 1
+            if max_per_class is not None and counts[int(y)] > max_per_class:
+                continue
             img = np.round(p.reshape(8, 8) * (255 / 16)).astype(np.uint8)
             Image.fromarray(img, mode="L").save(tmp / str(int(y)) / f"{n:04d}.png")
 
