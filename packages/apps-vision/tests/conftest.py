@@ -9,15 +9,11 @@ def _write(path, value, size=(12, 16)):
     Image.fromarray(a).save(path)
 
 
-def make_folder_data(root):
-    """root/{train,valid}/{cat,dog}/*.png: cats dark, dogs bright; file names start with the label."""
+@pytest.fixture
+def folder_data(tmp_path):
+    """path/{train,valid}/{cat,dog}/*.png: cats dark, dogs bright; file names start with the label."""
     for split, n in (("train", 6), ("valid", 2)):
         for label, value in (("cat", 30), ("dog", 220)):
             for i in range(n):
-                _write(root / split / label / f"{label}_{split}_{i}.png", value + i)
-    return root
-
-
-@pytest.fixture
-def folder_data(tmp_path):
-    return make_folder_data(tmp_path)
+                _write(tmp_path / split / label / f"{label}_{split}_{i}.png", value + i)
+    return tmp_path

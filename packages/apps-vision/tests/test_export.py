@@ -2,8 +2,10 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from apps_vision import ImageDataLoaders, Resize, vision_learner
 
@@ -30,9 +32,13 @@ def _predict_in_fresh_process(file, img):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from conftest import make_folder_data
-
-    folder_data = make_folder_data(tmp_path_factory.mktemp("data"))
+    folder_data = tmp_path_factory.mktemp("data")
+    for split, n in (("train", 6), ("valid", 2)):
+        for label, value in (("cat", 30), ("dog", 220)):
+            for i in range(n):
+                (folder_data / split / label).mkdir(parents=True, exist_ok=True)
+                img = np.full((12, 16, 3), value + i, np.uint8)
+                Image.fromarray(img).save(folder_data / split / label / f"{label}_{split}_{i}.png")
     tmp_path = tmp_path_factory.mktemp("export")
     torch.manual_seed(0)
     dls = ImageDataLoaders.from_folder(folder_data, item_tfms=Resize(32), bs=4)
