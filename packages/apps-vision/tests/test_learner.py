@@ -175,4 +175,6 @@ def test_unet_learner_on_masks(tmp_path):
         warnings.simplefilter("ignore")
         learn.fit_one_cycle(1, 1e-3)
         preds, targs = learn.get_preds()
+        pic = learn.show_results(max_n=1)
+    assert pic.size[1] > 2 * 32  # the target mask and the predicted one side by side
     assert preds.shape == (1, 2, 32, 32) and targs.shape == (1, 32, 32)  # int(0.2 * 8) = 1 validation item

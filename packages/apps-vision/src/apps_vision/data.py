@@ -221,7 +221,7 @@ class ImageDataLoaders(DataLoaders):
             raise ValueError(f"ImageDataLoaders.from_lists: {len(fnames)} fnames but {len(labels)} labels")
         if y_block is None:
             first = labels[0]
-            if isinstance(first, (list, tuple)) and len(first) > 1:
+            if isinstance(first, (list, tuple)):  # fastai also needs len > 1; a 1-label list is still multi-label
                 y_block = MultiCategoryBlock
             elif isinstance(first, float):
                 y_block = RegressionBlock

@@ -27,6 +27,7 @@ from trainloop_callbacks import (
     MSELossFlat,
 )
 from trainloop_callbacks.layers import AdaptiveConcatPool2d, Flatten, LinBnDrop, SigmoidRange
+from typedtensor import TensorMask, show_images
 
 __all__ = ["create_head", "VisionModel", "VisionLearner", "vision_learner", "default_loss", "add_normalize"]
 
@@ -198,6 +199,23 @@ class VisionLearner(Learner):
                 stacklevel=2,
             )
         super().fine_tune(epochs, *args, **kwargs)
+
+    def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 9, **kwargs: Any) -> Any:
+        """A batch with its predictions. For masks: one row per image, the target mask then the predicted one,
+        overlaid on the image; other targets as trainloop-callbacks shows them (titles `target / prediction`)."""
+        dl = self._dl(ds_idx, dl)
+        b = next(iter(dl))
+        if not isinstance(b[-1], TensorMask):
+            return super().show_results(ds_idx, dl, max_n=max_n, **kwargs)
+        inp, _, targs, dec = self.get_preds(dl=[b], with_input=True, with_decoded=True, reorder=False)
+        items = self.dls.decode_batch((inp, targs), max_n=max_n, full=False)
+        codes = getattr(self.dls, "vocab", None)
+        codes = None if codes is None else [str(c) for c in codes]
+        pictures, titles = [], []
+        for it, pred in zip(items, dec, strict=False):
+            pictures += [(it[0], it[1]), (it[0], TensorMask(pred.as_subclass(torch.Tensor).long(), codes=codes))]
+            titles += ["target", "prediction"]
+        return show_images(pictures, ncols=2, titles=titles, scale=kwargs.get("scale", 1))
 
 
 def _splitter(bb: Backbone, body_groups: Callable[[nn.Sequential], list[list[nn.Parameter]]] | None) -> Callable:
