@@ -10,10 +10,12 @@ import csv
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from apps_vision.blocks import ImageBlock, MaskBlock
 from apps_vision.core import PILBase, PILImage
@@ -198,6 +200,8 @@ class ImageDataLoaders(DataLoaders):
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """`from_df` on the CSV file `path/csv_fname`."""
+        import pandas as pd  # only this factory reads files with pandas (import apps_vision stays light)
+
         kw = {} if delimiter is None else {"delimiter": delimiter}  # None would make pandas sniff the separator
         df = pd.read_csv(Path(path) / csv_fname, header=header, quoting=quoting, **kw)
         return cls.from_df(df, path=path, **kwargs)
