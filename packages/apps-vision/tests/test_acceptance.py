@@ -56,7 +56,7 @@ def test_digits_from_scratch_reach_97_percent(tiers_home):
     dls = ImageDataLoaders.from_folder(digits(), valid_pct=0.2, seed=0, item_tfms=Resize(32), bs=64)
     learn = vision_learner(dls, "resnet18", pretrained=False, metrics=accuracy)
     with learn.no_bar():
-        learn.fit_one_cycle(5, 1e-2)
+        learn.fit_one_cycle(8, 5e-3)
     elapsed = time.perf_counter() - start
     acc = learn.recorder.values[-1][2]
     print(f"digits: accuracy {acc:.4f} in {elapsed:.0f} s")
@@ -83,7 +83,7 @@ def test_unet_on_shapes_reaches_dice_90(tiers_home):
     )
     learn = unet_learner(dls, "resnet18", pretrained=False)
     with learn.no_bar():
-        learn.fit_one_cycle(6, 1e-2)
+        learn.fit_one_cycle(10, 1e-2)
         preds, targs = learn.get_preds()
     elapsed = time.perf_counter() - start
     dice = _foreground_dice(preds.argmax(1), targs, len(SHAPES_CODES))
