@@ -27,20 +27,43 @@ def test_next_version():
         bump.next_version("0.1.0", "huge")
 
 
+def _pyproject(repo, folder):
+    return (repo / "packages" / folder / "pyproject.toml").read_text()
+
+
 def test_bump_updates_about_dependents_meta_and_changelog(repo):
-    old = (repo / "packages/typedtensor/src/typedtensor/__about__.py").read_text()
-    assert bump.bump(repo, "typedtensor", "minor", today=dt.date(2026, 1, 2)) == "0.2.0"
-    assert '__version__ = "0.2.0"' in (repo / "packages/typedtensor/src/typedtensor/__about__.py").read_text()
-    assert old != (repo / "packages/typedtensor/src/typedtensor/__about__.py").read_text()
+    # the distribution tiers-typedtensor lives in packages/typedtensor and imports as typedtensor
+    about = repo / "packages/typedtensor/src/typedtensor/__about__.py"
+    old = about.read_text()
+    others = {f: _pyproject(repo, f) for f in ("dispatch-transforms", "trainloop-callbacks", "apps-vision")}
+    assert bump.bump(repo, "tiers-typedtensor", "minor", today=dt.date(2026, 1, 2)) == "0.2.0"
+    assert '__version__ = "0.2.0"' in about.read_text()
+    assert old != about.read_text()
     for dependent in ("datablock", "gpu-augment"):
-        assert '"typedtensor~=0.2.0"' in (repo / f"packages/{dependent}/pyproject.toml").read_text()
-    assert '"typedtensor==0.2.0"' in (repo / "packages/tiers/pyproject.toml").read_text()
-    assert "typedtensor" not in (repo / "packages/pluggable-optim/pyproject.toml").read_text()
+        assert '"tiers-typedtensor~=0.2.0"' in _pyproject(repo, dependent)
+    assert '"tiers-typedtensor==0.2.0"' in _pyproject(repo, "tiers")
+    assert '"dispatch-transforms==0.1.0"' in _pyproject(repo, "tiers")  # only the bumped pin moves
+    assert "typedtensor" not in _pyproject(repo, "pluggable-optim")
+    assert all(_pyproject(repo, f) == text for f, text in others.items())
     log = (repo / "packages/typedtensor/CHANGELOG.md").read_text()
     assert log.index("## Unreleased") < log.index("## 0.2.0 (2026-01-02)")
     assert log.count("## Unreleased") == 1
 
 
+def test_bump_moves_pins_that_carry_extras(repo):
+    meta = repo / "packages/tiers/pyproject.toml"
+    meta.write_text(meta.read_text().replace('"datablock==0.1.0"', '"datablock[progress] == 0.1.0"'))
+    assert bump.bump(repo, "datablock", "patch", today=dt.date(2026, 1, 2)) == "0.1.1"
+    assert '"datablock[progress]==0.1.1"' in meta.read_text()
+    for dependent in ("apps-vision", "apps-text", "apps-tabular"):
+        assert '"datablock~=0.1.1"' in _pyproject(repo, dependent)
+
+
 def test_bump_unknown_package(repo):
     with pytest.raises(ValueError, match="no package 'nope'"):
         bump.bump(repo, "nope", "patch")
+
+
+def test_bump_by_folder_name_points_to_the_distribution(repo):
+    with pytest.raises(ValueError, match="packages/typedtensor holds the distribution 'tiers-typedtensor'"):
+        bump.bump(repo, "typedtensor", "patch")

@@ -78,18 +78,22 @@ def test_small_cnn_reaches_97_percent(data):
     if data == "datablock":  # a raw item through the data's test_dl and decode_batch hooks
         label, pred, probs = learn.predict(0)
         assert probs.shape == (10,) and int(pred) == int(probs.argmax())
-        assert label == list(dls.vocab)[int(pred)]
+        assert label == str(list(dls.vocab)[int(pred)])  # a decoded label is a `Category` (a str), as in fastai
 
 
 DIGIT_ITEMS = '''
 import torch
 
+from datablock import config_safe
 
+
+@config_safe
 def pixels(item):
     """An 8x8 digit (64 values in 0..16) as a 1x8x8 float image in [0, 1]."""
     return torch.tensor(item["pixels"], dtype=torch.float32).reshape(1, 8, 8) / 16
 
 
+@config_safe
 def label(item):
     return item["label"]
 '''
@@ -98,7 +102,7 @@ def label(item):
 @pytest.mark.slow
 def test_export_and_predict_a_raw_item_in_a_fresh_process(tmp_path, monkeypatch):
     """The exported learner carries the datablock pipeline as data: a new process that never saw the training
-    code (only the module of its item functions) predicts from a raw item."""
+    code (only the installed module of its item functions, allowed by name) predicts from a raw item."""
     import importlib
     import os
     import subprocess
@@ -106,8 +110,13 @@ def test_export_and_predict_a_raw_item_in_a_fresh_process(tmp_path, monkeypatch)
 
     from trainloop_callbacks import load_learner
 
-    (tmp_path / "digit_items.py").write_text(DIGIT_ITEMS)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    site = tmp_path / "site"  # an installed distribution `digit_items`, not a module beside the export
+    info = site / "digit_items-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "digit_items.py").write_text(DIGIT_ITEMS)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: digit_items\nVersion: 0.1\n")
+    (info / "top_level.txt").write_text("digit_items\n")
+    monkeypatch.syspath_prepend(str(site))
     digit_items = importlib.import_module("digit_items")
     d = load_digits()
     items = [{"pixels": img.reshape(-1).tolist(), "label": int(t)} for img, t in zip(d.images, d.target, strict=True)]
@@ -133,7 +142,7 @@ def test_export_and_predict_a_raw_item_in_a_fresh_process(tmp_path, monkeypatch)
         f"label, pred, probs = learn.predict({{'pixels': {raw['pixels']!r}}})\n"
         "print('RESULT', label, int(pred), float(probs.max()))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))

@@ -1,6 +1,6 @@
 """Build wheels and sdists of every package into dist/ and check the internal pins in their metadata.
 
-Usage: python tools/build.py [--out DIR]
+Usage: python tools/build_dists.py [--out DIR]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from workspace import META, ROOT, dists, find_tool, import_name, internal_deps, version
+from workspace import META, ROOT, dists, find_tool, folder, internal_deps, req_name, req_specifier, version, wheel_stem
 
 
 def wheel_requires(wheel: Path) -> list[str]:
@@ -30,26 +30,30 @@ def build(out: Path) -> list[Path]:
     out.mkdir(parents=True)
     uv = find_tool("uv")
     for dist in dists():
-        cmd = [uv, "build", "--quiet", "--out-dir", str(out), str(ROOT / "packages" / dist)]
+        cmd = [uv, "build", "--quiet", "--out-dir", str(out), str(folder(dist))]
         subprocess.run(cmd, check=True, cwd=ROOT)
     wheels = []
     for dist in dists():
-        found = sorted(out.glob(f"{import_name(dist)}-{version(dist)}-*.whl"))
-        if len(found) != 1 or not list(out.glob(f"{import_name(dist)}-{version(dist)}.tar.gz")):
+        found = sorted(out.glob(f"{wheel_stem(dist)}-{version(dist)}-*.whl"))
+        if len(found) != 1 or not list(out.glob(f"{wheel_stem(dist)}-{version(dist)}.tar.gz")):
             raise RuntimeError(f"build: expected one wheel and one sdist of {dist} {version(dist)} in {out}")
         wheels.append(found[0])
     return wheels
 
 
 def check_pins(wheels: list[Path]) -> list[str]:
-    """Problems with internal requirements: components need ~= ranges, the meta-package exact pins."""
+    """Problems with internal requirements: components need ~= ranges, the meta-package exact pins.
+
+    Extras do not matter here (the meta-package asks for `datablock[progress]`); the specifier does.
+    """
     problems = []
     for dist, wheel in zip(dists(), wheels, strict=True):
-        reqs = {r.split(";")[0].replace(" ", "") for r in wheel_requires(wheel)}
+        reqs = [r for r in wheel_requires(wheel) if "extra ==" not in r.split(";", 1)[-1]]
         for dep in internal_deps(dist):
-            want = f"{dep}=={version(dep)}" if dist == META else f"{dep}~={version(dep)}"
-            if want not in reqs:
-                problems.append(f"{wheel.name}: expected requirement {want}, found {sorted(reqs)}")
+            want = f"=={version(dep)}" if dist == META else f"~={version(dep)}"
+            found = [req_specifier(r) for r in reqs if req_name(r) == dep]
+            if found != [want]:
+                problems.append(f"{wheel.name}: expected requirement {dep}{want}, found {sorted(reqs)}")
     return problems
 
 

@@ -1,5 +1,8 @@
 """Bump one package's version and everything that refers to it.
 
+The package is named by its distribution name (`tiers-typedtensor`, whose folder and import name are
+`typedtensor`); requirements name it with or without extras (`datablock[progress]==0.1.0`).
+
 - its `__about__.py`;
 - the `~=` range in each sibling that depends on it;
 - the exact pin in the meta-package `tiers`;
@@ -34,23 +37,29 @@ def next_version(current: str, part: str) -> str:
 
 def bump(root: Path, dist: str, part: str, today: dt.date | None = None) -> str:
     """Apply the bump under `root` and return the new version."""
-    packages = root / "packages"
-    if not (packages / dist / "pyproject.toml").exists():
-        raise ValueError(f"bump: no package {dist!r} under {packages}")
-    about = packages / dist / "src" / dist.replace("-", "_") / "__about__.py"
-    old = re.search(r'__version__ = "([^"]+)"', about.read_text()).group(1)
+    try:
+        home = workspace.folder(dist, root)
+    except ValueError as e:
+        raise ValueError(f"bump: {e}") from None
+    about = workspace.about_file(dist, root)
+    m = re.search(r'__version__ = "([^"]+)"', about.read_text())
+    if not m:
+        raise ValueError(f"bump: no __version__ in {about}")
+    old = m.group(1)
     new = next_version(old, part)
     about.write_text(about.read_text().replace(f'__version__ = "{old}"', f'__version__ = "{new}"'))
-    dep = re.compile(rf'"{re.escape(dist)}(~=|==)[^"]*"')
-    for other in sorted(packages.iterdir()):
+    # the name as requirements spell it (any case, `-`/`_`/`.`), optional extras, then ~= or ==
+    spelled = r"[-_.]+".join(re.escape(p) for p in dist.split("-"))
+    dep = re.compile(rf'"(?i:{spelled})(\[[^\]"]*\])?\s*(~=|==)[^"]*"')
+    for other in workspace.folders(root).values():
         py = other / "pyproject.toml"
-        if other.name == dist or not py.exists():
+        if other == home:
             continue
         text = py.read_text()
-        updated = dep.sub(lambda m: f'"{dist}{m.group(1)}{new}"', text)
+        updated = dep.sub(lambda m: f'"{dist}{m.group(1) or ""}{m.group(2)}{new}"', text)
         if updated != text:
             py.write_text(updated)
-    changelog = packages / dist / "CHANGELOG.md"
+    changelog = home / "CHANGELOG.md"
     text = changelog.read_text()
     if "## Unreleased" not in text:
         raise ValueError(f"bump: {changelog} has no '## Unreleased' section")

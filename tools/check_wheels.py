@@ -1,7 +1,8 @@
 """Install each built wheel alone, with only its declared dependencies, into a fresh venv and import it.
 
 Internal dependencies are given as the wheel files from dist/ on the command line, so they are never
-looked up on an index (an unrelated `typedtensor` exists on PyPI); external ones resolve as pip is
+looked up on an index (nor is a name that resembles one, such as the unrelated `typedtensor` on PyPI:
+ours is `tiers-typedtensor`); external ones resolve as pip is
 configured (mirrored for uv by tools/uv_settings.py).
 
 Usage: python tools/check_wheels.py [--dist DIR] [--no-build] [dist ...]
@@ -18,11 +19,11 @@ import time
 from pathlib import Path
 
 from build_dists import build, check_pins
-from workspace import ROOT, closure, dists, find_tool, import_name, version
+from workspace import ROOT, closure, dists, find_tool, folder, folders, import_name, normalize, version, wheel_stem
 
 
 def wheel_for(out: Path, dist: str) -> Path:
-    return next(out.glob(f"{import_name(dist)}-{version(dist)}-*.whl"))
+    return next(out.glob(f"{wheel_stem(dist)}-{version(dist)}-*.whl"))
 
 
 def install_and_import(uv: str, out: Path, dist: str, venv: Path) -> list[str]:
@@ -34,9 +35,14 @@ def install_and_import(uv: str, out: Path, dist: str, venv: Path) -> list[str]:
     if proc.returncode:
         return [f"{dist}: wheel install failed:\n{proc.stderr[-2000:]}"]
     listed = subprocess.run([uv, "pip", "list", "--python", py, "--format", "freeze"], capture_output=True, text=True)
-    installed = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
+    installed = {normalize(line.split("==")[0]) for line in listed.stdout.splitlines()}
     extra = sorted((installed & set(dists())) - set(closure(dist)))
     problems = [f"{dist}: undeclared internal packages installed: {extra}"] if extra else []
+    # a foreign distribution named like one of our folders or import names (PyPI's `typedtensor`)
+    lookalikes = {normalize(f.name) for f in folders().values()} | {normalize(import_name(d)) for d in dists()}
+    foreign = sorted((installed & lookalikes) - set(dists()))
+    if foreign:
+        problems.append(f"{dist}: foreign distributions named like ours were installed: {foreign}")
     code = "; ".join(f"import {import_name(d)}" for d in closure(dist))
     proc = subprocess.run([py, "-c", f"{code}; print('ok')"], capture_output=True, text=True, cwd=venv)
     if proc.returncode:
@@ -54,6 +60,8 @@ def main() -> int:
     problems: list[str] = []
     if not args.no_build:
         problems += check_pins(build(args.dist))
+    for name in args.names:
+        folder(name)  # a clear error for a name that is not a distribution of the repo
     uv = find_tool("uv")
     work = Path(tempfile.mkdtemp(prefix="tiers-wheels-"))
     try:

@@ -4,7 +4,7 @@ The environments are the `iso` matrix of hatch.toml (uv, settings mirrored from 
 whose code or tests import something it does not declare fails here. Slow tests (`-m slow`) run once,
 in the combined run, not here. dispatch-transforms is also checked to have no torch at all.
 
-Usage: python tools/isolated.py [dist ...]      (default: every package)
+Usage: python tools/isolated.py [dist ...]      (distribution names; default: every package)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 import tomllib
 
-from workspace import ROOT, closure, dists, find_tool, internal_deps
+from workspace import ROOT, closure, dists, find_tool, folder, folders, internal_deps
 
 NO_TORCH = ("dispatch-transforms",)
 
@@ -25,7 +25,7 @@ def run(cmd: list[str]) -> int:
 
 
 def check(dist: str, hatch: str) -> list[str]:
-    env = f"iso.{dist}"
+    env = f"iso.{folder(dist).name}"  # the matrix names folders
     problems = []
     # Internal packages are installed as copies here (hatch sources), so rebuild the env each run
     # to test the working tree, not a stale copy (with uv's cache this costs about a second).
@@ -36,7 +36,7 @@ def check(dist: str, hatch: str) -> list[str]:
         probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
         if run([hatch, "run", f"{env}:python", "-c", probe]) != 0:
             problems.append(f"{dist}: torch is installed in its environment but must not be needed")
-    tests = f"packages/{dist}/tests"
+    tests = str(folder(dist).relative_to(ROOT) / "tests")
     pytest_args = ["-q", "-m", "not slow", "-p", "no:cacheprovider", tests]
     if run([hatch, "run", f"{env}:python", "tools/run_tests.py", *pytest_args]):
         problems.append(f"{dist}: tests failed with only its declared dependencies installed")
@@ -46,11 +46,23 @@ def check(dist: str, hatch: str) -> list[str]:
 def transitive_table_problems() -> list[str]:
     """hatch's sources redirect direct dependencies only: hatch.toml must list the transitive internal ones."""
     iso = tomllib.loads((ROOT / "hatch.toml").read_text())["envs"]["iso"]
+    dist_of = {f.name: d for d, f in folders().items()}
     listed: dict[str, set[str]] = {d: set() for d in dists()}
-    for entry in iso.get("overrides", {}).get("matrix", {}).get("pkg", {}).get("dependencies", []):
-        for dist in entry["if"]:
-            listed[dist].add(entry["value"])
     problems = []
+    for entry in iso.get("overrides", {}).get("matrix", {}).get("pkg", {}).get("dependencies", []):
+        for pkg in entry["if"]:
+            if pkg not in dist_of:
+                problems.append(f"hatch.toml [envs.iso.overrides]: {pkg!r} is not a package folder")
+                continue
+            listed[dist_of[pkg]].add(entry["value"])
+    matrix = {pkg for m in iso.get("matrix", []) for pkg in m.get("pkg", [])}
+    if matrix != set(dist_of):
+        problems.append(f"hatch.toml [[envs.iso.matrix]]: expected the folders {sorted(dist_of)}, has {sorted(matrix)}")
+    sources = set(iso.get("sources", {}))
+    if sources != set(dists()):
+        problems.append(
+            f"hatch.toml [envs.iso.sources]: expected the distributions {sorted(dists())}, has {sorted(sources)}"
+        )
     for dist in dists():
         need = set(closure(dist)) - set(internal_deps(dist)) - {dist}
         if need != listed[dist]:
@@ -62,6 +74,8 @@ def transitive_table_problems() -> list[str]:
 
 def main(selected: list[str]) -> int:
     hatch = find_tool("hatch")
+    for name in selected:
+        folder(name)  # a clear error for a name that is not a distribution of the repo
     targets = selected or dists()
     start = time.perf_counter()
     problems: list[str] = transitive_table_problems()

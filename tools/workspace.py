@@ -1,4 +1,10 @@
-"""Facts about the workspace shared by the repo tools: packages, versions, dependencies."""
+"""Facts about the workspace shared by the repo tools: packages, versions, dependencies.
+
+Three names per package: the distribution name (`[project].name`, what pip installs and what
+requirements name), the folder under `packages/`, and the import name (the one package under `src/`).
+They agree (`-` -> `_`) except for `tiers-typedtensor`, whose folder and import name are `typedtensor`
+(an unrelated project owns `typedtensor` on the package index). Functions here take distribution names.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,36 @@ PACKAGES = ROOT / "packages"
 META = "tiers"
 
 
+def normalize(name: str) -> str:
+    """A distribution name as the package index compares it (PEP 503): lower case, `_`/`.` runs -> `-`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def folders(root: Path = ROOT) -> dict[str, Path]:
+    """Distribution name -> package folder, for every folder of `root/packages` that holds a pyproject.toml."""
+    out: dict[str, Path] = {}
+    for folder in sorted((root / "packages").iterdir()):
+        py = folder / "pyproject.toml"
+        if py.exists():
+            name = normalize(tomllib.loads(py.read_text())["project"]["name"])
+            if name in out:
+                raise ValueError(f"workspace: {folder} and {out[name]} both declare the distribution {name!r}")
+            out[name] = folder
+    return out
+
+
+def folder(dist: str, root: Path = ROOT) -> Path:
+    """The folder of distribution `dist`; a clear error for a name that is not one of the repo's."""
+    found = folders(root)
+    if dist in found:
+        return found[dist]
+    by_folder = {f.name: d for d, f in found.items()}
+    hint = f" (the folder packages/{dist} holds the distribution {by_folder[dist]!r})" if dist in by_folder else ""
+    raise ValueError(f"no package {dist!r} under {root / 'packages'}{hint}; distributions: {sorted(found)}")
+
+
 def _names() -> list[str]:
-    return sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists())
+    return sorted(folders())
 
 
 def dists() -> list[str]:
@@ -25,22 +59,39 @@ def dists() -> list[str]:
     return ordered
 
 
-def import_name(dist: str) -> str:
-    return dist.replace("-", "_")
+def import_name(dist: str, root: Path = ROOT) -> str:
+    """The importable package of `dist`: the one folder under its `src/`."""
+    src = folder(dist, root) / "src"
+    pkgs = [p.name for p in src.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    if len(pkgs) != 1:
+        raise ValueError(f"workspace: expected one package under {src}, found {sorted(pkgs)}")
+    return pkgs[0]
+
+
+def wheel_stem(dist: str) -> str:
+    """How `dist` starts a wheel or sdist file name (`tiers-typedtensor` -> `tiers_typedtensor`)."""
+    return normalize(dist).replace("-", "_")
 
 
 def pyproject(dist: str) -> dict:
-    return tomllib.loads((PACKAGES / dist / "pyproject.toml").read_text())
+    return tomllib.loads((folder(dist) / "pyproject.toml").read_text())
 
 
-def _req_name(req: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower().replace("_", "-")
+def req_name(req: str) -> str:
+    """The normalized distribution name a requirement string names (`Foo_Bar[x]>=1` -> `foo-bar`)."""
+    return normalize(re.split(r"[\s<>=!~;\[@(]", req.strip(), maxsplit=1)[0])
+
+
+def req_specifier(req: str) -> str:
+    """The version specifier of a requirement string, spaces removed (`datablock[progress] == 0.1.0` -> `==0.1.0`)."""
+    m = re.match(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*([^;]*)", req)
+    return m.group(1).replace(" ", "") if m else ""
 
 
 def internal_deps(dist: str) -> list[str]:
     """The sibling distributions `dist` declares as dependencies."""
     names = set(_names())
-    return [n for n in map(_req_name, pyproject(dist)["project"].get("dependencies", [])) if n in names]
+    return [n for n in map(req_name, pyproject(dist)["project"].get("dependencies", [])) if n in names]
 
 
 def closure(dist: str) -> list[str]:
@@ -57,8 +108,8 @@ def closure(dist: str) -> list[str]:
     return out
 
 
-def about_file(dist: str) -> Path:
-    return PACKAGES / dist / "src" / import_name(dist) / "__about__.py"
+def about_file(dist: str, root: Path = ROOT) -> Path:
+    return folder(dist, root) / "src" / import_name(dist, root) / "__about__.py"
 
 
 def version(dist: str) -> str:

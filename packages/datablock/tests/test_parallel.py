@@ -1,4 +1,7 @@
+import importlib.util
+import io
 import os
+import sys
 
 import pytest
 
@@ -46,3 +49,28 @@ def test_parallel_gen_stateful_workers(n_workers):
 def test_parallel_gen_checks_result_count():
     with pytest.raises(ValueError, match="returned 1 results for a chunk of 3"):
         list(parallel_gen(lambda: lambda chunk: [0], [1, 2, 3], n_workers=0, chunksize=3, progress=False))
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("installed", [False, True] if importlib.util.find_spec("fastprogress") else [False])
+def test_progress_with_and_without_fastprogress(installed, monkeypatch):
+    """Without the `progress` extra the bar is a plain-text counter, drawn only on a terminal."""
+    if not installed:
+        for name in ("fastprogress", "fastprogress.fastprogress"):
+            monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    tty, log = _Tty(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", tty)
+    assert parallel_map(_square, range(6), n_workers=0, progress=True) == [x * x for x in range(6)]
+    out = list(parallel_gen(_CountingWorker, list(range(10)), n_workers=0, chunksize=5, progress=True))
+    assert [x for x, _ in out] == list(range(1, 11))
+    if not installed:
+        assert "\r6/6 (100%)" in tty.getvalue() and "\r2/2 (100%)" in tty.getvalue()
+        assert tty.getvalue().endswith("\r")  # the counter is wiped at the end
+    monkeypatch.setattr(sys, "stdout", log)
+    assert parallel_map(_square, range(6), n_workers=0, progress=True) == [x * x for x in range(6)]
+    if not installed:
+        assert log.getvalue() == ""  # a log or a pipe gets no counter

@@ -30,3 +30,15 @@ def test_cli_info_lists_layers(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "pluggable-optim" in out and "apps-vision" in out and "mismatch" not in out
+
+
+def test_meta_package_installs_the_progress_extras():
+    """tiers asks for datablock and trainloop-callbacks with their `progress` extra: fastprogress bars."""
+    import importlib.util
+
+    reqs = [r.replace(" ", "") for r in metadata.requires("tiers") or []]
+    for name in ("datablock", "trainloop-callbacks"):
+        assert any(r.startswith(f"{name}[progress]==") for r in reqs), reqs
+    assert importlib.util.find_spec("fastprogress") is not None
+    by_name = {c.name: c for c in components()}
+    assert by_name["datablock"].pinned == metadata.version("datablock")  # the pin is read through the extra

@@ -339,6 +339,8 @@ def test_resblock_bottleneck_shapes_and_shortcut():
     assert type(m.idpath[0]) is ConvLayer and type(m.idpath[1]) is nn.MaxPool2d
     with pytest.raises(ValueError, match="pool"):
         ResBlock(1, 8, 8, pool="median")
+    with pytest.raises(ValueError, match="2-D"):
+        ResBlock(1, 8, 8, reduction=2, ndim=1)
 
 
 def test_resblock_options():
@@ -407,3 +409,30 @@ def test_model_of_layers_exports_and_loads(tmp_path):
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x), model(x))
+
+
+@pytest.mark.parametrize(
+    ("act", "data"),
+    [
+        (nn.ReLU(), "ReLU"),
+        (nn.ReLU(inplace=True), ["ReLU", {"inplace": True}]),
+        (nn.LeakyReLU(0.2), ["LeakyReLU", {"negative_slope": 0.2}]),
+        (nn.GELU(approximate="tanh"), ["GELU", {"approximate": "tanh"}]),
+        (nn.Sigmoid, "Sigmoid"),
+        ("SiLU", "SiLU"),
+        (None, None),
+    ],
+)
+def test_linbndrop_activation_as_data(act, data):
+    m = LinBnDrop(3, 2, act=act)
+    assert m.config["act"] == data
+    rebuilt = build_module(describe_module(m))
+    assert repr(rebuilt) == repr(m)  # same activation with the same hyper-parameters
+
+
+@pytest.mark.parametrize(
+    ("data", "message"), [(["Foo", {}], "expected one of"), (["ReLU", {"slope": 1}], "unknown hyper-parameters")]
+)
+def test_linbndrop_refuses_unknown_activation_data(data, message):
+    with pytest.raises(ValueError, match=message):
+        LinBnDrop(3, 2, act=data)

@@ -1,15 +1,17 @@
 """Pipelines as plain data (`to_config`) and back (`from_config`), for export without pickle.
 
-A step is `{"type": "module:QualName", "args": {...}}` for a Transform subclass (its constructor
-arguments, read from same-named attributes) or a getter class marked `config_safe = True`,
-`{"function": "module:qualname"}` for a module-level function, or `{"type": ..., "enc": ..., "dec": ...}`
-for a `Transform(enc=f, dec=g)` built from module-level functions. Loading imports the named module and
-only instantiates those classes or looks up module-level functions: no code travels in the data.
+A step is `{"type": "module:QualName", "args": {...}}` for a class marked `config_safe = True` (a
+`Transform` subclass or a getter; its constructor arguments are read from same-named attributes),
+`{"function": "module:qualname"}` for a module-level function marked `config_safe`, or
+`{"type": ..., "enc": ..., "dec": ...}` for a `Transform(enc=f, dec=g)` built from such functions.
+Arguments are plain data, paths (`{"__path__": ...}`) or steps themselves (`{"__step__": {...}}`, for a
+transform holding transforms or functions). Loading resolves every name through a `SafeResolver`
+(see `datablock.resolver`): allow-listed, installed, defined under that name and marked; no code travels
+in the data.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from pathlib import Path, PurePath
 from typing import Any
@@ -17,12 +19,32 @@ from typing import Any
 import torch
 
 from datablock._pipe import ItemFunc, item_step
+from datablock.resolver import ConfigError, SafeResolver, config_safe, is_config_safe
 from datablock.vocab import CategoryMap
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
-__all__ = ["step_to_config", "step_from_config", "pipeline_to_config", "pipeline_from_config"]
+__all__ = [
+    "step_to_config",
+    "step_from_config",
+    "pipeline_to_config",
+    "pipeline_from_config",
+    "ConfigError",
+    "SafeResolver",
+    "config_safe",
+]
 
 _PATH_KEY = "__path__"
+_STEP_KEY = "__step__"
+_INSTANCE_ATTRS = ("split_idx", "order")  # Transform settings a step may carry besides its arguments
+_WRAPPERS = {f"{c.__module__}:{c.__qualname__}": c for c in (Transform, ItemTransform)}
+
+
+def _is_step(value: Any) -> bool:
+    return (
+        isinstance(value, Transform)
+        or (inspect.isfunction(value) and is_config_safe(value))
+        or (not isinstance(value, type) and is_config_safe(type(value)))
+    )
 
 
 def _data(value: Any, where: str) -> Any:
@@ -38,37 +60,60 @@ def _data(value: Any, where: str) -> Any:
         return {_PATH_KEY: value.as_posix()}  # tagged, so it comes back a Path (a str prefix joins differently)
     if isinstance(value, torch.Tensor):
         return value.tolist()
+    if _is_step(value):  # a transform holding transforms or functions (e.g. AffineCoordTfm(tfms=[Flip(), ...]))
+        return {_STEP_KEY: step_to_config(value)}
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return value.item()
     raise TypeError(f"to_config: {where} holds a {type(value).__name__}, which cannot be written as plain data")
 
 
-def _from_data(value: Any) -> Any:
-    """Undo the tagging of `_data` (paths come back as `Path`)."""
+def _from_data(value: Any, resolver: SafeResolver) -> Any:
+    """Undo the tagging of `_data` (paths come back as `Path`, nested steps are rebuilt)."""
     if isinstance(value, dict):
         if set(value) == {_PATH_KEY}:
             return Path(value[_PATH_KEY])
-        return {k: _from_data(v) for k, v in value.items()}
+        if set(value) == {_STEP_KEY}:
+            return step_from_config(value[_STEP_KEY], resolver)
+        return {k: _from_data(v, resolver) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_data(v) for v in value]
+        return [_from_data(v, resolver) for v in value]
     return value
 
 
 def _qualname(obj: Any) -> str:
-    """`module:name` under which `obj` can be found again (builtins may report a private qualname)."""
-    for name in (obj.__qualname__, obj.__name__):
-        path = f"{obj.__module__}:{name}"
-        try:
-            if "<" not in path and _resolve(path) is obj:
-                return path
-        except (AttributeError, ImportError, ValueError):
-            continue
+    """`module:qualname` under which `obj` is defined (the only form a resolver accepts)."""
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
-def _wrapped_function(tfm: Transform) -> Any:
-    """The function a plain `Transform(f)` / `Transform(enc=f)` wraps (dispatch_transforms exposes it as `.enc`)."""
-    return getattr(tfm, "enc", None)
+def _unmarked(name: str, what: str) -> TypeError:
+    return TypeError(
+        f"to_config: {what} {name!r} is not marked safe to rebuild from data; if it only computes on its input, "
+        "mark it (`config_safe = True` on the class, or `@datablock.config_safe` on the function)"
+    )
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) == list(default) and all(isinstance(v, (bool, int, float, str)) for v in value)
+    return isinstance(value, (bool, int, float, str, type(None))) and type(value) is type(default) and value == default
+
+
+def _init_params(cls: type) -> list[inspect.Parameter]:
+    """The constructor parameters of `cls`, following `**kwargs` into the bases' constructors."""
+    params: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        sig = list(inspect.signature(init).parameters.values())[1:]
+        for p in sig:
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                params.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig):
+            break
+    return list(params.values())
 
 
 def step_to_config(tfm: Any) -> dict[str, Any]:
@@ -76,7 +121,7 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
     if isinstance(tfm, ItemFunc):
         return step_to_config(tfm.func)
     if type(tfm) in (Transform, ItemTransform):
-        func = _wrapped_function(tfm)
+        func = getattr(tfm, "enc", None)  # the function behind a plain `Transform(f)` / `Transform(enc=f)`
         if func is None:
             raise TypeError(f"to_config: cannot find the function behind transform {tfm.name!r}")
         dec = getattr(tfm, "dec", None)
@@ -93,14 +138,19 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
                 f"to_config: step {name!r} is a lambda or a local function, which cannot be written as data; "
                 "define it at module level"
             )
+        if not is_config_safe(tfm):
+            raise _unmarked(name, "function")
         return {"function": name}
     if callable(tfm):
         cls = type(tfm)
+        if "<" in cls.__qualname__:
+            raise TypeError(f"to_config: {cls.__qualname__} is a local class; define it at module level")
+        if not is_config_safe(cls):
+            raise _unmarked(_qualname(cls), "class")
         args = {}
-        for name, p in list(inspect.signature(cls.__init__).parameters.items())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            if name in tfm.__dict__ and tfm.__dict__[name] is p.default:
+        for p in _init_params(cls):
+            name = p.name
+            if name in tfm.__dict__ and _is_default(tfm.__dict__[name], p.default):
                 continue  # the default needs no saving (and may be a private sentinel)
             if name in tfm.__dict__:
                 args[name] = _data(tfm.__dict__[name], f"argument {name!r} of {cls.__qualname__}")
@@ -108,58 +158,66 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
                 raise TypeError(
                     f"to_config: {cls.__qualname__} does not keep its required argument {name!r} as an attribute"
                 )
-        return {"type": _qualname(cls), "args": args}
+        step = {"type": _qualname(cls), "args": args}
+        for attr in _INSTANCE_ATTRS:  # set on the instance after construction (e.g. by `setup_aug_tfms`)
+            if attr in tfm.__dict__ and attr not in args and tfm.__dict__[attr] != getattr(cls, attr, None):
+                step[attr] = _data(tfm.__dict__[attr], f"{attr} of {cls.__qualname__}")
+        return step
     raise TypeError(f"to_config: cannot describe {tfm!r} as data")
 
 
-def _resolve(path: str) -> Any:
-    module, _, qual = path.partition(":")
-    if not module or not qual or "<" in qual:
-        raise ValueError(
-            f"from_config: {path!r} is not a module-level name (lambdas and local functions cannot be "
-            "exported as data; define them at module level)"
-        )
-    obj: Any = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
+def step_from_config(step: dict[str, Any], resolver: SafeResolver | None = None) -> Any:
+    """Rebuild one step; every name goes through `resolver` (default: the tiers packages only)."""
+    resolver = resolver or SafeResolver()
+    if not isinstance(step, dict):
+        raise ConfigError(f"from_config: a step must be a dict, got {type(step).__name__}")
+    if "function" in step:
+        return resolver.resolve(step["function"], kind="function")
+    name = step.get("type")
+    if name in _WRAPPERS and "enc" in step:  # `Transform(enc=f, dec=g)` from marked module-level functions
+        funcs = {k: resolver.resolve(step[k], kind="function") for k in ("enc", "dec") if k in step}
+        return _WRAPPERS[name](**funcs)
+    cls = resolver.resolve(name, kind="class")
+    args = step.get("args", {})
+    if not isinstance(args, dict):
+        raise ConfigError(f"from_config: the args of {name!r} must be a dict, got {type(args).__name__}")
+    obj = cls(**{k: _from_data(v, resolver) for k, v in args.items()})
+    for attr in _INSTANCE_ATTRS:
+        if attr in step:
+            if not isinstance(step[attr], (int, type(None))) or isinstance(step[attr], bool):
+                raise ConfigError(f"from_config: {attr} of {name!r} must be an int or None, got {step[attr]!r}")
+            setattr(obj, attr, step[attr])
     return obj
 
 
-def step_from_config(step: dict[str, Any]) -> Any:
-    """Rebuild one step: only `Transform` subclasses are instantiated, only functions are returned."""
-    if "function" in step:
-        func = _resolve(step["function"])
-        if not callable(func) or isinstance(func, type):
-            raise TypeError(f"from_config: {step['function']!r} is not a function")
-        return func
-    cls = _resolve(step["type"])
-    if cls in (Transform, ItemTransform) and "enc" in step:  # `Transform(enc=f, dec=g)` from module-level functions
-        funcs = {k: step_from_config({"function": step[k]}) for k in ("enc", "dec") if k in step}
-        return cls(**funcs)
-    if not (isinstance(cls, type) and (issubclass(cls, Transform) or getattr(cls, "config_safe", False))):
-        raise TypeError(
-            f"from_config: {step['type']!r} is neither a dispatch_transforms.Transform subclass nor a class "
-            "marked `config_safe = True` (only those are rebuilt from data)"
-        )
-    return cls(**{k: _from_data(v) for k, v in step.get("args", {}).items()})
+def pipeline_to_config(p: Any, skip_train_only: bool = False) -> list[dict[str, Any]]:
+    """A pipeline (or a single callable, or None) as a list of steps.
 
-
-def pipeline_to_config(p: Any) -> list[dict[str, Any]]:
-    """A pipeline (or a single callable, or None) as a list of steps."""
+    `skip_train_only`: leave out the steps that run on the training split only (`split_idx == 0`, e.g.
+    random augmentations): inference never runs them, so an export need not describe them.
+    """
     if p is None:
         return []
     fs = p.fs if isinstance(p, Pipeline) else [p]
+    if skip_train_only:
+        fs = [f for f in fs if getattr(f, "split_idx", None) != 0]
     return [step_to_config(f) for f in fs]
 
 
 def pipeline_from_config(
-    steps: list[dict[str, Any]], split_idx: int | None = None, whole_items: bool = False
+    steps: list[dict[str, Any]],
+    split_idx: int | None = None,
+    whole_items: bool = False,
+    resolver: SafeResolver | None = None,
 ) -> Pipeline | None:
-    """A `Pipeline` from a list of steps (None when empty).
+    """A `Pipeline` from a list of steps (None when empty); names resolve through `resolver`.
 
     `whole_items`: plain functions receive whole items (a dataset's getters) instead of each tuple element.
     """
-    fs = [step_from_config(s) for s in steps]
+    if not isinstance(steps, list):
+        raise ConfigError(f"from_config: a pipeline must be a list of steps, got {type(steps).__name__}")
+    resolver = resolver or SafeResolver()
+    fs = [step_from_config(s, resolver) for s in steps]
     if whole_items:
         fs = [item_step(f) for f in fs]
     return Pipeline(fs, split_idx=split_idx) if fs else None

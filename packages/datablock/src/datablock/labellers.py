@@ -7,9 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from datablock.resolver import config_safe
+
 __all__ = ["parent_label", "RegexLabeller"]
 
 
+@config_safe
 def parent_label(o: str | os.PathLike[str]) -> str:
     """The name of the folder holding `o`: the label of an image in `train/<label>/x.png`."""
     if isinstance(o, Path):

@@ -1,13 +1,18 @@
-"""Parallel helpers for preprocessing (reading, tokenizing): a map and a generator over worker processes."""
+"""Parallel helpers for preprocessing (reading, tokenizing): a map and a generator over worker processes.
+
+The progress bar is fastprogress's when the `progress` extra is installed (`pip install "datablock[progress]"`),
+else a plain-text counter (on an interactive terminal only, as fastprogress's console bar).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, TypeVar
-
-from fastprogress.fastprogress import progress_bar
+from typing import Any, TextIO, TypeVar
 
 __all__ = ["parallel_map", "parallel_gen", "default_workers"]
 
@@ -30,10 +35,36 @@ def _executor(n_workers: int, threads: bool, **kw: Any) -> Executor:
 
 
 def _with_progress(it: Iterable[T], total: int, progress: bool) -> Iterator[T]:
-    if progress and total:
+    if not (progress and total):
+        yield from it
+    elif importlib.util.find_spec("fastprogress") is not None:
+        from fastprogress.fastprogress import progress_bar
+
         yield from progress_bar(it, total=total, leave=False)
     else:
+        yield from _text_progress(it, total, sys.stdout)
+
+
+def _text_progress(it: Iterable[T], total: int, stream: TextIO, every: float = 0.2) -> Iterator[T]:
+    """`it` unchanged, with a `done/total (pct)` line redrawn in place on `stream` when it is a terminal."""
+    if not getattr(stream, "isatty", lambda: False)():
         yield from it
+        return
+    last, width = 0.0, 0
+    try:
+        for done, item in enumerate(it, 1):
+            yield item
+            now = time.monotonic()
+            if now - last >= every or done == total:
+                last = now
+                line = f"{done}/{total} ({100 * done // total}%)"
+                width = max(width, len(line))
+                stream.write("\r" + line.ljust(width))
+                stream.flush()
+    finally:
+        if width:  # leave nothing behind, as fastprogress's bar with leave=False
+            stream.write("\r" + " " * width + "\r")
+            stream.flush()
 
 
 def parallel_map(

@@ -227,6 +227,19 @@ class TypeDispatch:
         self.cache[xtype] = found
         return found
 
+    def input_types(self) -> list[type]:
+        """The classes this table handles, own first then inherited (unions split into their classes).
+
+        Lets a caller ask which types a transform decodes, e.g. to re-type a plain model output as the
+        type a target pipeline decodes from.
+        """
+        found: list[type] = []
+        for table in self._chain():
+            for impl in table.impls():
+                args = typing.get_args(impl.hint) if not isinstance(impl.hint, type) else (impl.hint,)
+                found.extend(a for a in args if isinstance(a, type) and a not in found)
+        return found
+
     def handled_types(self) -> list[str]:
         """Names of the input types this table handles, own first then inherited (for reprs)."""
         names: list[str] = []

@@ -54,6 +54,8 @@ class AffineCoordTfm(BatchRandTransform):
     probability per item; `params=` replays a draw (`tfm.last_params`, or `params.inverse()` to undo one).
     """
 
+    config_safe = True  # its subclasses too: an export may name them (plain arguments only)
+
     order = 30
 
     def __init__(

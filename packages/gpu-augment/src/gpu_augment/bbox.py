@@ -54,6 +54,8 @@ class DropEmptyBoxes(ItemTransform):
     The sample is a tuple holding one `TensorBBox` of shape (k, 4) followed by its k labels.
     """
 
+    config_safe = True  # its subclasses too: an export may name them (plain arguments only)
+
     order = 50
 
     def encodes(self, x: tuple) -> tuple:

@@ -64,6 +64,8 @@ class RandomErasing(BatchRandTransform):
     """Erase 1..`max_count` rectangles per item (area fraction in [sl, sh], aspect log-uniform in
     [min_aspect, 1 / min_aspect]) with probability `p`, filling them with noise; after `Normalize` (order 100)."""
 
+    config_safe = True  # its subclasses too: an export may name them (plain arguments only)
+
     order = 100
 
     def __init__(

@@ -70,6 +70,8 @@ class LightingTfm(BatchRandTransform):
     Only images change; masks, points and boxes pass through. `p` is the probability per item.
     """
 
+    config_safe = True  # its subclasses too: an export may name them (plain arguments only)
+
     order = 40
 
     def __init__(
@@ -106,6 +108,13 @@ class LightingTfm(BatchRandTransform):
                     v = torch.where(apply, v, _NEUTRAL[kind])
                 steps.append((kind, v))
         return steps
+
+    def __call__(self, x: Any, split_idx: int | None = None, *, params: Any = None) -> Any:
+        """Lighting changes images only: an input without a `TensorImage` (a mask, points or boxes alone) comes
+        back unchanged, without a draw; otherwise as `RandTransform.__call__`."""
+        if _channels(x) is None:
+            return x
+        return super().__call__(x, split_idx, params=params)
 
     def draw(self, x: Any, generator: torch.Generator) -> LightingParams:
         """Draw each step per item and fold them into one colour map per item."""

@@ -9,20 +9,22 @@ from importlib import metadata
 
 __all__ = ["LAYERS", "Component", "ComponentVersionError", "check_components", "components"]
 
-# The layer map of ARCHITECTURE.md: distribution -> (layer, internal dependencies).
+# The layer map of ARCHITECTURE.md: distribution -> (layer, internal dependencies). Distribution names:
+# `tiers-typedtensor` imports as `typedtensor` (the index's `typedtensor` is an unrelated project).
 LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "typedtensor": (0, ()),
+    "tiers-typedtensor": (0, ()),
     "dispatch-transforms": (0, ()),
     "pluggable-optim": (0, ()),
-    "datablock": (1, ("typedtensor", "dispatch-transforms")),
+    "datablock": (1, ("tiers-typedtensor", "dispatch-transforms")),
     "trainloop-callbacks": (1, ("pluggable-optim",)),
-    "gpu-augment": (1, ("typedtensor", "dispatch-transforms")),
+    "gpu-augment": (1, ("tiers-typedtensor", "dispatch-transforms")),
     "apps-vision": (2, ("datablock", "trainloop-callbacks", "gpu-augment")),
     "apps-text": (2, ("datablock", "trainloop-callbacks")),
     "apps-tabular": (2, ("datablock", "trainloop-callbacks")),
 }
 
-_PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^;\s,]+)\s*(?:;.*)?$")
+# `name[extras] == version ; marker`: the meta-package asks for some components with extras
+_PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[[^\]]*\])?\s*==\s*([^;\s,]+)\s*(?:;.*)?$")
 
 
 class ComponentVersionError(ImportError):
@@ -47,7 +49,7 @@ def _pins() -> dict[str, str]:
     for req in metadata.requires("tiers") or []:
         m = _PIN.match(req)
         if m and "extra ==" not in req:
-            pins[m.group(1).lower().replace("_", "-")] = m.group(2)
+            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
     return pins
 
 

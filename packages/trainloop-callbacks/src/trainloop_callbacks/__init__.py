@@ -53,6 +53,7 @@ from trainloop_callbacks.layers import (
 )
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.losses import (
+    LOSS_KINDS,
     BCELossFlat,
     BCEWithLogitsLossFlat,
     CrossEntropyLossFlat,
@@ -64,6 +65,7 @@ from trainloop_callbacks.losses import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
+    loss_from_kind,
 )
 from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
 from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
@@ -91,9 +93,18 @@ from trainloop_callbacks.metrics import (
     rmse,
     top_k_accuracy,
 )
+from trainloop_callbacks.metrics_multi import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
 from trainloop_callbacks.mixed_precision import MixedPrecision
 from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
-from trainloop_callbacks.progress import ProgressCallback
+from trainloop_callbacks.model_utils import (
+    ModelResetter,
+    dummy_eval,
+    in_channels,
+    model_sizes,
+    num_features_model,
+    params_of,
+)
+from trainloop_callbacks.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.schedule import (
     ParamScheduler,
@@ -110,11 +121,14 @@ from trainloop_callbacks.schedule import (
     sched_no,
     sched_poly,
 )
+from trainloop_callbacks.splitters import BodyHeadSplitter, check_split, split_body_head
 from trainloop_callbacks.step_clock import StepClock
 from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
     CSVLogger,
     EarlyStoppingCallback,
+    FiniteLossCheck,
+    NonFiniteLossError,
     ReduceLROnPlateau,
     SaveModelCallback,
     TerminateOnNaNCallback,
@@ -144,6 +158,9 @@ __all__ = [
     "TrainEvalCallback",
     "Recorder",
     "ProgressCallback",
+    "PROGRESS_STYLES",
+    "TextTable",
+    "fastprogress_available",
     "GatherPredsCallback",
     "NoBnBiasDecay",
     # schedules
@@ -206,12 +223,16 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
     # tracking
     "TrackerCallback",
     "EarlyStoppingCallback",
     "SaveModelCallback",
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
+    "FiniteLossCheck",
+    "NonFiniteLossError",
     "CSVLogger",
     # training techniques (one callback each, combinable; conflicts checked at before_fit)
     "MixedPrecision",
@@ -276,4 +297,21 @@ __all__ = [
     "icnr_init",
     "ResBlock",
     "SEModule",
+    # model utilities
+    "model_sizes",
+    "dummy_eval",
+    "num_features_model",
+    "in_channels",
+    "params_of",
+    "ModelResetter",
+    # metrics over several classes or labels
+    "DiceMulti",
+    "JaccardCoeffMulti",
+    "foreground_acc",
+    "F1ScoreMulti",
+    "RocAucMulti",
+    # splitters for transfer learning
+    "split_body_head",
+    "check_split",
+    "BodyHeadSplitter",
 ]

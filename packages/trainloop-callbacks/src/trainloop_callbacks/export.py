@@ -1,13 +1,17 @@
-"""Safe export: weights in torch's weights-only format, the model, loss and data pipeline described as data.
+"""Safe export: weights in torch's weights-only format; the model, loss, data pipeline and learner class
+described as data.
 
-Loading never unpickles arbitrary objects: `torch.load(weights_only=True)` reads the file, and every class
-named in it is imported only from an allow-listed module. What cannot be described as data is refused by
-name; `export(..., pickle=True)` with `load_learner(..., unsafe_pickle=True)` is the explicit opt-in.
+Loading never unpickles arbitrary objects: `torch.load(weights_only=True)` reads the file, and every name in
+it (model and loss classes, the learner class, the data's classes and pipeline steps) resolves through a
+`SafeResolver`: a registered `torch.nn` layer, or a class or function marked `config_safe = True` that is
+defined under that name in an installed module of the tiers packages or of `allow=`; anything else is
+refused before it is imported. What cannot be described as data is refused by name at export;
+`export(..., pickle=True)` with `load_learner(..., unsafe_pickle=True)` is the explicit opt-in.
 """
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,24 +20,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from trainloop_callbacks.resolver import TIERS_PACKAGES, ExportError, SafeResolver, is_config_safe
+
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
 __all__ = ["ALLOWED_MODULES", "ExportError", "describe_module", "build_module", "export_learner", "load_learner"]
 
-FORMAT, PICKLE_FORMAT = "tiers-export", "tiers-pickle"
+FORMAT, PICKLE_FORMAT, VERSION = "tiers-export", "tiers-pickle", 2
 
-ALLOWED_MODULES: tuple[str, ...] = (
-    "torch.nn",
-    "trainloop_callbacks",
-    "datablock",
-    "apps_vision",
-    "apps_text",
-    "apps_tabular",
-    "torchvision.models",
-    "tiers",
-)
-"""Modules whose classes an export file may name; `load_learner(allow=...)` adds more."""
+ALLOWED_MODULES: tuple[str, ...] = TIERS_PACKAGES
+"""Packages whose marked (`config_safe`) classes and functions an export file may name; `load_learner(allow=...)`
+adds more. The `torch.nn` layers of `TORCH_LAYERS` and the builders of `TORCHVISION_BUILDERS` are allowed by name."""
 
 _CONV = (
     "in_channels",
@@ -84,15 +82,19 @@ _LAYER_ARGS: dict[str, tuple[str, ...]] = {
 }
 
 
-class ExportError(ValueError):
-    """Something in the learner cannot be exported (or loaded) as data."""
-
-
 def _qualname(cls: type) -> str:
     module = cls.__module__
     if module.startswith("torch.nn.modules"):
         module = "torch.nn"  # the public home of every torch.nn layer
-    return f"{module}.{cls.__qualname__}"
+    return f"{module}:{cls.__qualname__}"
+
+
+def _name(text: Any) -> Any:
+    """Names as written by version 1 (`"torch.nn.Linear"`) in today's form (`"torch.nn:Linear"`)."""
+    if isinstance(text, str) and ":" not in text and "." in text:
+        module, _, attr = text.rpartition(".")
+        return f"{module}:{attr}"
+    return text
 
 
 def _check_plain(x: Any, where: str) -> Any:
@@ -110,7 +112,7 @@ def _check_plain(x: Any, where: str) -> Any:
 def describe_module(m: Any, where: str = "model") -> dict[str, Any]:
     """Describe a module (or loss) as data: `to_config()`, a known torch.nn layer, or a Sequential of those."""
     cls = type(m)
-    if callable(getattr(m, "to_config", None)) and callable(getattr(cls, "from_config", None)):
+    if callable(getattr(m, "to_config", None)) and callable(getattr(cls, "from_config", None)) and is_config_safe(cls):
         return {"type": _qualname(cls), "config": _check_plain(m.to_config(), where)}
     if isinstance(m, nn.Sequential) and cls is nn.Sequential:
         return {
@@ -123,36 +125,37 @@ def describe_module(m: Any, where: str = "model") -> dict[str, Any]:
             kwargs["bias"] = m.bias is not None
         return {"type": _qualname(cls), "kwargs": _check_plain(kwargs, where)}
     config = getattr(m, "config", None)
-    if isinstance(config, dict) and cls.__module__.startswith("trainloop_callbacks."):
+    if isinstance(config, dict) and is_config_safe(cls):
         return {"type": _qualname(cls), "kwargs": _check_plain(config, where)}
     raise ExportError(
-        f"cannot export {where} ({_qualname(cls)}) as data: give its class to_config()/from_config(), build it from "
-        f"torch.nn layers, or use export(..., pickle=True)"
+        f"cannot export {where} ({_qualname(cls)}) as data: give its class to_config()/from_config() and mark it "
+        "`config_safe = True`, build it from torch.nn layers, or use export(..., pickle=True)"
     )
 
 
-def _resolve(name: str, allow: Sequence[str]) -> Any:
-    module_name, _, attr = name.rpartition(".")
-    if not any(module_name == a or module_name.startswith(a + ".") for a in allow):
-        raise ExportError(f"refusing to import {name!r}: module {module_name!r} is not in the allow-list {list(allow)}")
-    obj = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+def _resolver(allow: Sequence[str] | SafeResolver) -> SafeResolver:
+    return allow if isinstance(allow, SafeResolver) else SafeResolver(allow)
 
 
-def build_module(desc: dict[str, Any], allow: Sequence[str] = ALLOWED_MODULES) -> Any:
-    """Rebuild what `describe_module` described, importing classes from allow-listed modules only."""
+def build_module(desc: dict[str, Any], allow: Sequence[str] | SafeResolver = ()) -> Any:
+    """Rebuild what `describe_module` described; every class resolves through a `SafeResolver` (the tiers
+    packages and registered torch.nn layers, plus the modules in `allow`)."""
+    resolver = _resolver(allow)
     if not isinstance(desc, dict) or not isinstance(desc.get("type"), str):
         raise ExportError(f"malformed module description: {desc!r:.200}")
-    cls = _resolve(desc["type"], allow)
-    if not isinstance(cls, type):
-        raise ExportError(f"{desc['type']!r} is not a class")
+    cls = resolver.resolve(_name(desc["type"]), kind="class")
     if "children" in desc:
-        return cls(*[build_module(c, allow) for c in desc["children"]])
+        if not isinstance(desc["children"], list):
+            raise ExportError(f"malformed module description: children of {desc['type']!r} must be a list")
+        return cls(*[build_module(c, resolver) for c in desc["children"]])
     if "config" in desc:
+        if not callable(getattr(cls, "from_config", None)):
+            raise ExportError(f"{desc['type']!r} has no from_config to rebuild it from its config")
         return cls.from_config(desc["config"])
-    return cls(**desc.get("kwargs", {}))
+    kwargs = desc.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise ExportError(f"malformed module description: kwargs of {desc['type']!r} must be a dict")
+    return cls(**kwargs)
 
 
 def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: bool = False) -> Path:
@@ -167,9 +170,12 @@ def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: boo
     data = None
     if callable(getattr(dls, "to_config", None)):
         data = {"type": _qualname(type(dls)), "config": _check_plain(dls.to_config(), "dls.to_config()")}
+    if not is_config_safe(type(learn)):
+        raise ExportError(f"cannot export a {_qualname(type(learn))}: the learner class is not marked config_safe")
     state = {
         "format": FORMAT,
-        "version": 1,
+        "version": VERSION,
+        "learner": _qualname(type(learn)),
         "model": describe_module(learn.model, "model"),
         "weights": {k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
         "loss_func": describe_module(learn.loss_func, "loss_func"),
@@ -204,17 +210,31 @@ def load_learner(
         return Learner(dls, state["model"], state["loss_func"], default_cbs=True)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ExportError(f"{file} is not a tiers export (no format {FORMAT!r})")
-    allowed = (*ALLOWED_MODULES, *allow)
-    model = build_module(state["model"], allowed)
+    resolver = SafeResolver(allow, near=file.resolve().parent)
+    learner_cls = Learner
+    if state.get("learner") is not None:
+        learner_cls = resolver.resolve(_name(state["learner"]), kind="class")
+        if not issubclass(learner_cls, Learner):
+            raise ExportError(f"{file}: the learner class {state['learner']!r} is not a Learner")
+    model = build_module(state["model"], resolver)
     model.load_state_dict(state["weights"])
-    loss_func = build_module(state["loss_func"], allowed)
+    loss_func = build_module(state["loss_func"], resolver)
     data = state.get("data")
     if data is not None:
-        cls = _resolve(data["type"], allowed)
-        dls = cls.from_config(data["config"])
+        if not isinstance(data, dict):
+            raise ExportError(f"{file}: malformed data description")
+        cls = resolver.resolve(_name(data.get("type")), kind="class")
+        if not callable(getattr(cls, "from_config", None)):
+            raise ExportError(f"{file}: the data class {data['type']!r} has no from_config")
+        params = inspect.signature(cls.from_config).parameters
+        passed = {"allow": resolver.allow, "near": resolver.near}  # its own resolver applies the same rules
+        try:
+            dls = cls.from_config(data["config"], **{k: v for k, v in passed.items() if k in params})
+        except (ValueError, TypeError) as e:  # the data's own resolver refused a name, or the config is malformed
+            raise ExportError(f"{file}: the data pipeline cannot be loaded: {e}") from e
     else:
         dls = DataLoaderPair([], [])
         dls.n_inp = state.get("n_inp", 1)
-    learn = Learner(dls, model, loss_func)
+    learn = learner_cls(dls, model, loss_func)
     model.eval()
     return learn

@@ -109,7 +109,7 @@ class InferenceMixin:
         return self.dls.train if ds_idx == 0 else self.dls.valid
 
     def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:
-        self._prepare_batches()
+        self._prepare_batches(dl)
         was_training = self.model.training
         self.dl, self.training = dl, False
         self.model.eval()
@@ -129,6 +129,16 @@ class InferenceMixin:
             raise ValueError("validate needs the Recorder callback (default_cbs=True) to average loss and metrics")
         return [rec.loss.value, *[m.value for m in self.metrics]]
 
+    def _target_typing(self: Learner, like: Any) -> Callable[[Any], Any]:
+        """How predictions get the targets' tensor types: like the gathered targets, or, for unlabelled data
+        (a `test_dl`), through the data's optional `retype_targets` hook (so they decode to labels)."""
+        if like is not None:
+            return lambda x: retype_like(x, like)
+        hook = getattr(self.dls, "retype_targets", None)
+        if callable(hook):
+            return lambda x: x if x is None else hook(tuple(x) if isinstance(x, list) else x)
+        return lambda x: x
+
     def get_preds(
         self: Learner,
         ds_idx: int = 1,
@@ -143,7 +153,8 @@ class InferenceMixin:
         """Predictions and targets over a dataset: `([inputs,] preds, targets[, decoded][, losses])`.
 
         `act` (default: the loss function's `activation`) turns outputs into probabilities; `decoded` uses
-        the loss function's `decodes`. Predictions get the targets' tensor type back for decoding.
+        the loss function's `decodes`. Predictions get the targets' tensor type back for decoding (on
+        unlabelled data, from the data's `retype_targets` hook), so `dls.decode_batch` turns them into labels.
         """
         dl = self._dl(ds_idx, dl)
         if reorder:
@@ -155,12 +166,12 @@ class InferenceMixin:
         act = act or getattr(self.loss_func, "activation", None) or (lambda x: x)
         preds = act(_cat(gather.preds))
         targs = _cat(gather.targets)
-        like = gather.target_like
-        preds = retype_like(preds, like)
+        typed = self._target_typing(gather.target_like)
+        preds = typed(preds)
         res: list[Any] = [preds, targs]
         if with_decoded:
             decodes = getattr(self.loss_func, "decodes", None) or (lambda x: x)
-            res.append(retype_like(decodes(preds), like))
+            res.append(typed(decodes(preds)))
         if with_input:
             res.insert(0, _cat(gather.inputs))
         if with_loss:
@@ -168,9 +179,12 @@ class InferenceMixin:
         return tuple(res)
 
     def predict(self: Learner, item: Any) -> tuple[Any, Any, Any]:
-        """Prediction for one raw item: `(decoded item, decoded prediction, probabilities)`.
+        """Prediction for one raw item, as in fastai: `(decoded prediction, raw decoded tensor, probabilities)`,
+        e.g. `('cat', TensorCategory(1), tensor([0.1, 0.9]))`; a multi-label target gives the list of labels,
+        a regression target the predicted numbers.
 
-        The item goes through `dls.test_dl([item])`; without that hook, `item` must be a model input tensor.
+        The item goes through `dls.test_dl([item])` (no label needed); the prediction is decoded by
+        `dls.decode_batch`, which types it as the target. Without those hooks `item` must be a model input tensor.
         """
         test_dl = getattr(self.dls, "test_dl", None)
         if callable(test_dl):
@@ -193,13 +207,16 @@ class InferenceMixin:
             preds = act(out.detach().cpu())
             dec = (getattr(self.loss_func, "decodes", None) or (lambda x: x))(preds)
         decode_batch = getattr(self.dls, "decode_batch", None)
-        full = dec[0]
+        decs = tuple(dec) if isinstance(dec, (tuple, list)) else (dec,)
+        first_dec = decs[0][0] if len(decs) == 1 else tuple(d[0] for d in decs)
+        first_preds = tuple(p[0] for p in preds) if isinstance(preds, (tuple, list)) else preds[0]
+        full = first_dec
         if callable(decode_batch):
             inps = inp if isinstance(inp, tuple) else (inp,)
-            first = decode_batch((*inps, dec))[0]
+            first = decode_batch((*inps, *decs))[0]
             target = first[getattr(self.dls, "n_inp", 1) :]
             full = target[0] if len(target) == 1 else target
-        return full, dec[0], preds[0]
+        return full, first_dec, first_preds
 
     def show_results(
         self: Learner, ds_idx: int = 1, dl: Iterable[Any] | None = None, max_n: int = 9, **kwargs: Any

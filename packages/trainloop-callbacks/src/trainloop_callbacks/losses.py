@@ -3,6 +3,7 @@ predictions (`decodes`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
 ]
 
 
@@ -49,11 +52,18 @@ class FlatLoss:
     def _prep(self, inp: Tensor, targ: Tensor) -> tuple[Tensor, Tensor]:
         if self.floatify and not targ.is_floating_point():
             targ = targ.float()
+        # `movedim`, not `transpose(axis, -1)`: a swap would also reorder the axes between (H and W of an
+        # (N, C, H, W) output) and score every pixel against the transposed mask (test_flat_losses_match_torch_*).
+        # A target with as many axes as the output (BCE/MSE/L1 targets, class probabilities) moves the same way.
+        same_ndim = targ.ndim == inp.ndim
         if self.axis != -1 and self.axis != inp.ndim - 1:
-            inp = inp.transpose(self.axis, -1).contiguous()
+            if same_ndim:
+                targ = targ.movedim(self.axis, -1)
+            inp = inp.movedim(self.axis, -1).contiguous()
         if self.flatten:
             flat_inp = inp.reshape(-1, inp.shape[-1]) if self.is_2d else inp.reshape(-1)
-            flat_targ = targ.reshape(-1)
+            soft = self.is_2d and same_ndim and targ.is_floating_point() and targ.shape == inp.shape
+            flat_targ = targ.reshape(-1, targ.shape[-1]) if soft else targ.reshape(-1)
             if flat_inp.shape[0] != flat_targ.shape[0]:
                 raise ValueError(
                     f"{type(self).__name__}: model output of shape {tuple(inp.shape)} and target of shape "
@@ -81,6 +91,8 @@ class FlatLoss:
 class CrossEntropyLossFlat(FlatLoss):
     """Cross-entropy over `axis` (class scores), any number of leading dimensions; decodes with argmax."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(
         self, weight: Tensor | None = None, axis: int = -1, ignore_index: int = -100, label_smoothing: float = 0.0
     ):
@@ -88,6 +100,8 @@ class CrossEntropyLossFlat(FlatLoss):
             nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing), axis=axis
         )
         self.config = {"axis": axis, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
+        if weight is not None:  # class weights survive export (a tensor in the weights-only file)
+            self.config["weight"] = torch.as_tensor(weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return F.softmax(x, dim=self.axis)
@@ -99,10 +113,14 @@ class CrossEntropyLossFlat(FlatLoss):
 class BCEWithLogitsLossFlat(FlatLoss):
     """Binary cross-entropy on logits (multi-label); decodes with `sigmoid > thresh`."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, axis: int = -1, thresh: float = 0.5, pos_weight: Tensor | None = None):
         super().__init__(nn.BCEWithLogitsLoss(pos_weight=pos_weight), axis=axis, floatify=True, is_2d=False)
         self.thresh = thresh
         self.config = {"axis": axis, "thresh": thresh}
+        if pos_weight is not None:
+            self.config["pos_weight"] = torch.as_tensor(pos_weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return torch.sigmoid(x)
@@ -113,6 +131,8 @@ class BCEWithLogitsLossFlat(FlatLoss):
 
 class BCELossFlat(FlatLoss):
     """Binary cross-entropy on probabilities; decodes with `> thresh`."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, axis: int = -1, thresh: float = 0.5):
         super().__init__(nn.BCELoss(), axis=axis, floatify=True, is_2d=False)
@@ -126,6 +146,8 @@ class BCELossFlat(FlatLoss):
 class MSELossFlat(FlatLoss):
     """Mean squared error on flattened outputs and targets."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, axis: int = -1):
         super().__init__(nn.MSELoss(), axis=axis, floatify=True, is_2d=False)
         self.config = {"axis": axis}
@@ -133,6 +155,8 @@ class MSELossFlat(FlatLoss):
 
 class L1LossFlat(FlatLoss):
     """Mean absolute error on flattened outputs and targets."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, axis: int = -1):
         super().__init__(nn.L1Loss(), axis=axis, floatify=True, is_2d=False)
@@ -156,6 +180,8 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
 class LabelSmoothingCrossEntropyFlat(FlatLoss):
     """`LabelSmoothingCrossEntropy` over `axis`, flattened; decodes with argmax."""
+
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
 
     def __init__(self, eps: float = 0.1, axis: int = -1):
         super().__init__(LabelSmoothingCrossEntropy(eps=eps), axis=axis)
@@ -185,9 +211,13 @@ class FocalLoss(nn.Module):
 class FocalLossFlat(FlatLoss):
     """`FocalLoss` over `axis`, flattened; decodes with argmax."""
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, gamma: float = 2.0, axis: int = -1, weight: Tensor | None = None):
         super().__init__(FocalLoss(gamma=gamma, weight=weight), axis=axis)
         self.config = {"gamma": gamma, "axis": axis}
+        if weight is not None:
+            self.config["weight"] = torch.as_tensor(weight).detach().cpu()
 
     def activation(self, x: Tensor) -> Tensor:
         return F.softmax(x, dim=self.axis)
@@ -202,13 +232,16 @@ class DiceLoss:
     Output `(bs, C, ...)` logits over `axis`, target `(bs, ...)` class indices.
     """
 
+    config_safe = True  # export writes its `config`; load_learner rebuilds it from that
+
     def __init__(self, axis: int = 1, smooth: float = 1e-6, reduction: str = "sum", square_in_union: bool = False):
         self.axis, self.smooth, self.reduction, self.square_in_union = axis, smooth, reduction, square_in_union
         self.config = {"axis": axis, "smooth": smooth, "reduction": reduction, "square_in_union": square_in_union}
 
     def __call__(self, pred: Tensor, targ: Tensor) -> Tensor:
         n_classes = pred.shape[self.axis]
-        if targ.shape != pred.shape[: self.axis] + pred.shape[self.axis + 1 :]:
+        axis = self.axis % pred.ndim  # a negative axis (-1: classes last) slices the shape like a positive one
+        if targ.shape != pred.shape[:axis] + pred.shape[axis + 1 :]:
             raise ValueError(
                 f"DiceLoss: target shape {tuple(targ.shape)} is not output shape {tuple(pred.shape)} "
                 f"without axis {self.axis}"
@@ -235,3 +268,29 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+# What the data say about their targets (the data protocol's `dls.loss_kind`) → the loss fastai would pick.
+LOSS_KINDS: dict[str, Callable[..., FlatLoss]] = {
+    "cross_entropy": CrossEntropyLossFlat,  # single-label classes, class scores along `axis` (1 for masks)
+    "bce": BCEWithLogitsLossFlat,  # multi-label
+    "mse": MSELossFlat,  # regression
+}
+
+
+def loss_from_kind(loss_kind: Mapping[str, Any]) -> FlatLoss:
+    """The loss for the data protocol's `dls.loss_kind`, a plain dict `{"kind": "cross_entropy" | "bce" | "mse",
+    "axis": int}` (`axis`, default -1, is where the class scores are: 1 for segmentation masks).
+
+    `loss_from_kind({"kind": "cross_entropy", "axis": 1})` is `CrossEntropyLossFlat(axis=1)`; the `Learner` uses
+    it when no `loss_func` is given."""
+    if not isinstance(loss_kind, Mapping):
+        raise TypeError(f'loss_kind must be a dict like {{"kind": "cross_entropy", "axis": -1}}, got {loss_kind!r}')
+    unknown = sorted(set(loss_kind) - {"kind", "axis"})
+    kind, axis = loss_kind.get("kind"), loss_kind.get("axis", -1)
+    if unknown or kind not in LOSS_KINDS or isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(
+            f"loss_kind {dict(loss_kind)!r} cannot be read: expected 'kind' one of {sorted(LOSS_KINDS)} and an "
+            f"optional integer 'axis'{f', not the keys {unknown}' if unknown else ''}"
+        )
+    return LOSS_KINDS[kind](axis=axis)

@@ -48,6 +48,12 @@ _ACT_ARGS: dict[str, tuple[str, ...]] = {
     "Softplus": ("beta", "threshold"),
 }
 
+
+def _act_args(cls: type[nn.Module]) -> tuple[str, ...]:
+    """The hyper-parameters of a known activation class kept in its data (`inplace` where it has one)."""
+    return _ACT_ARGS.get(cls.__name__, ()) + (("inplace",) if hasattr(cls(), "inplace") else ())
+
+
 # activations whose layers fastai initialises with kaiming_uniform_ (its `__default_init__`, set here by a table
 # instead of an attribute patched onto torch's classes)
 KAIMING_ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
@@ -83,8 +89,10 @@ def activation_to_data(act: nn.Module | type[nn.Module] | str | None) -> Any:
     cls = type(act)
     if ACTIVATIONS.get(cls.__name__) is not cls:
         return act
-    args = _ACT_ARGS.get(cls.__name__, ())
-    return [cls.__name__, {a: getattr(act, a) for a in args}] if args else cls.__name__
+    default = cls()
+    # only what differs from the defaults, so nn.ReLU() is plainly "ReLU"
+    kwargs = {a: getattr(act, a) for a in _act_args(cls) if getattr(act, a) != getattr(default, a)}
+    return [cls.__name__, kwargs] if kwargs else cls.__name__
 
 
 def activation_from_data(data: Any) -> nn.Module | None:
@@ -92,9 +100,11 @@ def activation_from_data(data: Any) -> nn.Module | None:
     if data is None or isinstance(data, nn.Module):
         return data
     if isinstance(data, (list, tuple)) and len(data) == 2 and isinstance(data[1], dict):
-        cls = activation_class(data[0])
-        unknown = set(data[1]) - set(_ACT_ARGS.get(data[0], ()))
-        if cls is None or unknown or ACTIVATIONS.get(cls.__name__) is not cls:
+        if not isinstance(data[0], str) or data[0] not in ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {data[0]!r}")
+        cls = ACTIVATIONS[data[0]]
+        unknown = set(data[1]) - set(_act_args(cls))
+        if unknown:
             raise ValueError(f"activation: unknown hyper-parameters {sorted(unknown)} for {data[0]!r}")
         return cls(**data[1])
     cls = activation_class(data)

@@ -77,6 +77,8 @@ class ResBlock(nn.Module):
         super().__init__()
         if pool not in _POOLS:
             raise ValueError(f"ResBlock: pool must be one of {sorted(_POOLS)}, got {pool!r}")
+        if reduction and ndim != 2:
+            raise ValueError(f"ResBlock: reduction (an SEModule) works on 2-D feature maps only, got ndim={ndim}")
         self.config = {
             "expansion": expansion,
             "ni": ni,
