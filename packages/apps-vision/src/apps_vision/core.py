@@ -163,6 +163,7 @@ class AddMaskCodes(DisplayedTransform):
     decoding, the `codes` of the `TensorMask` (for showing)."""
 
     order = 0
+    loss_kind: ClassVar[dict[str, Any]] = {"kind": "cross_entropy", "axis": 1}  # class scores on axis 1 of a mask
 
     def __init__(self, codes: Sequence[str] | None = None) -> None:
         super().__init__()

@@ -58,7 +58,7 @@ def _finish(dls: DataLoaders, cls: type[DataLoaders], path: PathLike, val_bs: in
     loaders = list(dls.loaders)
     if val_bs is not None:
         loaders[1:] = [dl.new(bs=val_bs) for dl in loaders[1:]]
-    out = cls(*loaders)
+    out = cls(*loaders, loss_kind=getattr(dls, "loss_kind", None))
     out.path = Path(path)
     return out
 

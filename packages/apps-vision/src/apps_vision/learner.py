@@ -142,19 +142,27 @@ def default_loss(dls: Any) -> nn.Module:
     """The loss the targets call for: `dls.loss_kind` when the data declare it, else read from the target's
     type pipeline (categories: cross-entropy; multi-label: BCE with logits; regression: MSE; masks:
     cross-entropy over axis 1)."""
-    kind = getattr(dls, "loss_kind", None)
+    declared = getattr(dls, "loss_kind", None)
+    if isinstance(declared, dict):  # datablock's plain-data form {"kind": ..., "axis": ...}
+        kind, axis = declared.get("kind"), declared.get("axis", -1)
+        if kind == "cross_entropy":
+            return CrossEntropyLossFlat(axis=axis)
+        if kind == "bce":
+            return BCEWithLogitsLossFlat()
+        if kind == "mse":
+            return MSELossFlat()
     names: list[str] = []
     tls = getattr(getattr(dls, "train_ds", None), "tls", None) or []
     n_inp = getattr(dls, "n_inp", 1)
     for tl in tls[n_inp:]:
         names += [type(t).__name__ for t in getattr(tl.tfms, "fs", [])]
-    if kind in ("cross_entropy", None) and "AddMaskCodes" in names:
+    if "AddMaskCodes" in names:
         return CrossEntropyLossFlat(axis=1)
-    if kind == "bce" or {"MultiCategorize", "EncodedMultiCategorize"} & set(names):
+    if {"MultiCategorize", "EncodedMultiCategorize"} & set(names):
         return BCEWithLogitsLossFlat()
-    if kind == "mse" or "RegressionSetup" in names:
+    if "RegressionSetup" in names:
         return MSELossFlat()
-    if kind == "cross_entropy" or "Categorize" in names:
+    if "Categorize" in names:
         return CrossEntropyLossFlat()
     raise ValueError(
         "vision_learner: cannot tell which loss the targets need (no Categorize, MultiCategorize, RegressionSetup "
