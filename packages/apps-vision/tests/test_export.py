@@ -60,11 +60,6 @@ def test_export_without_pickle_and_predict_in_a_fresh_process(exported):
     assert sum(out["probs"]) == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs trainloop-callbacks export/load_learner to record and rebuild the Learner subclass "
-    "(VisionLearner) and predict to decode the class index through the data's vocab (issue 13; helper h1)",
-)
 def test_predict_returns_the_label_and_the_learner_class(exported):
     _, _, idx, _, out = exported
     assert out["label"] == ["cat", "dog"][idx]

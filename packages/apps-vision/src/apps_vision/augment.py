@@ -133,6 +133,8 @@ class Resize(_SplitAware):
     image. Images are resampled bilinearly, masks with nearest. fastai's `Resize`, same formulas.
     """
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     order = 1
 
     def __init__(self, size: Size, method: str = ResizeMethod.Crop, pad_mode: str = PadMode.Reflection) -> None:
@@ -164,6 +166,8 @@ class Resize(_SplitAware):
 class RandomResizedCrop(_SplitAware):
     """On training, a random window of `min_scale`..`max_scale` of the area and aspect ratio in `ratio`, resized
     to `size`; on validation, the image resized to `size` plus `val_xtra` and centre-cropped (fastai's)."""
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 1
 
@@ -225,6 +229,8 @@ class RandomResizedCrop(_SplitAware):
 class RatioResize(_SplitAware):
     """Resize so the longer side is `max_sz`, keeping the aspect ratio (fastai's `RatioResize`)."""
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     order = 1
 
     def __init__(self, max_sz: int) -> None:
@@ -242,6 +248,8 @@ class RatioResize(_SplitAware):
 class CropPad(_SplitAware):
     """Centre crop (or pad, with `pad_mode`) to `size` (int or (height, width)), without resizing."""
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     order = 0
 
     def __init__(self, size: Size, pad_mode: str = PadMode.Zeros) -> None:
@@ -257,6 +265,8 @@ class CropPad(_SplitAware):
 
 class RandomCrop(_SplitAware):
     """A random `size` window on training (padded with zeros where the image is smaller), the centre on validation."""
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 1
 
@@ -284,6 +294,8 @@ class RandomCrop(_SplitAware):
 class FlipItem(RandTransform):
     """Flip left-right with probability `p` (training only)."""
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     order = 0
 
     def __init__(self, p: float = 0.5) -> None:
@@ -307,6 +319,8 @@ _DIHEDRAL: Sequence[Image.Transpose] = (
 
 class DihedralItem(RandTransform):
     """One of the 8 flips/rotations of the square, at random, with probability `p` (training only)."""
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 0
 

@@ -24,6 +24,8 @@ class ImageCreate(Transform):
     module and accepts only a subclass of `PILBase`.
     """
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     def __init__(self, img_cls: type[PILBase] | str = PILImage) -> None:
         super().__init__()
         self.img_cls = img_cls if isinstance(img_cls, str) else _class_path(img_cls)

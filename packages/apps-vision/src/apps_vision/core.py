@@ -152,6 +152,8 @@ class ImageToTensor(Transform):
     themselves).
     """
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     order = 5
 
     def encodes(self, x: PILBase) -> None:  # -> None: the tensor type is the result, no re-typing to PIL
@@ -161,6 +163,8 @@ class ImageToTensor(Transform):
 class AddMaskCodes(DisplayedTransform):
     """Carries a mask's class `codes`: the loaders' `vocab` (so `dls.c` is the number of classes) and, when
     decoding, the `codes` of the `TensorMask` (for showing)."""
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 0
     loss_kind: ClassVar[dict[str, Any]] = {"kind": "cross_entropy", "axis": 1}  # class scores on axis 1 of a mask

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from datablock import config_safe
+
 __all__ = ["tiers_home", "digits", "shapes", "shapes_label", "SHAPES_CODES"]
 
 SHAPES_CODES: list[str] = ["background", "circle", "square"]
@@ -117,6 +119,7 @@ def shapes(n: int = 200, size: int = 64, seed: int = 0, dest: str | os.PathLike[
     return _publish(out, write)
 
 
+@config_safe
 def shapes_label(fn: str | os.PathLike[str]) -> Path:
     """The mask of a `shapes` picture: `images/<k>.png` → `labels/<k>.png` (a module-level label function,
     so loaders using it export as data)."""

@@ -90,6 +90,8 @@ class VisionModel(nn.Sequential):
     the exported weights replace them). A body cut by a function or a custom head cannot be described.
     """
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     def __init__(
         self,
         arch: str,

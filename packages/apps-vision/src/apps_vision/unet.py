@@ -97,6 +97,8 @@ class DynamicUnet(nn.Module):
     `arch_config` (set by `unet_learner`: backbone name and `n_in`) lets `to_config()` describe the model as data.
     """
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     def __init__(
         self,
         encoder: nn.Sequential,

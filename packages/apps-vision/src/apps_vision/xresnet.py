@@ -31,6 +31,8 @@ class XResNet(nn.Sequential):
     """fastai's `XResNet(block=ResBlock, expansion, layers, p, c_in, n_out, stem_szs, widen, sa, ks, stride)`:
     stem, max pool, `len(layers)` stages of residual blocks, then pool, flatten, dropout `p` and a linear layer."""
 
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
     def __init__(
         self,
         expansion: int,
