@@ -53,7 +53,7 @@ def exported(tmp_path_factory):
 def test_export_without_pickle_and_predict_in_a_fresh_process(exported):
     file, _, idx, probs, out = exported
     state = torch.load(file, weights_only=True)  # no pickled objects: weights-only loading reads it
-    assert state["model"]["type"] == "apps_vision.learner.VisionModel"
+    assert state["model"]["type"].replace(":", ".") == "apps_vision.learner.VisionModel"
     assert state["model"]["config"]["arch"] == "resnet18" and state["model"]["config"]["n_out"] == 2
     assert out["model"] == "VisionModel"
     assert out["idx"] == idx and out["probs"] == pytest.approx(probs.tolist(), abs=1e-5)
