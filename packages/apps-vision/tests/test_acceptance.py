@@ -50,6 +50,7 @@ def test_four_line_example(tiers_home):
 
 
 @pytest.mark.slow
+@pytest.mark.acceptance
 def test_digits_from_scratch_reach_97_percent(tiers_home):
     torch.manual_seed(0)
     start = time.perf_counter()
@@ -74,6 +75,7 @@ def _foreground_dice(pred, targ, n_classes):
 
 
 @pytest.mark.slow
+@pytest.mark.acceptance
 def test_unet_on_shapes_reaches_dice_90(tiers_home):
     torch.manual_seed(0)
     start = time.perf_counter()
