@@ -31,32 +31,42 @@ def _pyproject(repo, folder):
     return (repo / "packages" / folder / "pyproject.toml").read_text()
 
 
+def _version(repo, folder, module):
+    text = (repo / "packages" / folder / "src" / module / "__about__.py").read_text()
+    return text.split('__version__ = "')[1].split('"')[0]
+
+
 def test_bump_updates_about_dependents_meta_and_changelog(repo):
     # the distribution tiers-typedtensor lives in packages/typedtensor and imports as typedtensor
     about = repo / "packages/typedtensor/src/typedtensor/__about__.py"
-    old = about.read_text()
-    others = {f: _pyproject(repo, f) for f in ("dispatch-transforms", "trainloop-callbacks", "apps-vision")}
-    assert bump.bump(repo, "tiers-typedtensor", "minor", today=dt.date(2026, 1, 2)) == "0.2.0"
-    assert '__version__ = "0.2.0"' in about.read_text()
+    old, dt_version = about.read_text(), _version(repo, "dispatch-transforms", "dispatch_transforms")
+    new = bump.next_version(_version(repo, "typedtensor", "typedtensor"), "minor")
+    others = {f: _pyproject(repo, f) for f in ("dispatch-transforms", "trainloop-callbacks", "apps-tabular")}
+    assert bump.bump(repo, "tiers-typedtensor", "minor", today=dt.date(2026, 1, 2)) == new
+    assert f'__version__ = "{new}"' in about.read_text()
     assert old != about.read_text()
-    for dependent in ("datablock", "gpu-augment"):
-        assert '"tiers-typedtensor~=0.2.0"' in _pyproject(repo, dependent)
-    assert '"tiers-typedtensor==0.2.0"' in _pyproject(repo, "tiers")
-    assert '"dispatch-transforms==0.1.0"' in _pyproject(repo, "tiers")  # only the bumped pin moves
+    for dependent in ("datablock", "gpu-augment", "apps-vision", "apps-text"):
+        assert f'"tiers-typedtensor~={new}"' in _pyproject(repo, dependent)
+    assert f'"tiers-typedtensor=={new}"' in _pyproject(repo, "tiers")
+    assert f'"dispatch-transforms=={dt_version}"' in _pyproject(repo, "tiers")  # only the bumped pin moves
     assert "typedtensor" not in _pyproject(repo, "pluggable-optim")
     assert all(_pyproject(repo, f) == text for f, text in others.items())
     log = (repo / "packages/typedtensor/CHANGELOG.md").read_text()
-    assert log.index("## Unreleased") < log.index("## 0.2.0 (2026-01-02)")
+    assert log.index("## Unreleased") < log.index(f"## {new} (2026-01-02)")
     assert log.count("## Unreleased") == 1
 
 
 def test_bump_moves_pins_that_carry_extras(repo):
     meta = repo / "packages/tiers/pyproject.toml"
-    meta.write_text(meta.read_text().replace('"datablock==0.1.0"', '"datablock[progress] == 0.1.0"'))
-    assert bump.bump(repo, "datablock", "patch", today=dt.date(2026, 1, 2)) == "0.1.1"
-    assert '"datablock[progress]==0.1.1"' in meta.read_text()
+    current = _version(repo, "datablock", "datablock")
+    pin = f'"datablock[progress]=={current}"'
+    assert pin in meta.read_text()
+    meta.write_text(meta.read_text().replace(pin, f'"datablock[progress] == {current}"'))
+    new = bump.next_version(current, "patch")
+    assert bump.bump(repo, "datablock", "patch", today=dt.date(2026, 1, 2)) == new
+    assert f'"datablock[progress]=={new}"' in meta.read_text()
     for dependent in ("apps-vision", "apps-text", "apps-tabular"):
-        assert '"datablock~=0.1.1"' in _pyproject(repo, dependent)
+        assert f'"datablock~={new}"' in _pyproject(repo, dependent)
 
 
 def test_bump_unknown_package(repo):
