@@ -72,9 +72,14 @@ def test_export_with_aug_transforms_loads_and_predicts_the_same(tmp_path):
     assert type(dec) is TensorCategory and int(dec) == int(probs.argmax())
     file = learn.export("images.pth")
     cfg = torch.load(file, weights_only=True)["data"]["config"]
-    written = [s["type"] for s in cfg["after_batch"]]
-    assert "gpu_augment.affine:AffineCoordTfm" not in written  # training-only: never written
-    assert written[-2:] == ["datablock.transforms:IntToFloatTensor", "datablock.transforms:Normalize"]
+    steps = cfg["after_batch"]
+    written = [s["type"] for s in steps]
+    # the training draws (flip, rotate, zoom, lighting) are never written; the validation resize of
+    # aug_transforms(size=...) is, since inference runs it
+    affine = [s for s in steps if s["type"] == "gpu_augment.affine:AffineCoordTfm"]
+    assert len(affine) == 1 and "LightingTfm" not in str(written)
+    assert [t["__step__"]["type"] for t in affine[0]["args"]["tfms"]] == ["gpu_augment.affine:Resize"]
+    assert written[0] == "datablock.transforms:IntToFloatTensor" and written[-1] == "datablock.transforms:Normalize"
     loaded = load_learner(file)
     label2, dec2, probs2 = loaded.predict(items[0])
     assert label2 == label and int(dec2) == int(dec) and torch.allclose(probs2, probs, atol=1e-6)

@@ -78,7 +78,7 @@ def test_small_cnn_reaches_97_percent(data):
     if data == "datablock":  # a raw item through the data's test_dl and decode_batch hooks
         label, pred, probs = learn.predict(0)
         assert probs.shape == (10,) and int(pred) == int(probs.argmax())
-        assert label == list(dls.vocab)[int(pred)]
+        assert label == str(list(dls.vocab)[int(pred)])  # a decoded label is a `Category` (a str), as in fastai
 
 
 DIGIT_ITEMS = '''

@@ -159,3 +159,23 @@ def test_show_batch_titles_for_labels_and_numbers():
     canvases = show_samples(dls.valid.decode_batch(dls.valid.one_batch(), full=False), dls.valid_ds, 1)
     assert [c.title for c in canvases] == ["8\n4", "9\n4.5"]
     assert dls.show_batch().size[0] > 0
+
+
+def test_a_splitter_returning_boolean_masks_is_read_as_masks():
+    import numpy as np
+
+    def mask_splitter(items):
+        valid = np.asarray(items["is_valid"])  # numpy booleans
+        return ~valid, valid
+
+    dblock = DataBlock(
+        blocks=(FloatBlock(), CategoryBlock()), get_x=ColReader("x"), get_y=ColReader("label"), splitter=mask_splitter
+    )
+    dsets = dblock.datasets(_df())
+    assert dsets.splits == [list(range(8)), [8, 9]]
+
+    def empty_train(items):
+        return [False] * len(items), [True] * len(items)
+
+    with pytest.raises(ValueError, match="training split is empty"):
+        DataBlock(blocks=(FloatBlock(), CategoryBlock()), get_x=ColReader("x"), splitter=empty_train).datasets(_df())

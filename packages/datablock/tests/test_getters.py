@@ -64,3 +64,47 @@ def test_col_reader_on_series_and_namedtuples():
         assert ColReader(2)(r) == 1.5  # by position, both for a Series and an itertuples row
     with pytest.raises(KeyError, match="column 'nope' not found"):
         ColReader("nope")(row)
+
+
+def _tree(tmp_path, rels):
+    for rel in rels:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+
+
+@pytest.mark.parametrize("extensions", [".png", "png", ".PNG", {".png"}, frozenset({".png"}), (".png",), [".png"]])
+def test_one_extension_as_a_string_or_any_collection(tmp_path, extensions):
+    # a string used to be iterated letter by letter ({'.', 'p', 'n', 'g'}) and matched nothing
+    from datablock import FileGetter
+
+    _tree(tmp_path, ["a/b.png", "a/c.PNG", "a/d.jpg", "a/e.pngx", "train/f.png"])
+    expected = ["a/b.png", "a/c.PNG", "train/f.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in get_files(tmp_path, extensions=extensions)] == expected
+    assert [p.relative_to(tmp_path).as_posix() for p in FileGetter(extensions=extensions)(tmp_path)] == expected
+
+
+def test_one_folder_as_a_string(tmp_path):
+    from datablock import FileGetter
+
+    _tree(tmp_path, ["train/a.png", "valid/b.png", "t/c.png", "r/d.png"])
+    assert [p.name for p in get_files(tmp_path, folders="train")] == ["a.png"]
+    assert [p.name for p in FileGetter(folders="valid")(tmp_path)] == ["b.png"]
+
+
+@pytest.mark.parametrize(
+    ("extensions", "message"),
+    [
+        (b".png", "extensions must be one string"),
+        ({".png": 1}, "extensions must be one string"),
+        (iter([".png"]), "extensions must be one string"),
+        ([".png", 3], "each of extensions must be a string such as '.png', got 3"),
+    ],
+)
+def test_odd_extensions_are_refused(tmp_path, extensions, message):
+    from datablock import FileGetter
+
+    with pytest.raises(TypeError, match=message):
+        get_files(tmp_path, extensions=extensions)
+    with pytest.raises(TypeError, match=f"FileGetter: {message}"):
+        FileGetter(extensions=extensions)

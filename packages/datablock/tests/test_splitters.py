@@ -119,3 +119,26 @@ def test_kfold_errors():
         KFoldSplitter(1)
     with pytest.raises(ValueError, match="2 items cannot make 3 folds"):
         KFoldSplitter(3)([1, 2])
+
+
+def test_index_splitter_refuses_a_boolean_mask_and_non_integers():
+    import numpy as np
+
+    assert IndexSplitter(np.array([3, 1]))(list(range(5))) == ([0, 2, 4], [1, 3])
+    assert IndexSplitter(torch.tensor([4]))(list(range(5))) == ([0, 1, 2, 3], [4])
+    for mask in ([True, False, True], np.array([True, False, True]), torch.tensor([True, False, True])):
+        with pytest.raises(TypeError, match="boolean mask, not indices; use MaskSplitter"):
+            IndexSplitter(mask)
+    with pytest.raises(TypeError, match=r"integer indices, got 1\.5"):
+        IndexSplitter([1.5])
+
+
+def test_mask_splitter_takes_masks_of_any_kind_and_refuses_indices():
+    import numpy as np
+
+    expected = ([1, 3], [0, 2])
+    for mask in ([True, False, True, False], np.array([1, 0, 1, 0]), torch.tensor([True, False, True, False])):
+        assert MaskSplitter(mask)(list("abcd")) == expected
+    assert MaskSplitter(pd.Series([True, False, True, False]))(list("abcd")) == expected
+    with pytest.raises(TypeError, match="for a list of indices use IndexSplitter"):
+        MaskSplitter([0, 3, 2, 1])

@@ -70,3 +70,41 @@ def test_datasets_tuples_subsets_decode_new():
 def test_split_indices_are_checked():
     with pytest.raises(IndexError, match="outside the 2 items"):
         TfmdLists([1, 2], None, splits=[[0], [5]])
+
+
+def _mask_kinds(train, valid):
+    import numpy as np
+    import torch
+
+    return [
+        (train, valid),
+        (np.array(train), np.array(valid)),
+        (torch.tensor(train), torch.tensor(valid)),
+    ]
+
+
+def test_boolean_masks_are_read_as_masks():
+    # masks used to be read as the indices 0 and 1
+    items = [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y"), ("e", "x")]
+    train, valid = [True, True, False, True, False], [False, False, True, False, True]
+    for splits in _mask_kinds(train, valid):
+        ds = Datasets(items, [[lambda o: o[0]], [lambda o: o[1], Categorize()]], splits=list(splits))
+        assert ds.splits == [[0, 1, 3], [2, 4]]
+        assert [x for x, _ in ds.train] == ["a", "b", "d"] and [x for x, _ in ds.valid] == ["c", "e"]
+    tl = TfmdLists(list(range(5)), None, splits=[train, [2, 4]])  # a mask and an index list side by side
+    assert tl.splits == [[0, 1, 3], [2, 4]]
+
+
+def test_bad_splits_are_refused_clearly():
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"split 1: a boolean mask needs one entry per item \(3\), got 2"):
+        TfmdLists([1, 2, 3], None, splits=[[0], [True, False]])
+    with pytest.raises(TypeError, match="split 0: mixes booleans and other values"):
+        TfmdLists([1, 2, 3], None, splits=[[True, 2], [0]])
+    with pytest.raises(TypeError, match=r"split 0: expected integer indices or a boolean mask, got 0\.5"):
+        TfmdLists([1, 2, 3], None, splits=[[0.5], [1]])
+    with pytest.raises(TypeError, match="float64 values"):
+        TfmdLists([1, 2, 3], None, splits=[np.array([0.0]), [1]])
+    with pytest.raises(TypeError, match="split 1: expected a list of indices or a boolean mask"):
+        TfmdLists([1, 2, 3], None, splits=[[0], 2])

@@ -77,6 +77,16 @@ def test_categorize_learns_vocab_from_training_split_only():
         p("bird")
 
 
+@pytest.mark.parametrize("missing", [float("nan"), None])
+def test_categorize_names_a_missing_label_as_such(missing):
+    c = Categorize()
+    c.setup(["b", "a", missing])
+    assert list(c.vocab) == ["a", "b"]
+    with pytest.raises(Exception, match=r"a target is (nan|None): the labels hold a missing value") as info:
+        c(missing)
+    assert "training split" not in str(info.value)
+
+
 def test_categorize_add_na_and_given_vocab():
     c = Categorize(add_na=True)
     c.setup(["b", "a"])
@@ -116,3 +126,26 @@ def test_regression_setup():
     assert r1.c == 1 and float(r1(2.5)) == 2.5
     with pytest.raises(Exception, match="not a number"):
         r1("abc")
+
+
+def test_decodes_work_on_plain_tensors():
+    # model outputs are plain tensors: these decodes used to return them unchanged
+    m = MultiCategorize()
+    m.setup([["b", "a"], ["c"]])
+    out = torch.tensor([0.9, 0.2, 0.7])  # probabilities, plain
+    one_hot = OneHotEncode().decode(out)
+    assert type(one_hot) is TensorMultiCategory and torch.equal(one_hot.as_subclass(torch.Tensor), out)
+    assert m.decode(one_hot) == ["a", "c"] and m.decode(out) == ["a", "c"]
+    assert m.decode(torch.tensor([[1.0, 0, 0], [0, 1, 1]])) == [["a"], ["b", "c"]]  # a batch: one list per row
+    with pytest.raises(Exception, match=r"expected \(\.\.\., 4\) values"):
+        OneHotEncode(c=4).decode(out)
+    e = EncodedMultiCategorize(vocab=["x", "y", "z"])
+    assert e.decode(torch.tensor([0.0, 1.0, 1.0])) == ["y", "z"]
+    assert e.decode(torch.tensor([[0.0, 0.0, 0.6], [0.8, 0.0, 0.0]])) == [["z"], ["x"]]
+    with pytest.raises(Exception, match=r"one value per class \(3\)"):
+        e.decode(torch.tensor([1.0, 0.0]))
+    c = Categorize()
+    c.setup(["dog", "cat"])
+    assert c.decode(torch.tensor(1)) == "dog" and c.decode(torch.tensor([1, 0])) == ["dog", "cat"]
+    with pytest.raises(Exception, match="expected class indices"):
+        c.decode(torch.tensor([0.2, 0.8]))

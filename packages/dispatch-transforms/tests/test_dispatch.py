@@ -179,3 +179,150 @@ def test_non_callable_method_is_rejected_at_class_creation():
 
 def test_table_repr_lists_types():
     assert "Animal" in repr(Describe.encodes) and "int | float" in repr(Describe.encodes)
+
+
+# ----------------------------------------------------------------------------- repeated plain definitions
+# fastai's idiom: the same method name defined several times in one class body, each typed. Each
+# F811 waiver below marks a user's redefinition, which is what the idiom is made of.
+
+
+class DescribeRepeated(Transform):
+    """`Describe` written the fastai way: one plain `def encodes` per type."""
+
+    def encodes(self, x: Animal) -> None:
+        return "animal"
+
+    def encodes(self, x: Dog) -> None:  # noqa: F811
+        return "dog"
+
+    def encodes(self, x: int | float) -> None:  # noqa: F811
+        return "number"
+
+    def encodes(self, x: (str, bytes)) -> None:  # noqa: F811
+        return "text"
+
+
+@pytest.mark.parametrize("x", [Animal(), Dog(), Puppy(), Cat(), 3, 2.5, True, "a", b"a", None, [1]])
+def test_repeated_definitions_resolve_like_the_overload_form(x):
+    assert DescribeRepeated()(x) == Describe()(x)
+    assert DescribeRepeated.encodes.handled_types() == Describe.encodes.handled_types()
+
+
+def test_repeated_definitions_fastai_talk_example():
+    # The talk's example: one transform, typed versions for each kind of item, decodes the same way.
+    class Label(str):
+        pass
+
+    class Categorize(Transform):
+        def setups(self, items: list):
+            self.vocab = sorted(set(items))
+
+        def setups(self, items: tuple):  # noqa: F811
+            self.vocab = sorted(set(items), reverse=True)
+
+        def encodes(self, x: str):
+            return self.vocab.index(x)
+
+        def encodes(self, x: float):  # noqa: F811
+            return int(x)
+
+        def decodes(self, x: int):
+            return self.vocab[x]
+
+        def decodes(self, x: str):  # noqa: F811
+            return x.upper()
+
+    tfm = Categorize()
+    tfm.setup(["dog", "cat", "dog"])
+    assert tfm.vocab == ["cat", "dog"]
+    assert tfm(("dog", 1.0, [3])) == (1, 1, [3])  # per element; a list passes through
+    assert tfm.decode((1, "cat")) == ("dog", "CAT")
+    assert type(tfm.decode(Label("cat"))) is Label  # retention works for each version
+    tfm.setup(("a", "b"))
+    assert tfm.vocab == ["b", "a"]  # setups dispatch on the items' type too
+
+
+def test_repeated_definitions_with_inheritance():
+    class Base(Transform):
+        def encodes(self, x: int) -> None:
+            return "base-int"
+
+        def encodes(self, x: str) -> None:  # noqa: F811
+            return "base-str"
+
+    class Child(Base):
+        def encodes(self, x: bool) -> None:
+            return "child-bool"
+
+        def encodes(self, x: float) -> None:  # noqa: F811
+            return "child-float"
+
+    class Override(Base):
+        def encodes(self, x: object) -> None:
+            return "override-object"
+
+        def encodes(self, x: bytes) -> None:  # noqa: F811
+            return "override-bytes"
+
+    c = Child()
+    assert [c(True), c(1.5), c(1), c("s")] == ["child-bool", "child-float", "base-int", "base-str"]
+    o = Override()  # the subclass's own versions first, even less specific ones; its most specific wins
+    assert [o(1), o("s"), o(b"b")] == ["override-object", "override-object", "override-bytes"]
+    assert Base()(True) == "base-int" and Base()(1.5) == 1.5  # nothing leaks upwards
+    assert "__transform_definitions__" not in vars(Child)
+
+
+def test_repeated_definitions_ambiguity_and_redefinition():
+    class Amb(Transform):
+        def encodes(self, x: int | str) -> None:
+            return 1
+
+        def encodes(self, x: int | float) -> None:  # noqa: F811
+            return 2
+
+    assert Amb()("s") == 1 and Amb()(1.5) == 2
+    with pytest.raises(AmbiguousDispatchError, match=r"int \| str.*int \| float|int \| float.*int \| str"):
+        Amb()(3)
+
+    class Again(Transform):
+        def encodes(self, x: int) -> None:
+            return "first"
+
+        def encodes(self, x: int) -> None:  # noqa: F811
+            return "second"  # an equal annotation replaces the earlier version, as with `.dispatch`
+
+    assert Again()(1) == "second"
+
+
+def test_repeated_definitions_mix_with_overloads_and_extension():
+    class Mixed(Transform):
+        def encodes(self, x: str) -> None:
+            return "plain"
+
+        @overload
+        def encodes(self, x: int) -> None:  # noqa: F811
+            return "overload-int"
+
+        @overload
+        def encodes(self, x: float) -> None:
+            return "overload-float"
+
+        @dispatch
+        def encodes(self, x: int | float) -> None: ...
+
+    @Mixed.encodes.dispatch
+    def _(self, x: bytes) -> None:
+        return "extension"
+
+    m = Mixed()
+    assert [m("s"), m(1), m(1.5), m(b"b")] == ["plain", "overload-int", "overload-float", "extension"]
+
+
+def test_a_body_ending_with_none_has_no_versions():
+    class Off(Transform):
+        def encodes(self, x: int) -> None:
+            return "on"
+
+        encodes = None  # noqa: F811
+
+    assert Off()(1) == 1

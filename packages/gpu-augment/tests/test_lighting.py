@@ -4,7 +4,7 @@ import torch
 from gpu_augment import Brightness, Contrast, Hue, LightingTfm, Saturation, lighting_image
 from gpu_augment.color import hue_matrix, saturation_matrix
 from gpu_augment.testing import check_kernel
-from typedtensor import TensorImage, TensorMask
+from typedtensor import TensorBBox, TensorImage, TensorMask, TensorPoint
 
 
 def batch(n=5, c=3, seed=0):
@@ -106,3 +106,20 @@ def test_lighting_errors_are_clear():
         LightingTfm(space="hsv")
     with pytest.raises(ValueError, match="max_lighting"):
         Brightness(1.5)
+
+
+@pytest.mark.parametrize(
+    "tfm", [Saturation(p=1.0), Hue(p=1.0), LightingTfm([Brightness(p=1.0), Hue(p=1.0)]), Contrast(p=1.0)]
+)
+def test_non_image_inputs_alone_pass_through(tfm):
+    # lighting used to draw for them and refuse: "saturation and hue need 3 colour channels"
+    n, h, w = 3, 8, 9
+    msk = TensorMask(torch.zeros(n, h, w, dtype=torch.long))
+    pts = TensorPoint(torch.rand(n, 2, 2) * 8, canvas_size=(h, w))
+    box = TensorBBox(torch.tensor([[1.0, 1, 5, 6]]).expand(n, 1, 4).clone(), canvas_size=(h, w))
+    assert tfm(msk) is msk and tfm(pts) is pts and tfm(box) is box
+    out = tfm((msk, pts, box))
+    assert all(a is b for a, b in zip(out, (msk, pts, box), strict=True))
+    img = batch(n=n)
+    out_img, out_msk = tfm((img, msk))  # with an image, the image still changes and the mask passes through
+    assert out_msk is msk and not torch.equal(out_img, img)

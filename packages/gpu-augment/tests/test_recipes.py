@@ -46,8 +46,9 @@ def test_aug_transforms_has_fastais_defaults():
 
 
 def test_aug_transforms_options():
-    affine, light = aug_transforms(mult=2, flip_vert=True, max_warp=0, size=12, min_scale=0.5, pad_mode="zeros")
+    affine, light, valid = aug_transforms(mult=2, flip_vert=True, max_warp=0, size=12, min_scale=0.5, pad_mode="zeros")
     assert [type(t) for t in affine.tfms] == [Dihedral, Rotate, Zoom, RandomResizedCropGPU]
+    assert valid.split_idx == 1 and [type(t) for t in valid.tfms] == [Resize] and valid.tfms[0].method == "crop"
     assert affine.tfms[1].max_deg == 20 and light.tfms[0].max_lighting == pytest.approx(0.4)
     out = Pipeline([affine, light])(sample())
     assert out[0].shape[-2:] == (12, 12) and out[2].canvas_size == (12, 12)
@@ -134,3 +135,28 @@ def test_empty_box_lists_pass_through():
     none = TensorBBox(torch.zeros(4, 0, 4), canvas_size=(16, 20))
     out = aug_transforms(size=10, min_scale=0.5)[0]((img, none))[1]
     assert out.shape == (4, 0, 4) and out.canvas_size == (10, 10)
+
+
+def test_aug_transforms_size_resizes_validation_batches_too():
+    # `size` used to reach the training-only affine transform alone: validation batches kept their input size
+    img, msk, pts, box = sample(n=3, h=16, w=20)
+    plain = img.as_subclass(torch.Tensor)
+    cases = [
+        ({"size": 12}, torch.nn.functional.interpolate(plain, (12, 12), mode="bilinear")),
+        # the random crop's validation counterpart: the centred square (columns 2..17), resized
+        ({"size": 8, "min_scale": 0.5}, torch.nn.functional.interpolate(plain[..., 2:18], (8, 8), mode="bilinear")),
+        # nothing geometric left for training: the resize runs on both splits
+        ({"size": 12, "do_flip": False, "max_rotate": 0, "max_warp": 0, "max_zoom": 1}, None),
+    ]
+    for kw, expected in cases:
+        tfms = aug_transforms(**kw)
+        train = Pipeline(tfms, split_idx=0)((img, msk, pts, box))
+        valid = Pipeline(tfms, split_idx=1)((img, msk, pts, box))
+        size = (kw["size"], kw["size"])
+        for t, v in zip(train, valid, strict=True):
+            assert t.shape == v.shape, kw
+        assert valid[0].shape[-2:] == size and valid[1].shape[-2:] == size
+        assert valid[2].canvas_size == size and valid[3].canvas_size == size
+        if expected is not None:
+            torch.testing.assert_close(valid[0].as_subclass(torch.Tensor), expected, atol=1e-5, rtol=0)
+    assert len(aug_transforms()) == 2  # no size: no resize added

@@ -177,3 +177,44 @@ def test_trust_ratio_reference_by_hand():
     r = torch.tensor([1.0, -1.0], dtype=torch.float64)
     expected = torch.tensor([3.0, 4.0], dtype=torch.float64) - 0.1 * (5.0 / math.sqrt(2.0)) * r
     torch.testing.assert_close(p.detach(), expected)
+
+
+TORCH_OPTIMIZERS = {
+    "AdamW": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1),
+    "Adam": lambda p: torch.optim.Adam(p, lr=1e-2),
+    "RAdam": lambda p: torch.optim.RAdam(p, lr=1e-2),
+    "NAdam": lambda p: torch.optim.NAdam(p, lr=1e-2),
+    "RMSprop": lambda p: torch.optim.RMSprop(p, lr=1e-3, momentum=0.5),
+    "Adagrad": lambda p: torch.optim.Adagrad(p, lr=1e-2),
+    "SGD": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCH_OPTIMIZERS))
+def test_lookahead_over_any_torch_optimizer(name):
+    # Lookahead used to put its slow weights into the wrapped optimizer's state before the first step, so
+    # torch's Adam family and RMSprop took the parameters for set up and failed (KeyError: 'exp_avg').
+    make = TORCH_OPTIMIZERS[name]
+    model, batches = make_model(), make_batches()
+    ref_model = copy.deepcopy(model)
+    opt = Lookahead(make(model.parameters()), k=5, alpha=0.5)
+    ref_step = lookahead_ref(make(ref_model.parameters()).step, ref_model.parameters(), 5, 0.5)
+    compare(run(model, opt.step, batches), run(ref_model, ref_step, batches))
+
+
+@pytest.mark.parametrize("name", ["AdamW", "SGD"])
+def test_lookahead_resumes_from_its_state_dict(name):
+    # 7 steps, save, a fresh Lookahead loads it, 7 more: the same weights as 14 uninterrupted steps (k=5, so
+    # the slow weights saved mid-cycle matter).
+    make = TORCH_OPTIMIZERS[name]
+    model, batches = make_model(), make_batches()[:14]
+    resumed = copy.deepcopy(model)
+    straight = run(model, Lookahead(make(model.parameters()), k=5).step, batches)
+    first = Lookahead(make(resumed.parameters()), k=5)
+    run(resumed, first.step, batches[:7])
+    saved = copy.deepcopy(first.state_dict())
+    second = Lookahead(make(resumed.parameters()), k=5)
+    second.load_state_dict(saved)
+    assert second.param_groups[0]["lookahead_count"] == 7
+    for a, b in zip(run(resumed, second.step, batches[7:])[-1], straight[-1], strict=True):
+        torch.testing.assert_close(a, b)

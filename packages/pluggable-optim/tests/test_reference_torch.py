@@ -1,12 +1,26 @@
 """Each recipe follows torch.optim's trajectory for 100 float64 steps within 1e-6 relative."""
 
 import copy
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-from pluggable_optim import SGD, Adam, RAdam, RMSProp
+from pluggable_optim import (
+    SGD,
+    Adam,
+    Optimizer,
+    RAdam,
+    RMSProp,
+    adam_step,
+    average_grad,
+    average_sqr_grad,
+    l2_reg,
+    momentum_step,
+    step_count,
+    weight_decay,
+)
 
 N_STEPS = 100
 
@@ -97,3 +111,50 @@ def test_radam_rectification_switches_on_within_the_run():
     rho_inf = 2 / (1 - 0.999) - 1
     rho = [rho_inf - 2 * t * 0.999**t / (1 - 0.999**t) for t in range(1, 10)]
     assert rho[0] <= 5 < rho[-1]
+
+
+ADAM_BLOCKS = [partial(average_grad, dampening=True), average_sqr_grad, step_count, adam_step]
+
+# Optimizers composed from the decay blocks themselves: a listed block does its job (it used to depend on a
+# `decouple_wd` hyper whose default switched `l2_reg` off).
+COMPOSED = {
+    "l2_reg_sgd_momentum": (
+        lambda p, **kw: Optimizer(p, [l2_reg, average_grad, momentum_step], lr=0.05, mom=0.9, wd=0.01, **kw),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01),
+    ),
+    "l2_reg_adam": (
+        lambda p, **kw: Optimizer(p, [l2_reg, *ADAM_BLOCKS], lr=1e-2, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.01, **kw),
+        lambda p: torch.optim.Adam(p, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+    ),
+    "weight_decay_adam": (
+        lambda p, **kw: Optimizer(
+            p, [weight_decay, *ADAM_BLOCKS], lr=1e-2, mom=0.9, sqr_mom=0.99, eps=1e-6, wd=0.1, **kw
+        ),
+        lambda p: torch.optim.AdamW(p, lr=1e-2, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["foreach", "per_tensor"])
+@pytest.mark.parametrize("case", list(COMPOSED))
+def test_explicit_decay_blocks_match_torch_optim(case, mode):
+    ours_fn, torch_fn = COMPOSED[case]
+    model = make_model()
+    ref_model = copy.deepcopy(model)
+    batches = make_batches()
+    kw = {"foreach": False} if mode == "per_tensor" else {}
+    ours = trajectory(model, ours_fn(model.parameters(), **kw), batches)
+    ref = trajectory(ref_model, torch_fn(ref_model.parameters()), batches)
+    assert_same_trajectory(ours, ref)
+
+
+def test_explicit_weight_decay_with_sgd_by_hand():
+    # one step, zero-free gradient: decoupled decay then the SGD step, p' = p * (1 - lr * wd) - lr * g
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    p.grad = torch.tensor([0.5, 0.25], dtype=torch.float64)
+    opt = Optimizer([p], [weight_decay, average_grad, momentum_step], lr=0.1, mom=0.9, wd=0.2)
+    opt.step()
+    torch.testing.assert_close(p.detach(), torch.tensor([1.0 * 0.98 - 0.05, -2.0 * 0.98 - 0.025], dtype=torch.float64))
+    assert "decouple_wd" not in opt.hyper_names  # a listed block is the choice: no hyper can switch it off
+    with pytest.raises(ValueError, match=r"unknown hyper-parameter.*decouple_wd"):
+        Optimizer([p], [l2_reg, momentum_step], lr=0.1, wd=0.2, decouple_wd=True)

@@ -15,6 +15,7 @@ BLOCKS = {
     "step_count",
     "weight_decay",
     "l2_reg",
+    "apply_wd",
     "sgd_step",
     "momentum_step",
     "rms_prop_step",
@@ -39,14 +40,14 @@ def test_registry_lists_every_recipe():
 
 
 EXPECTED_STEPS = {
-    "SGD": ["weight_decay", "l2_reg", "average_grad", "momentum_step"],
-    "RMSProp": ["weight_decay", "l2_reg", "average_sqr_grad", "rms_prop_step"],
-    "Adam": ["weight_decay", "l2_reg", "average_grad", "average_sqr_grad", "step_count", "adam_step"],
-    "RAdam": ["weight_decay", "l2_reg", "average_grad", "average_sqr_grad", "step_count", "radam_step"],
-    "QHAdam": ["weight_decay", "l2_reg", "average_grad", "average_sqr_grad", "step_count", "qhadam_step"],
+    "SGD": ["apply_wd", "average_grad", "momentum_step"],
+    "RMSProp": ["apply_wd", "average_sqr_grad", "rms_prop_step"],
+    "Adam": ["apply_wd", "average_grad", "average_sqr_grad", "step_count", "adam_step"],
+    "RAdam": ["apply_wd", "average_grad", "average_sqr_grad", "step_count", "radam_step"],
+    "QHAdam": ["apply_wd", "average_grad", "average_sqr_grad", "step_count", "qhadam_step"],
     "Larc": ["larc_layer_lr", "larc_step"],
     "Lamb": ["average_grad", "average_sqr_grad", "step_count", "lamb_step"],
-    "ranger": ["weight_decay", "l2_reg", "average_grad", "average_sqr_grad", "step_count", "radam_step"],
+    "ranger": ["apply_wd", "average_grad", "average_sqr_grad", "step_count", "radam_step"],
 }
 
 
@@ -82,4 +83,4 @@ def test_every_recipe_is_a_torch_optimizer_that_fits_a_regression(name):
 
 def test_sgd_without_momentum_is_plain_sgd():
     opt = po.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
-    assert step_names(opt) == ["weight_decay", "l2_reg", "sgd_step"] and "mom" not in opt.hyper_names
+    assert step_names(opt) == ["apply_wd", "sgd_step"] and "mom" not in opt.hyper_names

@@ -177,7 +177,8 @@ def test_lookahead_is_a_torch_optimizer_for_schedulers_and_resume():
     train(model, opt, make_batches(4), sched)
     assert opt.opt.hypers[0]["lr"] == pytest.approx(0.1 * 0.9**4)
     assert opt.param_groups[0]["lookahead_count"] == 4
-    assert "slow_param" in opt.opt.state[model[0].weight]
+    assert model[0].weight in opt.slow_params and "slow_param" not in opt.opt.state[model[0].weight]
+    assert set(opt.state_dict()["lookahead_slow"]) == set(range(len(list(model.parameters()))))
 
 
 def test_step_reads_lr_written_by_hand_under_either_name():
@@ -194,3 +195,19 @@ def test_deepcopy_keeps_groups_in_step():
     clone = copy.deepcopy(opt)
     clone.param_groups[0]["betas"] = (0.5, 0.9)
     assert clone.param_groups[0]["mom"] == 0.5 and opt.param_groups[0]["mom"] == 0.9
+
+
+def test_lookahead_loads_a_checkpoint_that_kept_slow_weights_in_the_state():
+    # up to 0.1 the slow weights were the wrapped optimizer's state `slow_param`; such a checkpoint still loads
+    model = make_model()
+    opt = Lookahead(SGD(model.parameters(), lr=0.1, mom=0.9), k=3)
+    train(model, opt, make_batches(2))
+    sd = copy.deepcopy(opt.state_dict())
+    slow = sd.pop("lookahead_slow")
+    for i, t in slow.items():
+        sd["state"][i]["slow_param"] = t
+    fresh = Lookahead(SGD(model.parameters(), lr=0.1, mom=0.9), k=3)
+    fresh.load_state_dict(sd)
+    for p in model.parameters():
+        torch.testing.assert_close(fresh.slow_params[p], opt.slow_params[p])
+        assert "slow_param" not in fresh.opt.state[p]

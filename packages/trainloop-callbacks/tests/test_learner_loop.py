@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import (
+    BCEWithLogitsLossFlat,
     Callback,
     CancelBatchException,
     CancelEpochException,
@@ -14,8 +15,10 @@ from trainloop_callbacks import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
+    CrossEntropyLossFlat,
     Event,
     Learner,
+    MSELossFlat,
     Recorder,
     TrainEvalCallback,
     sort_by_run,
@@ -193,6 +196,43 @@ def test_order_and_run_before_after():
     assert sort_by_run([b, a]) == [b, a]
 
 
+class _A(Callback):
+    order = 10
+
+
+class _B(Callback):
+    order = 5
+
+
+# a single class (fastai's usual form), a single name (never read as its characters), or a collection of either
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(_B, _A), ("_B", "_A"), ({_B}, ["_A"]), ([_B], (_A,))],
+    ids=["single-classes", "single-names", "collections-of-names-and-classes", "list-and-tuple"],
+)
+def test_run_before_after_forms(before, after, mk):
+    class C(Callback):
+        order = 20
+        run_before = before
+
+    class D(Callback):
+        order = 0
+        run_after = after
+
+    a, b, c, d = _A(), _B(), C(), D()
+    assert sort_by_run([a, b, c, d]) == [a, d, c, b]  # as in test_order_and_run_before_after
+    learn = mk(cbs=[a, b, c, d])
+    assert [cb for cb in learn.cbs if cb in (a, b, c, d)] == [a, d, c, b]
+
+
+def test_run_before_of_the_wrong_type_is_refused():
+    class E(Callback):
+        run_before = 3
+
+    with pytest.raises(TypeError, match=r"E.run_before must be a callback class, a class name.*got 3"):
+        sort_by_run([E(), Callback()])
+
+
 def test_cyclic_constraints_are_refused():
     class A(Callback):
         run_before = ("B",)
@@ -243,6 +283,45 @@ def test_fit_cbs_live_for_one_call_and_add_remove(mk):
     with learn.removed_cbs(learn.recorder):
         assert all(not isinstance(c, Recorder) for c in learn.cbs)
     assert isinstance(learn.recorder, Recorder)
+
+
+def test_two_callbacks_of_one_class_both_run_under_their_own_names(mk):
+    first, second, third = EventLog(), EventLog(), EventLog()
+    learn = mk(cbs=[first, second])
+    assert learn.event_log is first and learn.event_log_1 is second and first in learn.cbs and second in learn.cbs
+    with learn.no_bar():
+        learn.fit(1, cbs=third)  # a third for one fit: numbered after the others, gone afterwards
+    assert third.name == "event_log_2" and not hasattr(learn, "event_log_2")
+    assert first.seen == second.seen == third.seen and "after_batch" in first.seen
+    learn.remove_cb(first)
+    assert not hasattr(learn, "event_log") and learn.event_log_1 is second
+    with learn.removed_cbs(second):
+        assert not hasattr(learn, "event_log_1")
+    assert learn.event_log_1 is second  # put back under the name it had
+
+
+def test_unique_callbacks_are_replaced_and_put_back_after_a_fit(mk):
+    learn = mk()
+    default = learn.recorder
+    mine = Recorder(train_metrics=True)
+    with learn.no_bar():
+        learn.fit(1, cbs=mine)  # stands in for the default Recorder during this fit only
+    assert len(mine.values) == 1 and default.values == []
+    assert learn.recorder is default and default in learn.cbs and mine not in learn.cbs
+    assert sum(isinstance(c, Recorder) for c in learn.cbs) == 1
+    learn.add_cb(mine)
+    assert learn.recorder is mine and default not in learn.cbs
+
+
+def test_a_callback_named_like_a_learner_attribute_is_refused(mk):
+    class Model(Callback):
+        pass
+
+    learn = mk()
+    model = learn.model
+    with pytest.raises(ValueError, match=r"Model would be stored as learn.model.*rename"):
+        learn.add_cb(Model())
+    assert learn.model is model
 
 
 def test_removing_a_callback_during_fit_is_safe(mk):
@@ -361,6 +440,49 @@ def test_bad_dls_and_missing_loss(make_regression):
         Learner(make_regression(), nn.Linear(3, 1))
 
 
+class FakeData:
+    """Data that declare their loss the way datablock's target blocks do: `loss_kind` and `c`."""
+
+    n_inp = 1
+
+    def __init__(self, train, valid, loss_kind, c, **attrs):
+        self.train, self.valid, self.loss_kind, self.c = train, valid, loss_kind, c
+        for k, v in attrs.items():
+            setattr(self, k, v)
+
+
+@pytest.mark.parametrize(
+    ("kind", "cls"), [("cross_entropy", CrossEntropyLossFlat), ("bce", BCEWithLogitsLossFlat), ("mse", MSELossFlat)]
+)
+def test_default_loss_from_the_datas_loss_kind(kind, cls, make_regression):
+    data = FakeData(*make_regression(), loss_kind={"kind": kind, "axis": -1}, c=1)
+    learn = Learner(data, nn.Linear(3, 1))
+    assert type(learn.loss_func) is cls and learn.loss_func.axis == -1
+    mine = nn.L1Loss()
+    assert Learner(FakeData(*make_regression(), {"kind": kind}, 1, loss_func=mine), nn.Linear(3, 1)).loss_func is mine
+    assert Learner(data, nn.Linear(3, 1), mine).loss_func is mine  # an explicit loss_func wins
+    with pytest.raises(ValueError, match=r"loss_kind .*'hinge'.* cannot be read"):
+        Learner(FakeData(*make_regression(), {"kind": "hinge"}, 1), nn.Linear(3, 1))
+    with pytest.raises(ValueError, match=r"needs a loss_func.*dls.loss_kind"):
+        Learner(FakeData(*make_regression(), None, None), nn.Linear(3, 1))
+
+
+def test_masks_default_to_cross_entropy_over_axis_1():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 2, 3, 5, generator=g)
+    y = (x[:, 0] > x[:, 1]).long()  # a (N, H, W) mask: class 1 where channel 0 is larger
+    dl = DataLoader(TensorDataset(x, y), batch_size=4)
+    data = FakeData(dl, dl, loss_kind={"kind": "cross_entropy", "axis": 1}, c=2)
+    torch.manual_seed(0)
+    learn = Learner(data, nn.Conv2d(2, 2, 1), opt_func=SGD, lr=0.5)
+    assert type(learn.loss_func) is CrossEntropyLossFlat and learn.loss_func.axis == 1
+    with learn.no_bar():
+        learn.fit(3)
+    out = learn.model(x)
+    assert torch.allclose(learn.loss_func(out, y), torch.nn.functional.cross_entropy(out, y))
+    assert learn.recorder.values[-1][1] < learn.recorder.values[0][1]
+
+
 def test_training_actually_learns(mk, make_regression):
     learn = mk(dls=make_regression(n=256, bs=32))
     with learn.no_bar():
@@ -394,3 +516,86 @@ def test_cpu_batches_train_a_cuda_model(make_classification):
     preds, targs = learn.get_preds()
     assert preds.device.type == "cpu" and len(targs) == 48
     assert learn.recorder.values[-1][1] < learn.recorder.values[0][1]
+
+
+class RecordingData:
+    """The data protocol with `to`: records `to` calls and, per batch, the device its `after_batch` ran on
+    (a datablock loader moves a batch to its device, then runs the batch transforms there)."""
+
+    n_inp = 1
+
+    def __init__(self, train, valid, device="absent"):
+        self.train, self.valid = _RecordingLoader(self, train), _RecordingLoader(self, valid)
+        self.calls = []
+        if device != "absent":
+            self.device = None if device is None else torch.device(device)
+
+    def to(self, device):
+        self.calls.append(("to", torch.device(device)))
+        self.device = torch.device(device)
+        return self
+
+
+class _RecordingLoader:
+    def __init__(self, owner, batches):
+        self.owner, self.batches = owner, list(batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+    @property
+    def device(self):
+        return getattr(self.owner, "device", None)
+
+    def to(self, device):
+        self.owner.to(device)
+        return self
+
+    def __iter__(self):
+        for b in self.batches:
+            device = getattr(self.owner, "device", None) or torch.device("cpu")
+            b = tuple(t.to(device) for t in b)
+            self.owner.calls.append(("after_batch", b[0].device))  # where the batch augmentation would run
+            yield b
+
+
+@pytest.mark.parametrize("device", ["absent", "meta"], ids=["no-device-attribute", "data-elsewhere"])
+def test_data_goes_to_the_model_device_before_the_first_batch(device, make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=device)
+    torch.manual_seed(0)
+    learn = Learner(data, nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    cpu = torch.device("cpu")
+    assert data.calls[0] == ("to", cpu)  # before the first batch
+    assert data.calls.count(("to", cpu)) == 1 and data.calls.count(("after_batch", cpu)) == 4
+    learn.fit(1)  # already there: not sent again
+    assert data.calls.count(("to", cpu)) == 1
+
+
+def test_data_built_on_the_cpu_stays_and_plain_loaders_still_work(make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=None)  # datablock's "where they were built": the CPU
+    learn = Learner(data, nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    assert not [c for c in data.calls if c[0] == "to"]
+    extra = RecordingData([], vdl, device="meta").valid  # a loader given to get_preds goes there too
+    preds, _ = learn.get_preds(dl=extra)
+    assert preds.shape == (32, 1) and extra.owner.calls[0] == ("to", torch.device("cpu"))
+    learn = Learner((tdl, vdl), nn.Linear(3, 1), nn.MSELoss(), opt_func=SGD, lr=0.01)  # plain torch loaders
+    with learn.no_bar():
+        learn.fit(1)
+    assert learn.xb[0].device.type == "cpu" and len(learn.recorder.values) == 1
+
+
+@pytest.mark.gpu
+def test_batch_transforms_run_on_the_model_gpu(make_regression):
+    tdl, vdl = make_regression(n=32, bs=16)
+    data = RecordingData(tdl, vdl, device=None)
+    learn = Learner(data, nn.Linear(3, 1).cuda(), nn.MSELoss(), opt_func=SGD, lr=0.01)
+    with learn.no_bar():
+        learn.fit(1)
+    assert data.calls[0][0] == "to" and data.calls[0][1].type == "cuda"
+    assert {c[1].type for c in data.calls if c[0] == "after_batch"} == {"cuda"}

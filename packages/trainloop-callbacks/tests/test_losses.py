@@ -14,6 +14,7 @@ from trainloop_callbacks import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
+    loss_from_kind,
 )
 
 g = torch.Generator().manual_seed(0)
@@ -89,3 +90,84 @@ def test_dice_loss_by_hand():
     assert torch.equal(loss.decodes(loss.activation(out)), out.argmax(1))
     with pytest.raises(ValueError, match="DiceLoss"):
         loss(out, targ[:, :2])
+
+
+# Shapes (N, C, H, W): square and non-square images, the class axis at 1 as segmentation models output it.
+_IMAGE_SHAPES = [(2, 4, 3, 3), (2, 4, 3, 5)]
+
+
+@pytest.mark.parametrize("shape", _IMAGE_SHAPES)
+def test_flat_losses_match_torch_class_axis_1(shape):
+    n, c, h, w = shape
+    out = torch.randn(*shape, generator=g)
+    targ = torch.randint(0, c, (n, h, w), generator=g)
+    weight = torch.rand(c, generator=g) + 0.5
+    targ_ignored = targ.clone()
+    targ_ignored[0, 0] = 255
+    assert torch.allclose(CrossEntropyLossFlat(axis=1)(out, targ), F.cross_entropy(out, targ))
+    assert torch.allclose(
+        CrossEntropyLossFlat(weight=weight, axis=1, ignore_index=255)(out, targ_ignored),
+        F.cross_entropy(out, targ_ignored, weight=weight, ignore_index=255),
+    )
+    probs_targ = torch.rand(*shape, generator=g).softmax(1)  # class probabilities as targets
+    assert torch.allclose(CrossEntropyLossFlat(axis=1)(out, probs_targ), F.cross_entropy(out, probs_targ))
+    assert torch.allclose(
+        LabelSmoothingCrossEntropyFlat(0.1, axis=1)(out, targ), F.cross_entropy(out, targ, label_smoothing=0.1)
+    )
+    ce = F.cross_entropy(out, targ, reduction="none")
+    assert torch.allclose(FocalLossFlat(gamma=2.0, axis=1)(out, targ), ((1 - (-ce).exp()) ** 2 * ce).mean())
+    dice = DiceLoss(axis=1)
+    assert torch.allclose(DiceLoss(axis=-1)(out.movedim(1, -1), targ), dice(out, targ))
+    loss = CrossEntropyLossFlat(axis=1)
+    assert torch.equal(loss.decodes(loss.activation(out)), out.argmax(1))
+    assert loss.decodes(out).shape == targ.shape
+
+
+@pytest.mark.parametrize("shape", _IMAGE_SHAPES)
+def test_flat_losses_match_torch_same_shape_targets_axis_1(shape):
+    out = torch.randn(*shape, generator=g)
+    targ = torch.randint(0, 2, shape, generator=g)
+    assert torch.allclose(
+        BCEWithLogitsLossFlat(axis=1)(out, targ), F.binary_cross_entropy_with_logits(out, targ.float())
+    )
+    assert torch.allclose(BCELossFlat(axis=1)(out.sigmoid(), targ), F.binary_cross_entropy(out.sigmoid(), targ.float()))
+    real = torch.randn(*shape, generator=g)
+    assert torch.allclose(MSELossFlat(axis=1)(out, real), F.mse_loss(out, real))
+    assert torch.allclose(L1LossFlat(axis=1)(out, real), F.l1_loss(out, real))
+    loss = MSELossFlat(axis=1)
+    loss.reduction = "none"  # element order follows the moved axis: (N, H, W, C)
+    assert torch.allclose(loss(out, real), ((out - real) ** 2).movedim(1, -1).reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("loss_kind", "cls", "axis"),
+    [
+        ({"kind": "cross_entropy", "axis": -1}, CrossEntropyLossFlat, -1),
+        ({"kind": "cross_entropy", "axis": 1}, CrossEntropyLossFlat, 1),
+        ({"kind": "cross_entropy"}, CrossEntropyLossFlat, -1),
+        ({"kind": "bce", "axis": -1}, BCEWithLogitsLossFlat, -1),
+        ({"kind": "mse", "axis": -1}, MSELossFlat, -1),
+    ],
+)
+def test_loss_from_kind(loss_kind, cls, axis):
+    loss = loss_from_kind(loss_kind)
+    assert type(loss) is cls and loss.axis == axis
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "hinge"},
+        {"axis": 1},
+        {"kind": "mse", "axis": 1.5},
+        {"kind": "mse", "axis": True},
+        {"kind": "bce", "c": 3},
+    ],
+)
+def test_loss_from_kind_refuses_what_it_cannot_read(bad):
+    with pytest.raises(
+        ValueError, match=r"loss_kind .* cannot be read: expected 'kind' one of \['bce', 'cross_entropy', 'mse'\]"
+    ):
+        loss_from_kind(bad)
+    with pytest.raises(TypeError, match="loss_kind must be a dict"):
+        loss_from_kind("cross_entropy")

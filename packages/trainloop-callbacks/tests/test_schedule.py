@@ -31,8 +31,18 @@ def test_annealers_match_formulas():
     assert math.isclose(sched_cos(0.0, 1.0, 0.25), (1 - math.cos(math.pi / 4)) / 2)
     assert sched_no(2.0, 5.0, 0.7) == 2.0
     assert math.isclose(sched_exp(1e-4, 1e-2, 0.5), 1e-3)
-    assert math.isclose(sched_poly(1.0, 0.0, 0.5, power=2), 1 - 0.75)
     assert math.isclose(SchedPoly(0.0, 1.0, 1.0)(0.3), 0.3)
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0, 2.0, 3.0])
+def test_sched_poly_is_fastais_curve(power):
+    # fastai: start + (end - start) * pos**power (an ease-in for power > 1, not an ease-out)
+    for start, end in [(0.0, 2.0), (1.0, 0.0), (1e-2, 1e-4)]:
+        for pos in [0.0, 0.1, 0.25, 0.5, 0.9, 1.0]:
+            expected = start + (end - start) * pos**power
+            assert math.isclose(SchedPoly(start, end, power)(pos), expected, rel_tol=1e-12, abs_tol=1e-15)
+            assert math.isclose(sched_poly(start, end, pos, power=power), expected, rel_tol=1e-12, abs_tol=1e-15)
+    assert math.isclose(SchedPoly(0.0, 2.0, 2.0)(0.5), 0.5)  # the example in fastai's docs
 
 
 def test_schedule_objects_per_group_lists():

@@ -3,12 +3,16 @@
 from datablock.__about__ import __version__
 from datablock.blocks import CategoryBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
 from datablock.collate import collate, decollate
+from datablock.convert import Conversion, to_tensor
 from datablock.datablock import DataBlock
 from datablock.dataloaders import DataLoaders
 from datablock.errors import CollateError, ItemError, SkipItem
+from datablock.external import download_url, file_sha256, tiers_home, untar_data
 from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get_files
 from datablock.labellers import RegexLabeller, parent_label
-from datablock.loader import DataLoader
+from datablock.loader import EVENTS, DataLoader
+from datablock.losskind import LOSS_KINDS, check_loss_kind
+from datablock.padding import PadInput
 from datablock.parallel import parallel_gen, parallel_map
 from datablock.resolver import TIERS_PACKAGES, ConfigError, SafeResolver, config_safe
 from datablock.splitters import (
@@ -52,6 +56,11 @@ __all__ = [
     "DataLoaders",
     "collate",
     "decollate",
+    "PadInput",
+    "EVENTS",
+    # what the data says about the model
+    "check_loss_kind",
+    "LOSS_KINDS",
     # getters and labellers
     "get_files",
     "FileGetter",
@@ -73,6 +82,8 @@ __all__ = [
     "RandomSubsetSplitter",
     "KFoldSplitter",
     # type transforms
+    "to_tensor",
+    "Conversion",
     "ToTensor",
     "IntToFloatTensor",
     "Normalize",
@@ -84,6 +95,11 @@ __all__ = [
     "CategoryMap",
     "Category",
     "MultiCategory",
+    # data access
+    "download_url",
+    "untar_data",
+    "tiers_home",
+    "file_sha256",
     # errors and helpers
     "SkipItem",
     "ItemError",

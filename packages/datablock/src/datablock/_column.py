@@ -7,6 +7,7 @@ batch's targets with one indexing (no per-item work, no collate), in the workers
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 from datablock.collate import _plain, retype
 from dispatch_transforms import ItemTransform, Pipeline, RandTransform, Transform
 
-__all__ = ["Column", "deterministic", "leaves_alone"]
+__all__ = ["Column", "Stored", "deterministic", "leaves_alone"]
 
 MAX_NUMEL = 4096  # per item: larger results (images, masks) are recomputed, not kept in memory
 
@@ -92,3 +93,77 @@ class Column:
     def batch(self, idxs: Sequence[int]) -> torch.Tensor:
         """The stacked (collated) values of the items at positions `idxs`, typed like the items."""
         return retype(self.data[torch.as_tensor(idxs, dtype=torch.long)], self.proto)
+
+
+class Stored:
+    """Every item's result of a deterministic pipeline, of any size (token id lists), computed once.
+
+    Tensors of one type, dtype and metadata whose first axis varies are kept as one flat tensor with
+    offsets (cheap to send to workers); other results as a list. A `SkipItem` raised while building is
+    raised again when that item is read, so the loader drops it as usual.
+    """
+
+    def __init__(self, data: Any, offsets: torch.Tensor | None, proto: Any, skipped: dict[int, Exception]) -> None:
+        self.data, self.offsets, self.proto, self.skipped = data, offsets, proto, skipped
+
+    @classmethod
+    def build(cls, n: int, get: Callable[[int], Any], is_skip: Callable[[Exception], bool]) -> Stored:
+        """`get(i)` for every `i < n` (errors other than skips propagate, naming the item)."""
+        values: list[Any] = []
+        skipped: dict[int, Exception] = {}
+        for i in range(n):
+            try:
+                values.append(get(i))
+            except Exception as e:
+                if not is_skip(e):
+                    raise
+                skipped[i] = e
+                values.append(None)
+        kept = [v for v in values if v is not None]
+        proto = kept[0] if kept else None
+        if isinstance(proto, torch.Tensor) and proto.ndim >= 1 and all(_same_kind(v, proto) for v in kept):
+            lens = torch.tensor([0 if v is None else v.shape[0] for v in values], dtype=torch.long)
+            offsets = torch.cat([torch.zeros(1, dtype=torch.long), lens.cumsum(0)])
+            return cls(torch.cat([_plain(v) for v in kept]), offsets, proto, skipped)
+        return cls(values, None, proto, skipped)
+
+    def __len__(self) -> int:
+        return len(self.data) if self.offsets is None else len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> Any:
+        if i in self.skipped:
+            raise self.skipped[i]
+        if self.offsets is None:
+            return copy.copy(self.data[i])  # a shallow copy: editing a list item in place must not change it
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return retype(self.data[a:b].clone(), self.proto)
+
+    def lengths(self) -> list[int]:
+        """Each item's length (first axis, or `len`), e.g. for loaders that sort or bucket by length."""
+        if self.offsets is not None:
+            return (self.offsets[1:] - self.offsets[:-1]).tolist()
+        return [0 if v is None else len(v) for v in self.data]
+
+    def subset(self, idxs: Sequence[int]) -> Stored:
+        """The store of the items at positions `idxs`."""
+        idxs = list(idxs)
+        skipped = {k: self.skipped[i] for k, i in enumerate(idxs) if i in self.skipped}
+        if self.offsets is None:
+            return Stored([self.data[i] for i in idxs], None, self.proto, skipped)
+        lens = self.offsets[1:] - self.offsets[:-1]
+        parts = [self.data[int(self.offsets[i]) : int(self.offsets[i + 1])] for i in idxs]
+        sub_lens = lens[torch.as_tensor(idxs, dtype=torch.long)] if idxs else torch.zeros(0, dtype=torch.long)
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), sub_lens.cumsum(0)])
+        data = torch.cat(parts) if parts else self.data[:0]
+        return Stored(data, offsets, self.proto, skipped)
+
+
+def _same_kind(v: Any, proto: torch.Tensor) -> bool:
+    return (
+        type(v) is type(proto)
+        and v.ndim == proto.ndim
+        and v.shape[1:] == proto.shape[1:]
+        and v.dtype == proto.dtype
+        and v.device == proto.device
+        and _same_meta(v, proto)
+    )

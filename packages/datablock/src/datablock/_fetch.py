@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -75,45 +75,31 @@ class Batch:
 
 
 class BatchIndices:
-    """Index lists, one per batch; a new (seeded) order on every pass. Used as torch's `batch_sampler`."""
+    """Index lists, one per batch: consecutive `bs`-sized chunks of the pass's order `get_idxs()` (the last one
+    dropped with `drop_last`); a new order on every pass. Used as torch's `batch_sampler`."""
 
     def __init__(
-        self,
-        n: int,
-        bs: int,
-        shuffle: bool,
-        drop_last: bool,
-        sampler: Iterable[int] | None,
-        generator: torch.Generator | None,
+        self, get_idxs: Callable[[], Sequence[int]], bs: int, drop_last: bool, length: Callable[[], int]
     ) -> None:
-        self.n, self.bs, self.shuffle, self.drop_last = n, bs, shuffle, drop_last
-        self.sampler, self.generator = sampler, generator
-        self.next_order: list[int] | bool | None = False  # False: not drawn yet for the coming pass
+        self.get_idxs, self.bs, self.drop_last, self.length = get_idxs, bs, drop_last, length
+        self.next_order: Sequence[int] | bool = False  # False: not drawn yet for the coming pass
 
-    def order(self) -> list[int] | None:
-        """This pass's order of the items (None: 0..n-1)."""
-        if self.sampler is not None:
-            return list(self.sampler)
-        if self.shuffle:
-            return torch.randperm(self.n, generator=self.generator).tolist()
-        return None
-
-    def take_order(self) -> list[int] | None:
+    def take_order(self) -> Sequence[int]:
         """The order drawn in advance for this pass (see `DataLoader._start_pass`), else a fresh one."""
         order, self.next_order = self.next_order, False
-        return self.order() if order is False else order  # type: ignore[return-value]
+        return self.get_idxs() if order is False else order  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[list[int]]:
         order = self.take_order()
-        n = self.n if order is None else len(order)
+        n = len(order)
         for start in range(0, n, self.bs):
             stop = min(start + self.bs, n)
             if self.drop_last and stop - start < self.bs:
                 return
-            yield list(range(start, stop)) if order is None else order[start:stop]
+            yield list(order[start:stop])
 
     def __len__(self) -> int:
-        n = self.n if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
+        n = self.length()
         return n // self.bs if self.drop_last else -(-n // self.bs)
 
 
@@ -151,6 +137,11 @@ class Fetcher:
         return x if self.after_item is None else self.after_item(x)
 
     def __getitems__(self, idxs: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]], list[tuple[int, Any]]]:
+        if not self.columns and self.after_item is None:
+            try:  # the common case in one comprehension; a failure is sorted out item by item below
+                return [self.dataset[i] for i in idxs], [], []
+            except Exception:  # noqa: BLE001 - rebuilt per item, where a SkipItem is told from a real error
+                pass
         items, skipped, kept = [], [], []
         get = self._partial if self.columns else self.__getitem__
         for i in idxs:

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from datablock._items import check_splits
 from datablock.blocks import TransformBlock
 from datablock.dataloaders import DataLoaders
 from datablock.loader import DataLoader
@@ -112,7 +113,7 @@ class DataBlock:
 
     def split(self, items: Any) -> list[list[int]]:
         """Apply the splitter and check the training split is not empty."""
-        splits = [list(s) for s in self.splitter(items)]
+        splits = check_splits(self.splitter(items), len(items))  # index lists or boolean masks, each checked
         if not splits or len(splits[0]) == 0:
             sizes = [len(s) for s in splits]
             raise ValueError(
@@ -124,7 +125,8 @@ class DataBlock:
     def datasets(self, source: Any) -> Datasets:
         """`Datasets` over the items of `source`, split, with every element's type pipeline set up."""
         items = self.get_source_items(source)
-        return Datasets(items, self.type_tfms(), splits=self.split(items), n_inp=self.n_inp)
+        keep = [k for k, b in enumerate(self.blocks) if b.cache_all]
+        return Datasets(items, self.type_tfms(), splits=self.split(items), n_inp=self.n_inp, cache_all=keep)
 
     def dataloaders(
         self, source: Any, bs: int = 64, shuffle: bool = True, num_workers: int = 0, **kwargs: Any
@@ -138,6 +140,10 @@ class DataBlock:
         kw = {**self.dls_kwargs, **kwargs}
         if self.dl_type is not None:
             kw.setdefault("dl_type", self.dl_type)
+        targets = self.blocks[self.n_inp :]
+        if len(targets) == 1:  # what the one target block says about the model (several: the user decides)
+            kw.setdefault("loss_kind", targets[0].loss_kind)
+            kw.setdefault("c", targets[0].c)
         return DataLoaders.from_dsets(
             dsets, bs=bs, shuffle_train=shuffle, after_item=self.item_tfms, after_batch=self.batch_tfms, **kw
         )

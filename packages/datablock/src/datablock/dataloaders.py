@@ -21,7 +21,7 @@ from datablock.config import (
     pipeline_to_config,
 )
 from datablock.loader import DataLoader
-from typedtensor import Canvas
+from datablock.losskind import check_loss_kind
 
 __all__ = ["DataLoaders"]
 
@@ -58,15 +58,24 @@ class DataLoaders:
 
     Implements the data protocol of the tiers Learner: `train`, `valid`, `n_inp`, `device`/`to`,
     `one_batch`, `decode_batch`, `show_batch`, `show_results`, `test_dl`, `vocab`, `new`,
-    `to_config`/`from_config`.
+    `to_config`/`from_config`; and what the data says about the model: `loss_kind` and `c` (given here,
+    e.g. by a `DataBlock` from its target block, or else read from the target pipelines).
     """
 
     config_safe = True  # load_learner may rebuild it (and its subclasses) through from_config
 
-    def __init__(self, *loaders: DataLoader, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        *loaders: DataLoader,
+        device: torch.device | str | None = None,
+        loss_kind: str | dict[str, Any] | None = None,
+        c: int | None = None,
+    ) -> None:
         if not loaders:
             raise ValueError("DataLoaders: give at least a training DataLoader")
         self.loaders = list(loaders)
+        self._loss_kind = check_loss_kind(loss_kind, "DataLoaders(loss_kind=)")
+        self._c = c
         if device is not None:
             self.to(device)
 
@@ -75,6 +84,7 @@ class DataLoaders:
         cls,
         *dsets: Any,
         bs: int = 64,
+        val_bs: int | None = None,
         shuffle_train: bool = True,
         drop_last: bool | None = None,
         device: torch.device | str | None = None,
@@ -82,6 +92,9 @@ class DataLoaders:
         before_batch: Any = None,
         after_batch: Any = None,
         dl_type: type[DataLoader] = DataLoader,
+        loss_kind: str | dict[str, Any] | None = None,
+        c: int | None = None,
+        dl_kwargs: Sequence[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> DataLoaders:
         """Loaders over datasets: one `Datasets` with splits gives train and valid; or pass each dataset.
@@ -89,6 +102,10 @@ class DataLoaders:
         The training loader shuffles and drops its last partial batch (`drop_last` defaults to
         `shuffle_train`); the others keep order and every item. Item and batch transforms run with
         `split_idx` 0 on training and 1 elsewhere, so training-only augmentations skip validation.
+
+        Per split: `val_bs` is the batch size of the loaders after the first (default `bs`); `dl_kwargs`, one
+        dict per dataset, overrides any loader argument for that loader only (e.g. a validation
+        `batch_sampler`, `dl_kwargs=[{}, {"batch_sampler": buckets}]`).
         """
         if len(dsets) == 1 and getattr(dsets[0], "n_subsets", 0) >= 2:
             dsets = tuple(dsets[0].subset(k) for k in range(dsets[0].n_subsets))
@@ -99,24 +116,29 @@ class DataLoaders:
                 "DataLoaders: the training set is empty: every item went to validation (or the source has "
                 "no items); check the splitter and get_items"
             )
+        if dl_kwargs is not None and len(dl_kwargs) != len(dsets):
+            raise ValueError(
+                f"DataLoaders.from_dsets: {len(dl_kwargs)} dl_kwargs for {len(dsets)} datasets; give one dict each"
+            )
         loaders = []
         for k, ds in enumerate(dsets):
             train = k == 0
             split = 0 if train else 1
-            loaders.append(
-                dl_type(
-                    ds,
-                    bs=bs,
-                    shuffle=shuffle_train and train,
-                    drop_last=(shuffle_train if drop_last is None else drop_last) and train,
-                    device=device,
-                    after_item=as_pipeline(after_item, split_idx=split),
-                    before_batch=as_pipeline(before_batch, split_idx=split),
-                    after_batch=as_pipeline(after_batch, split_idx=split),
-                    **kwargs,
-                )
-            )
-        return cls(*loaders)
+            args = {
+                "bs": bs if train or val_bs is None else val_bs,
+                "shuffle": shuffle_train and train,
+                "drop_last": (shuffle_train if drop_last is None else drop_last) and train,
+                "device": device,
+                "after_item": as_pipeline(after_item, split_idx=split),
+                "before_batch": as_pipeline(before_batch, split_idx=split),
+                "after_batch": as_pipeline(after_batch, split_idx=split),
+                **kwargs,
+                **(dl_kwargs[k] if dl_kwargs is not None else {}),
+            }
+            if "batch_sampler" in args and args["batch_sampler"] is not None:  # it decides batches and order
+                args["shuffle"], args["drop_last"] = False, False
+            loaders.append(dl_type(ds, **args))
+        return cls(*loaders, loss_kind=loss_kind, c=c)
 
     # --- members of the protocol ----------------------------------------------------------------------------
     def __getitem__(self, i: int) -> DataLoader:
@@ -161,8 +183,27 @@ class DataLoaders:
         return self.train.vocab
 
     @property
+    def loss_kind(self) -> dict[str, Any] | None:
+        """The loss the target needs, as plain data (`{"kind": ..., "axis": ...}`, see `check_loss_kind`), or None.
+
+        Given at creation (a `DataBlock` passes its target block's), else declared by the transforms of the
+        one target pipeline (`Categorize.loss_kind`...); None when there are several targets or none says.
+        """
+        if self._loss_kind is not None:
+            return dict(self._loss_kind)
+        tls = getattr(self.train_ds, "tls", None)
+        targets = [] if tls is None else tls[self.n_inp :]
+        if len(targets) != 1:
+            return None
+        kind = next((t.loss_kind for t in reversed(targets[0].tfms.fs) if hasattr(t, "loss_kind")), None)
+        return check_loss_kind(kind)
+
+    @property
     def c(self) -> int:
-        """The number of model outputs the targets call for: the vocab's length, or `RegressionSetup.c`."""
+        """The number of model outputs the targets call for: given at creation, else the vocab's length, or
+        `RegressionSetup.c`."""
+        if self._c is not None:
+            return self._c
         try:
             return len(self.vocab)
         except AttributeError:
@@ -199,13 +240,15 @@ class DataLoaders:
         """A batch back to readable items (through the validation pipelines)."""
         return self._decoder().decode_batch(b, max_n=max_n, full=full)
 
-    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid picture of a training batch (or of `b`); save it with `.save("batch.png")`."""
-        return self.train.show_batch(b, max_n=max_n, ncols=ncols, scale=scale)
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False) -> Any:
+        """A grid picture of a training batch (or of `b`); save it with `.save("batch.png")` (`table`: a DataFrame)."""
+        return self.train.show_batch(b, max_n=max_n, ncols=ncols, scale=scale, table=table)
 
-    def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid of samples of `b` titled `target / prediction`."""
-        return self._decoder().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale)
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False
+    ) -> Any:
+        """A grid of samples of `b` titled `target / prediction` (`table=True`: a DataFrame with `_pred` columns)."""
+        return self._decoder().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale, table=table)
 
     def test_dl(self, items: Sequence[Any], with_labels: bool = False, **kwargs: Any) -> DataLoader:
         """Raw `items` through the validation pipelines (no training-only transforms), in order.
@@ -222,9 +265,19 @@ class DataLoaders:
         ds = new(items, split_idx=1, with_labels=with_labels)
         return ref.new(dataset=ds, shuffle=False, drop_last=False, sampler=None, batch_sampler=None, **kwargs)
 
+    def add_tfms(self, tfms: Any, event: str, loaders: int | Sequence[int] | None = None) -> None:
+        """Add `tfms` to hook `event` ('after_item', 'before_batch', 'after_batch') of `loaders` (indices;
+        default all), e.g. a vision learner adding its pretrained weights' `Normalize` to `after_batch`.
+
+        They run as split 0 on the training loader and 1 on the others, like the transforms given at creation.
+        """
+        idxs = range(len(self.loaders)) if loaders is None else [loaders] if isinstance(loaders, int) else loaders
+        for k in idxs:
+            self.loaders[k].add_tfms(tfms, event, split_idx=0 if k == 0 else 1)
+
     def new(self, **kwargs: Any) -> DataLoaders:
         """A copy whose loaders all have some settings changed (e.g. `bs`, `num_workers`, `sampler`)."""
-        return type(self)(*(dl.new(**kwargs) for dl in self.loaders))
+        return type(self)(*(dl.new(**kwargs) for dl in self.loaders), loss_kind=self._loss_kind, c=self._c)
 
     def retype_targets(self, ys: Any) -> Any:
         """Plain tensors among the targets `ys` (one tensor, or a tuple with one per target) typed as the target
@@ -257,7 +310,7 @@ class DataLoaders:
         for p in _init_params(dl_type):
             if p.name in _LOADER_RUNTIME_ARGS:
                 continue
-            kwargs = getattr(ref, "_kwargs", {})
+            kwargs = getattr(ref, "init_kwargs", {})
             value = kwargs[p.name] if p.name in kwargs else getattr(ref, p.name, p.default)
             if _is_default(value, p.default) or (p.name == "n_inp" and value is None):
                 continue
@@ -271,7 +324,16 @@ class DataLoaders:
             "after_item": pipeline_to_config(ref.after_item, skip_train_only=True),
             "before_batch": pipeline_to_config(ref.before_batch, skip_train_only=True),
             "after_batch": pipeline_to_config(ref.after_batch, skip_train_only=True),
+            **self._model_info(),
         }
+
+    def _model_info(self) -> dict[str, Any]:
+        """`loss_kind` and `c` for the config (c None when the data does not say)."""
+        try:
+            c = self.c
+        except AttributeError:
+            c = None
+        return {"loss_kind": self.loss_kind, "c": c}
 
     @classmethod
     def from_config(
@@ -312,7 +374,7 @@ class DataLoaders:
                     **dl_kwargs,
                 )
             )
-        return cls(*loaders)
+        return cls(*loaders, loss_kind=cfg.get("loss_kind"), c=cfg.get("c"))
 
     def __repr__(self) -> str:
         return "DataLoaders(" + ", ".join(repr(dl) for dl in self.loaders) + ")"

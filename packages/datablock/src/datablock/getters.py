@@ -28,21 +28,46 @@ def _scan(path: str, extensions: set[str] | None, recurse: bool, folders: set[st
     return sorted(found) if top else found
 
 
+def _name_list(names: str | Iterable[str] | None, where: str, what: str) -> list[str] | None:
+    """`names` (extensions, folder names) as a list of strings: one string, or a list, tuple, set or frozenset.
+
+    A string is one name, never iterated letter by letter; other containers are refused, since what they
+    hold cannot be told from a mistake.
+    """
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [names]
+    example = "'.png'" if what == "extensions" else "'train'"
+    if not isinstance(names, (list, tuple, set, frozenset)):
+        raise TypeError(
+            f"{where}: {what} must be one string such as {example} or a list/tuple/set of them, "
+            f"got {type(names).__name__} {_short(names)}"
+        )
+    bad = [e for e in names if not isinstance(e, str)]
+    if bad:
+        raise TypeError(f"{where}: each of {what} must be a string such as {example}, got {_short(bad[0])}")
+    return sorted(names) if isinstance(names, (set, frozenset)) else list(names)
+
+
 def get_files(
     path: str | os.PathLike[str],
-    extensions: Iterable[str] | None = None,
+    extensions: str | Iterable[str] | None = None,
     recurse: bool = True,
     folders: Iterable[str] | None = None,
 ) -> list[Path]:
     """List the files under `path` (sorted), optionally by extension and top-level folder.
 
-    Uses `os.scandir`, so a folder of 100k images is listed in milliseconds; hidden
-    folders (starting with '.') are skipped.
+    `extensions` is one extension (".png" or "png") or a list/tuple/set of them, matched case-insensitively
+    (`c.PNG` is a ".png" file); `folders` likewise names one top-level folder or several. Uses `os.scandir`,
+    so a folder of 100k images is listed in milliseconds; hidden folders (starting with '.') are skipped.
     """
+    wanted = _name_list(extensions, "get_files", "extensions")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"get_files: {os.fspath(path)!r} is not a directory")
-    exts = None if extensions is None else {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    return _scan(os.fspath(path), exts, recurse, None if folders is None else set(folders), top=True)
+    exts = None if wanted is None else {e.lower() if e.startswith(".") or not e else f".{e.lower()}" for e in wanted}
+    top_folders = _name_list(folders, "get_files", "folders")
+    return _scan(os.fspath(path), exts, recurse, None if top_folders is None else set(top_folders), top=True)
 
 
 class FileGetter:
@@ -53,14 +78,14 @@ class FileGetter:
     def __init__(
         self,
         suf: str = "",
-        extensions: Iterable[str] | None = None,
+        extensions: str | Iterable[str] | None = None,
         recurse: bool = True,
         folders: Iterable[str] | None = None,
     ) -> None:
         self.suf = suf
-        self.extensions = None if extensions is None else list(extensions)
+        self.extensions = _name_list(extensions, "FileGetter", "extensions")
         self.recurse = recurse
-        self.folders = None if folders is None else list(folders)
+        self.folders = _name_list(folders, "FileGetter", "folders")
 
     def __call__(self, path: str | os.PathLike[str]) -> list[Path]:
         return get_files(Path(path) / self.suf, self.extensions, self.recurse, self.folders)

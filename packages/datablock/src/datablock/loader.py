@@ -9,6 +9,7 @@ indexed at once, with no per-item work and no collate.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,13 +31,14 @@ from datablock._fetch import (
     to_device,
     unwrap_batch,
 )
-from datablock._pipe import as_pipeline, decode_with, tfm_name
+from datablock._pipe import ItemFunc, as_pipeline, decode_with, tfm_name
 from datablock.collate import collate, decollate
-from datablock.show import decode_preds, grid, retype_targets, show_samples, target_types
+from datablock.show import decode_preds, grid, retype_targets, samples_table, show_samples, target_types
 from dispatch_transforms import Pipeline
-from typedtensor import Canvas
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "EVENTS"]
+
+EVENTS = ("after_item", "before_batch", "after_batch")  # the transform hooks, in the order they run
 
 
 class DataLoader:
@@ -47,6 +49,17 @@ class DataLoader:
     `before_batch` (the list of items of a batch, in the workers) and `after_batch` (the collated
     batch, on `device`). Each hook is a callable, a `Transform`/`Pipeline`, or a list (made a
     `Pipeline`). Shuffling draws from `generator` (or torch's global RNG), so seeded runs repeat.
+
+    Subclassing (a custom loader):
+
+    - batch order: override `get_idxs()` (the pass's item order; batches are its consecutive `bs`-sized
+      chunks), or pass `batch_sampler` (the index lists themselves, e.g. buckets of similar lengths);
+    - `before_iter()` runs before each pass (in this process, before the order is drawn): rebuild streams
+      or re-sort there;
+    - `init_kwargs` holds the constructor arguments that `new()` (so `test_dl`, TTA, the unshuffled copies)
+      and export pass again: a subclass adds its own after `super().__init__` (`self.init_kwargs["seq_len"]
+      = seq_len`), and replaces any it passed to `super()` changed (e.g. `dataset`). `new()` refuses a
+      subclass whose named constructor arguments are missing from it rather than silently using defaults.
     """
 
     config_safe = True  # an export may name it (and its subclasses) as the loader class
@@ -74,7 +87,8 @@ class DataLoader:
         worker_init_fn: Callable[[int], None] | None = None,
         multiprocessing_context: Any = None,
     ) -> None:
-        self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        # the arguments `new()` passes again (public: subclasses add theirs, export records them)
+        self.init_kwargs: dict[str, Any] = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
             raise ValueError(f"DataLoader: bs must be a positive int, got {bs!r}")
         if num_workers < 0:
@@ -106,19 +120,25 @@ class DataLoader:
             multiprocessing_context,
         )
         self._n_inp = n_inp
-        simple = self.after_item is None and self.before_batch is None and collate_fn is None
-        self._cols = tensor_columns(dataset) if simple else None
+        self._refresh()
         n = self.n_items
         if drop_last and batch_sampler is None and 0 < n < bs and sampler is None:
             raise ValueError(
                 f"DataLoader: bs={bs} is larger than the dataset ({n} items) and drop_last=True, so no batch "
                 "would ever be produced; lower bs or set drop_last=False"
             )
-        self._torch_dl: TorchDataLoader | None = None
-        self._indices: BatchIndices | None = None
         self._worker_gen = torch.Generator()
         self.n_skipped = 0  # items dropped by SkipItem during the last pass
         self._setup_after_batch()
+
+    def _refresh(self) -> None:
+        """Forget what was derived from the dataset and the hooks (after `add_tfms` or a new `dataset`)."""
+        simple = self.after_item is None and self.before_batch is None and self.collate_fn is collate
+        self._cols = tensor_columns(self.dataset) if simple else None
+        self._torch_dl: TorchDataLoader | None = None
+        self._torch_dl_dataset: Any = None
+        self._indices: BatchIndices | None = None
+        self._seen_dataset = self.dataset
 
     def _setup_after_batch(self) -> None:
         """Batch transforms that still need data (e.g. `Normalize()` without stats, `needs_batch` True)
@@ -145,13 +165,29 @@ class DataLoader:
             return len(self.dataset)
         return (self._cols if isinstance(self._cols, torch.Tensor) else self._cols[0]).shape[0]
 
+    def get_idxs(self) -> Sequence[int]:
+        """This pass's order of the items; batches are consecutive `bs`-sized chunks of it.
+
+        Default: the `sampler`'s order, a seeded permutation with `shuffle`, else `range(n)`. Override it for
+        another order (e.g. sorted by length); each call may draw a new one (from `self.generator`).
+        """
+        if self.sampler is not None:
+            return list(self.sampler)
+        if self.shuffle:
+            return torch.randperm(self.n_items, generator=self.generator).tolist()
+        return range(self.n_items)
+
+    def before_iter(self) -> None:
+        """Called before each pass over the batches (in this process): a subclass rebuilds per-epoch state here."""
+
+    def _pass_length(self) -> int:
+        return self.n_items if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
+
     def _batch_indices(self) -> Iterable[Sequence[int]]:
         if self.batch_sampler is not None:
             return self.batch_sampler
         if self._indices is None:
-            self._indices = BatchIndices(
-                self.n_items, self.bs, self.shuffle, self.drop_last, self.sampler, self.generator
-            )
+            self._indices = BatchIndices(self.get_idxs, self.bs, self.drop_last, self._pass_length)
         return self._indices
 
     def _start_pass(self) -> None:
@@ -159,7 +195,7 @@ class DataLoader:
         so a seeded loader gives the same batches with 0 or N workers (test_loader: test_seeded_shuffle_*)."""
         bi = self._batch_indices()
         if isinstance(bi, BatchIndices):
-            bi.next_order = bi.order()
+            bi.next_order = bi.get_idxs()
         seed = torch.randint(0, 2**62, (1,), generator=self.generator).item()
         self._worker_gen.manual_seed(int(seed))
 
@@ -171,8 +207,11 @@ class DataLoader:
                 yield Batch(take(self._cols, torch.as_tensor(list(idxs), dtype=torch.long)), [])
             return
         order = bi.take_order()
-        n = bi.n if order is None else len(order)
-        perm = None if order is None else torch.as_tensor(order, dtype=torch.long)
+        n = len(order)
+        in_order = isinstance(order, range) and order.start == 0 and order.step == 1
+        perm = (
+            None if in_order else torch.as_tensor(order if isinstance(order, list) else list(order), dtype=torch.long)
+        )
         for start in range(0, n, self.bs):
             stop = min(start + self.bs, n)
             if self.drop_last and stop - start < self.bs:
@@ -217,7 +256,8 @@ class DataLoader:
         return True
 
     def _torch_loader(self) -> TorchDataLoader:
-        if self._torch_dl is None:
+        if self._torch_dl is None or self._torch_dl_dataset is not self.dataset:
+            self._torch_dl_dataset = self.dataset
             fetcher, coll = self._fetcher()
             self._torch_dl = TorchDataLoader(
                 fetcher,
@@ -246,6 +286,9 @@ class DataLoader:
         return data if self.after_batch is None else self.after_batch(data)
 
     def _iterate(self, workers: bool) -> Iterator[Any]:
+        self.before_iter()
+        if self.dataset is not self._seen_dataset:  # before_iter gave the loader another dataset
+            self._refresh()
         skipped: list[tuple[int, str]] = []
         self.n_skipped = 0
         for b in self._raw_batches(workers):
@@ -296,15 +339,55 @@ class DataLoader:
     def to(self, device: torch.device | str) -> DataLoader:
         """Send future batches to `device` (in place; returns self)."""
         self.device = torch.device(device)
-        self._kwargs["device"] = self.device
+        self.init_kwargs["device"] = self.device
         return self
 
     def new(self, **kwargs: Any) -> DataLoader:
-        """A copy of this loader with some arguments changed, e.g. `dl.new(shuffle=False, bs=128)`."""
-        unknown = set(kwargs) - set(self._kwargs)
+        """A copy of this loader (of the same class) with some arguments changed, e.g. `dl.new(shuffle=False)`.
+
+        The other arguments come from `init_kwargs`, so a subclass's own arguments are kept.
+        """
+        cls = type(self)
+        params = inspect.signature(cls.__init__).parameters
+        named = [n for n, p in list(params.items())[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        missing = [n for n in named if n not in self.init_kwargs]
+        if missing:
+            raise TypeError(
+                f"{cls.__name__}.new: constructor argument(s) {missing} are not in init_kwargs, so a copy would "
+                f"silently use their defaults; in {cls.__name__}.__init__, after super().__init__, record them "
+                f"(self.init_kwargs['{missing[0]}'] = {missing[0]})"
+            )
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        unknown = set(kwargs) - set(self.init_kwargs) - set(named)
         if unknown:
-            raise TypeError(f"DataLoader.new: unknown argument(s) {sorted(unknown)}; known: {sorted(self._kwargs)}")
-        return type(self)(**{**self._kwargs, **kwargs})
+            raise TypeError(
+                f"{cls.__name__}.new: unknown argument(s) {sorted(unknown)}; known: {sorted(self.init_kwargs)}"
+            )
+        args = {**self.init_kwargs, **kwargs}
+        return cls(**(args if takes_any else {k: v for k, v in args.items() if k in named}))
+
+    def add_tfms(self, tfms: Any, event: str, split_idx: int | None = None) -> None:
+        """Add `tfms` (a transform or a list) to hook `event` ('after_item', 'before_batch' or 'after_batch').
+
+        They join the hook's pipeline in `order`; a new pipeline runs as split `split_idx` (0 training, 1
+        validation; default: the dataset's). `new()` copies keep them; batch transforms that need data
+        (`Normalize()`) learn it from this loader's first batch.
+        """
+        if event not in EVENTS:
+            raise ValueError(f"DataLoader.add_tfms: event must be one of {list(EVENTS)}, got {event!r}")
+        cur = getattr(self, event)
+        if isinstance(cur, Pipeline):
+            fs, split = list(cur.fs), cur.split_idx
+        else:  # nothing yet, or one callable that receives the whole batch/items (kept so)
+            fs = [] if cur is None else [ItemFunc(cur)]
+            split = split_idx if split_idx is not None else getattr(self.dataset, "split_idx", None)
+        new = tfms if isinstance(tfms, (list, tuple)) else [tfms]
+        pipe = Pipeline(fs + list(new), split_idx=split)
+        setattr(self, event, pipe)
+        self.init_kwargs[event] = pipe
+        self._refresh()
+        if event == "after_batch":
+            self._setup_after_batch()
 
     def retype_targets(self, b: Any) -> Any:
         """Batch `b` with plain tensors at the target positions (model outputs) typed as the dataset's target
@@ -329,13 +412,20 @@ class DataLoader:
             items = [dec(it) for it in items]
         return items
 
-    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
-        """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG."""
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False) -> Any:
+        """A grid of (at most `max_n`) samples of batch `b` (default: `one_batch()`); `.save(path)` writes a PNG.
+
+        With `table=True` (tabular-like data), a pandas DataFrame with one row per sample instead.
+        """
         b = self.one_batch() if b is None else b
         samples = self._decoded_items(b, max_n)
+        if table:
+            return samples_table(samples, self.dataset, self.n_inp)
         return grid(show_samples(samples, self.dataset, self.n_inp), ncols=ncols, scale=scale)
 
-    def show_results(self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1) -> Canvas:
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = False
+    ) -> Any:
         """Like `show_batch`, with each sample's title reading `target / prediction`; a prediction that is a
         picture (mask, points, boxes) is drawn on its own canvas beside the target's (two columns).
 
@@ -350,6 +440,8 @@ class DataLoader:
         typed = decode_preds(preds, [to_device(t, "cpu") for t in targets])
         inputs = tuple(to_device(x, "cpu") for x in b[: self.n_inp])
         pred_samples = [s[self.n_inp :] for s in self._decoded_items((*inputs, *typed), max_n)]
+        if table:  # a DataFrame with `<target>_pred` columns
+            return samples_table(samples, self.dataset, self.n_inp, preds=pred_samples)
         canvases = show_samples(samples, self.dataset, self.n_inp, preds=pred_samples)
         return grid(canvases, ncols=2 if len(canvases) > len(samples) else ncols, scale=scale)
 

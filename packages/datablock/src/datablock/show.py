@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import torch
@@ -11,7 +13,16 @@ import torch
 from datablock.collate import decollate, retype
 from typedtensor import Canvas
 
-__all__ = ["show_samples", "grid", "title_of", "decode_preds", "pipeline_type", "target_types", "retype_targets"]
+__all__ = [
+    "show_samples",
+    "grid",
+    "title_of",
+    "decode_preds",
+    "pipeline_type",
+    "target_types",
+    "retype_targets",
+    "samples_table",
+]
 
 
 def _decoder(dataset: Any, k: int) -> Any:
@@ -41,14 +52,44 @@ def _is_picture(x: Any) -> bool:
     return hasattr(x, "show") and isinstance(x, torch.Tensor) and x.ndim >= 2
 
 
+@cache
+def _takes_labels(typ: type) -> bool:
+    show = getattr(typ, "show", None)
+    try:
+        return show is not None and "labels" in inspect.signature(show).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _labels_for(picture: Any, x: Any) -> list[str] | None:
+    """`x` as the labels of `picture`'s items (one per box), when `picture` draws labels and `x` has one per item."""
+    if not (_takes_labels(type(picture)) and isinstance(picture, torch.Tensor) and picture.ndim == 2):
+        return None
+    n = picture.shape[0]
+    if isinstance(x, torch.Tensor) and x.ndim == 1 and x.shape[0] == n and not x.is_floating_point():
+        vocab = getattr(x, "vocab", None)
+        ids = x.detach().cpu().tolist()
+        return [str(vocab[i]) if vocab is not None else str(i) for i in ids]
+    if isinstance(x, (list, tuple)) and len(x) == n and all(isinstance(o, str) for o in x):
+        return [str(o) for o in x]
+    return None
+
+
 def _layer(sample: Sequence[Any], dataset: Any, n_inp: int, offset: int = 0) -> tuple[Canvas | None, list[str]]:
     """Draw the pictures of `sample` in order on one canvas; the other elements give title lines."""
     ctx: Canvas | None = None
     titles = []
-    for k, x in enumerate(sample, start=offset):
-        obj = _showable(x, dataset, k)
+    objs = [_showable(x, dataset, k) for k, x in enumerate(sample, start=offset)]
+    owned: set[int] = set()  # label elements drawn by their picture (box labels on their boxes)
+    for j, obj in enumerate(objs):
+        k = j + offset
+        if j in owned:
+            continue
         if _is_picture(obj):
-            ctx = obj.show(ctx=ctx)
+            labels = _labels_for(obj, objs[j + 1]) if j + 1 < len(objs) else None
+            if labels is not None:
+                owned.add(j + 1)
+            ctx = obj.show(ctx=ctx) if labels is None else obj.show(ctx=ctx, labels=labels)
         elif k >= n_inp or not hasattr(obj, "show"):
             titles.append(title_of(obj))
         else:
@@ -72,6 +113,9 @@ def show_samples(
     With `preds` (one tuple of decoded predictions per sample, one per target): label-like predictions
     join the title as `target / prediction`; when a prediction is a picture (a mask, points, boxes), each
     sample gives two canvases, the inputs with the targets and the inputs with the predictions.
+
+    A label element right after a picture whose `show` takes `labels` (boxes), with one label per item of
+    that picture, is drawn by the picture (each box with its label) instead of going to the title.
     """
     out = []
     for i, sample in enumerate(samples):
@@ -155,12 +199,16 @@ def decode_preds(preds: Any, targets: Sequence[Any], max_n: int | None = None) -
 
 
 def pipeline_type(pipeline: Any) -> type | None:
-    """The tensor type a pipeline's decoding starts from: the first class that one of its steps, last step
-    first, decodes (e.g. `TensorCategory` for `Categorize`), or None when no step decodes a tensor type."""
+    """The tensor type a pipeline's decoding starts from: last step first, the step's `target_type` class
+    attribute or else the first tensor class its `decodes` takes (e.g. `TensorCategory` for `Categorize`), or
+    None when no step decodes a tensor type."""
     fs = getattr(pipeline, "fs", None)
     if fs is None:
         return None
     for step in reversed(fs):
+        declared = getattr(step, "target_type", None)  # steps whose decodes also take plain tensors say it
+        if isinstance(declared, type):
+            return declared
         table = getattr(getattr(step, "decodes", None), "table", None)
         types = getattr(table, "input_types", None)
         if types is None:
@@ -188,3 +236,57 @@ def retype_targets(b: Any, types: Sequence[type | None], n_inp: int) -> Any:
             wrap = getattr(typ, "wrap", None)
             out[k] = wrap(out[k]) if wrap is not None else out[k].as_subclass(typ)
     return tuple(out)
+
+
+def _cell(x: Any) -> Any:
+    """A table cell: numbers as numbers, short tensors as lists, labels as text."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        return x.item() if x.numel() == 1 else x.tolist()
+    if isinstance(x, str):
+        return str(x)
+    if isinstance(x, (list, tuple)) and all(isinstance(o, str) for o in x):
+        return "; ".join(str(o) for o in x)
+    return x
+
+
+def _row(sample: Sequence[Any], names: Sequence[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, x in zip(names, sample, strict=False):
+        items = getattr(x, "items", None)
+        if isinstance(x, Mapping) or (callable(items) and hasattr(x, "index") and hasattr(x, "iloc")):
+            row.update({str(k): _cell(v) for k, v in x.items()})  # a dict or a pandas row: one column per field
+        else:
+            row[name] = _cell(x)
+    return row
+
+
+def samples_table(
+    samples: Sequence[Sequence[Any]], dataset: Any, n_inp: int, preds: Sequence[Any] | None = None
+) -> Any:
+    """The samples as a pandas DataFrame, one row each (decoded fully: labels as text), for tabular-like data.
+
+    Inputs are columns `x` (`x0`, `x1`... for several), targets `y` (`y0`...); a dict or pandas row element
+    gives one column per field; predictions add `<target column>_pred`.
+    """
+    import pandas as pd
+
+    rows = []
+    for i, sample in enumerate(samples):
+        sample = sample if isinstance(sample, tuple) else (sample,)
+        n_tgt = len(sample) - n_inp
+        names = [("x" if n_inp == 1 else f"x{k}") for k in range(n_inp)]
+        names += [("y" if n_tgt == 1 else f"y{j}") for j in range(n_tgt)]
+        decoded = [_full(x, dataset, k) for k, x in enumerate(sample)]
+        row = _row(decoded, names)
+        if preds is not None:
+            pred = preds[i] if isinstance(preds[i], tuple) else (preds[i],)
+            pdec = [_full(p, dataset, n_inp + j) for j, p in enumerate(pred)]
+            row.update(_row(pdec, [f"{n}_pred" for n in names[n_inp:]]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _full(x: Any, dataset: Any, k: int) -> Any:
+    dec = _decoder(dataset, k)
+    return x if dec is None else dec.decode(x)

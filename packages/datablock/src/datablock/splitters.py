@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import torch
 
-from datablock._items import iter_items
+from datablock._items import is_bool, iter_items, short_repr
 
 __all__ = [
     "Splits",
@@ -117,10 +118,21 @@ class TrainTestSplitter:
 
 
 class IndexSplitter:
-    """The items at `valid_idx` go to validation, the rest to training."""
+    """The items at `valid_idx` go to validation, the rest to training.
+
+    `valid_idx` holds integers (a list, an array or a tensor); a boolean mask is refused (it would read as the
+    indices 0 and 1): that is `MaskSplitter`'s job.
+    """
 
     def __init__(self, valid_idx: Sequence[int]) -> None:
-        self.valid_idx = [int(i) for i in valid_idx]
+        values = valid_idx.tolist() if hasattr(valid_idx, "tolist") else list(valid_idx)
+        values = values if isinstance(values, list) else [values]
+        if any(is_bool(v) for v in values):
+            raise TypeError("IndexSplitter: valid_idx is a boolean mask, not indices; use MaskSplitter(mask)")
+        bad = [v for v in values if not isinstance(v, numbers.Integral)]
+        if bad:
+            raise TypeError(f"IndexSplitter: valid_idx must hold integer indices, got {short_repr(bad[0])}")
+        self.valid_idx = [int(i) for i in values]
 
     def __call__(self, items: Any) -> Splits:
         n = len(items)
@@ -172,10 +184,22 @@ class FuncSplitter:
 
 
 class MaskSplitter:
-    """`mask[i]` true sends item i to validation."""
+    """`mask[i]` true sends item i to validation.
+
+    `mask` holds booleans, or 0/1 integers (a list, an array or a tensor); other values (a list of indices)
+    are refused: that is `IndexSplitter`'s job.
+    """
 
     def __init__(self, mask: Sequence[bool]) -> None:
-        self.mask = list(mask)
+        values = mask.tolist() if hasattr(mask, "tolist") else list(mask)
+        values = values if isinstance(values, list) else [values]
+        bad = [v for v in values if not (is_bool(v) or (isinstance(v, numbers.Integral) and v in (0, 1)))]
+        if bad:
+            raise TypeError(
+                f"MaskSplitter: mask must hold booleans (or 0/1), got {short_repr(bad[0])}; "
+                f"for a list of indices use IndexSplitter(valid_idx)"
+            )
+        self.mask = [bool(v) for v in values]
 
     def __call__(self, items: Any) -> Splits:
         if len(self.mask) != len(items):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from datablock._column import Column, deterministic
-from datablock._items import item_at, select, short_repr
+from datablock._column import Column, Stored, deterministic
+from datablock._items import check_splits, item_at, select, short_repr
 from datablock._pipe import item_step
 from datablock.dataloaders import DataLoaders
 from datablock.errors import ItemError, find_skip
@@ -22,17 +22,6 @@ def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
         return Pipeline(None, split_idx=split_idx)
     fs = list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
     return Pipeline([item_step(f) for f in fs], split_idx=split_idx)
-
-
-def _check_splits(splits: Sequence[Sequence[int]], n: int) -> list[list[int]]:
-    out = []
-    for k, s in enumerate(splits):
-        idxs = [int(i) for i in s]
-        bad = [i for i in idxs if not 0 <= i < n]
-        if bad:
-            raise IndexError(f"split {k} holds indices {bad[:5]} outside the {n} items")
-        out.append(idxs)
-    return out
 
 
 class _RawItems(Sequence[Any]):
@@ -69,13 +58,18 @@ class _RawItems(Sequence[Any]):
 class TfmdLists:
     """`tfms` applied lazily to `items` on indexing: `tl[i]` is `tfms(items[i])`.
 
-    `splits` (lists of indices: training first) define `.train`/`.valid`/`.subset(k)`; transforms are
+    `splits` (lists of indices, or boolean masks over the items: training first) define
+    `.train`/`.valid`/`.subset(k)`; transforms are
     set up on the training items only. An item that fails raises an `ItemError` naming its index,
     the item and the failing transform.
 
     With `cache=True` and a deterministic pipeline (no random and no split-only step) whose results
     are small tensors (targets), every item is computed once after setup and kept as one tensor
     (`column`): reading an item then costs one indexing, and loaders take whole batches of it at once.
+
+    With `cache_all=True` every item's result is computed once after setup whatever its size (token id
+    lists: tokenization runs once per item, not once per epoch) and kept in `store` (`store.lengths()` gives
+    each item's length). The pipeline must be deterministic; an item that fails raises then.
     """
 
     def __init__(
@@ -87,21 +81,27 @@ class TfmdLists:
         do_setup: bool = True,
         cache: bool = False,
         column: Column | None = None,
+        cache_all: bool = False,
+        store: Stored | None = None,
     ) -> None:
         if not hasattr(items, "__len__"):
             items = list(items)
         self.items = items
-        self.splits = None if splits is None else _check_splits(splits, len(items))
+        self.splits = None if splits is None else check_splits(splits, len(items))
         self.split_idx = split_idx
         self.tfms = _pipeline(tfms, split_idx)
         self.cache = cache
         self.column: Column | None = None  # every item's result, when cached (see `cache`)
+        self.cache_all = cache_all
+        self.store: Stored | None = store if store is not None and len(store) == len(items) else None
         if do_setup:
             self.setup()
         elif column is not None and len(column) == len(items):
             self.column = column
         elif cache:
             self._build_column()
+        if cache_all and self.store is None and not do_setup:
+            self._build_store()
 
     def setup(self, train_setup: bool = True) -> None:
         """Set up the transforms in order, each on the (training) items as the previous ones turn them out."""
@@ -109,6 +109,18 @@ class TfmdLists:
         self.tfms.setup(_RawItems(self.items, self.splits), train_setup=train_setup)
         if self.cache:
             self._build_column()
+        if self.cache_all:
+            self._build_store()
+
+    def _build_store(self) -> None:
+        self.store = None
+        if not deterministic(self.tfms):
+            steps = [t.name for t in self.tfms.fs if not deterministic(Pipeline([t]))]
+            raise ValueError(
+                f"TfmdLists(cache_all=True): the pipeline has random or split-only steps {steps}, whose results "
+                "must not be kept; move them to item_tfms or drop cache_all"
+            )
+        self.store = Stored.build(len(self.items), self._compute, lambda e: find_skip(e) is not None)
 
     def _build_column(self) -> None:
         self.column = None
@@ -121,6 +133,8 @@ class TfmdLists:
     def __getitem__(self, i: int) -> Any:
         if self.column is not None:
             return self.column[i]
+        if self.store is not None:
+            return self.store[i]
         return self._compute(i)
 
     def _compute(self, i: int) -> Any:
@@ -147,7 +161,8 @@ class TfmdLists:
             raise IndexError(f"TfmdLists.subset: no split {k} (this list has {self.n_subsets} splits)")
         split = self.splits[k]
         column = None if self.column is None else self.column.subset(split)
-        return TfmdLists(select(self.items, split), self.tfms, split_idx=k, do_setup=False, column=column)
+        store = None if self.store is None else self.store.subset(split)
+        return TfmdLists(select(self.items, split), self.tfms, split_idx=k, do_setup=False, column=column, store=store)
 
     @property
     def train(self) -> TfmdLists:
@@ -191,6 +206,8 @@ class Datasets:
     inputs (default: all but the last). With `cache_targets` (default) the targets' pipelines are
     computed once per item when they are deterministic and give small tensors (see `TfmdLists`):
     a getter or labeller that is not a pure function of the item needs `cache_targets=False`.
+    `cache_all` lists the pipelines (by position) whose results of any size are kept (`TfmdLists(cache_all=)`),
+    e.g. a text input's token ids.
     """
 
     def __init__(
@@ -203,6 +220,7 @@ class Datasets:
         do_setup: bool = True,
         tls: Sequence[TfmdLists] | None = None,
         cache_targets: bool = True,
+        cache_all: Sequence[int] = (),
     ) -> None:
         if tls is None:
             if items is None:
@@ -210,7 +228,9 @@ class Datasets:
             tfms = [None] if tfms is None else list(tfms)
             k_inp = n_inp if n_inp is not None else max(1, len(tfms) - 1)
             tls = [
-                TfmdLists(items, t, splits, split_idx, do_setup, cache=cache_targets and k >= k_inp)
+                TfmdLists(
+                    items, t, splits, split_idx, do_setup, cache=cache_targets and k >= k_inp, cache_all=k in cache_all
+                )
                 for k, t in enumerate(tfms)
             ]
         if not tls:

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from datablock.collate import _plain, retype
+from datablock.convert import to_tensor
 from datablock.vocab import Category, CategoryMap, MultiCategory
 from dispatch_transforms import DisplayedTransform, Transform
-from typedtensor import TensorCategory, TensorImage, TensorImageBW, TensorMask, TensorMultiCategory
+from typedtensor import TensorCategory, TensorImage, TensorMask, TensorMultiCategory
 
 __all__ = [
     "ToTensor",
@@ -29,26 +29,18 @@ Stats = Sequence[float] | torch.Tensor
 
 
 class ToTensor(Transform):
-    """PIL images and HWC arrays → channels-first `TensorImage` (uint8 kept; 'L' images → `TensorImageBW`)."""
+    """Items → typed tensors through `to_tensor`: PIL images and HWC arrays → channels-first `TensorImage`
+    (uint8 kept; 'L' images → `TensorImageBW`). Other packages add types with `@to_tensor.register`;
+    types no one registered pass through unchanged."""
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 5
 
-    def encodes(self, x: Image.Image | np.ndarray) -> None:
-        if isinstance(x, Image.Image):
-            # `wrap` re-types without the constructor's checks: a few µs per item on the hot path
-            if x.mode == "L":
-                return TensorImageBW.wrap(torch.from_numpy(np.array(x))[None])
-            if x.mode != "RGB":
-                x = x.convert("RGB")
-            return TensorImage.wrap(torch.from_numpy(np.array(x)).permute(2, 0, 1))
-        t = torch.from_numpy(np.ascontiguousarray(x))
-        if t.ndim == 3 and t.shape[-1] in (1, 3, 4):
-            return TensorImage(t.permute(2, 0, 1))
-        if t.ndim == 2:
-            return TensorImage(t[None])
-        return t
+
+# The class's encodes table *is* `to_tensor`'s (shared, not copied), so a registration made after this class
+# exists reaches it, its subclasses and their instances (test_convert: test_registration_reaches_ToTensor).
+ToTensor._encodes_table = to_tensor.table
 
 
 class IntToFloatTensor(DisplayedTransform):
@@ -169,10 +161,13 @@ class Categorize(DisplayedTransform):
     A label absent from the vocab raises an error naming it, unless `add_na=True` (then it maps to '#na#').
     """
 
+    target_type = TensorCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
     train_setup = True  # the vocab comes from the training split only
+    loss_kind = "cross_entropy"  # what this target asks of the model (class axis -1; see losskind.py)
 
     def __init__(self, vocab: Iterable[Hashable] | None = None, sort: bool = True, add_na: bool = False) -> None:
         super().__init__()
@@ -200,7 +195,13 @@ class Categorize(DisplayedTransform):
             torch.scalar_tensor(vocab.index(_hashable(x), "Categorize"), dtype=torch.long), like=proto
         )
 
-    def decodes(self, x: TensorCategory) -> None:
+    def decodes(self, x: torch.Tensor) -> None:
+        # any tensor of class indices: a `TensorCategory`, or a plain one (a model's argmax is plain)
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(
+                f"Categorize.decode: expected class indices (an integer tensor, e.g. the argmax of the output), "
+                f"got {x.dtype} values of shape {tuple(x.shape)}"
+            )
         vocab = self._map()
         if x.ndim == 0:
             return Category(vocab[int(x)])
@@ -215,10 +216,13 @@ class MultiCategorize(DisplayedTransform):
     Decodes to a `MultiCategory` list of labels.
     """
 
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
     train_setup = True
+    loss_kind = "bce"
 
     def __init__(self, vocab: Iterable[Hashable] | None = None, add_na: bool = False) -> None:
         super().__init__()
@@ -239,17 +243,21 @@ class MultiCategorize(DisplayedTransform):
             out[self.vocab.index(o, "MultiCategorize")] = 1.0
         return TensorMultiCategory(out, vocab=self.vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        vocab = self.vocab if self.vocab is not None else x.vocab
-        return MultiCategory(vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+    def decodes(self, x: torch.Tensor) -> None:
+        # a `TensorMultiCategory`, or a plain one-hot / probability tensor (model outputs are plain)
+        return _multi_labels(x, self.vocab if self.vocab is not None else getattr(x, "vocab", None), "MultiCategorize")
 
 
 class OneHotEncode(DisplayedTransform):
     """Class indices (a list or 1-d tensor) → a one-hot float `TensorMultiCategory` of width `c`.
 
     `c` defaults to the width of the vocab carried by the input (or set up from it); a one-hot input
-    of the right width passes through. Decodes one-hot back to an index tensor.
+    of the right width passes through. Decoding keeps the one-hot form (which `MultiCategorize.decodes`
+    turns into labels) and re-types a plain tensor (a model's output) as `TensorMultiCategory`; fastai
+    decodes to the indices instead.
     """
+
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
@@ -275,16 +283,23 @@ class OneHotEncode(DisplayedTransform):
         out[idxs] = 1.0
         return TensorMultiCategory(out, vocab=vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
+    def decodes(self, x: torch.Tensor) -> None:
+        if isinstance(x, TensorMultiCategory):
+            return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
+        if self.c is not None and (x.ndim == 0 or x.shape[-1] != self.c):
+            raise ValueError(f"OneHotEncode.decode: expected (..., {self.c}) values, got shape {tuple(x.shape)}")
+        return TensorMultiCategory(x.as_subclass(torch.Tensor))
 
 
 class EncodedMultiCategorize(DisplayedTransform):
     """Targets that are already one-hot (e.g. 0/1 columns) → `TensorMultiCategory` with `vocab` naming the columns."""
 
+    target_type = TensorMultiCategory  # what `decodes` starts from (it also takes plain tensors: model outputs)
+
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    loss_kind = "bce"
 
     def __init__(self, vocab: Iterable[Hashable]) -> None:
         super().__init__()
@@ -296,8 +311,24 @@ class EncodedMultiCategorize(DisplayedTransform):
             raise ValueError(f"EncodedMultiCategorize: item has {t.numel()} values, expected {len(self.vocab)}")
         return TensorMultiCategory(t, vocab=self.vocab)
 
-    def decodes(self, x: TensorMultiCategory) -> None:
-        return MultiCategory(self.vocab[i] for i in (x > 0.5).nonzero().flatten().tolist())
+    def decodes(self, x: torch.Tensor) -> None:
+        # a `TensorMultiCategory`, or a plain 0/1 or probability tensor (model outputs are plain)
+        return _multi_labels(x, self.vocab, "EncodedMultiCategorize")
+
+
+def _multi_labels(x: torch.Tensor, vocab: Any, where: str) -> MultiCategory | list[MultiCategory]:
+    """The labels whose value is over 0.5 in a (c,) vector, or one `MultiCategory` per row of an (n, c) batch."""
+    if vocab is None:
+        raise RuntimeError(f"{where}.decode: no vocab to name the classes; set it up or pass vocab=")
+    t = x.detach().as_subclass(torch.Tensor)
+    if t.ndim not in (1, 2) or t.shape[-1] != len(vocab):
+        raise ValueError(
+            f"{where}.decode: expected one value per class ({len(vocab)}), as (c,) or (n, c), "
+            f"got shape {tuple(t.shape)}"
+        )
+    if t.ndim == 2:
+        return [_multi_labels(row, vocab, where) for row in t]  # type: ignore[misc]
+    return MultiCategory(vocab[i] for i in (t > 0.5).nonzero().flatten().tolist())
 
 
 class RegressionSetup(DisplayedTransform):
@@ -307,6 +338,7 @@ class RegressionSetup(DisplayedTransform):
 
     order = 1
     train_setup = True
+    loss_kind = "mse"
 
     def __init__(self, c: int | None = None) -> None:
         super().__init__()

@@ -64,6 +64,11 @@ class CategoryMap:
         except (KeyError, TypeError):
             if self.add_na:
                 return 0
+            if o is None or (isinstance(o, float) and o != o):  # a missing label, not a label of another split
+                raise KeyError(
+                    f"{owner}: a target is {o!r}: the labels hold a missing value (NaN/None). Drop or fill the "
+                    "missing labels, or pass add_na=True to map them to '#na#'"
+                ) from None
             shown = self.items[:10]
             more = f" ... ({len(self.items)} labels)" if len(self.items) > 10 else ""
             raise KeyError(

@@ -1,7 +1,8 @@
 """`Transform`: a callable that dispatches on its input's type, maps over tuples, keeps types and can decode.
 
-Subclass and define `encodes`, `decodes` and optionally `setups`, each either a plain typed method or
-several typed versions in plum's overload pattern. A type with no matching implementation passes
+Subclass and define `encodes`, `decodes` and optionally `setups`, each either a plain typed method,
+several typed versions in plum's overload pattern, or (fastai's idiom) the same name defined several
+times in the class body, each with its own annotation. A type with no matching implementation passes
 through unchanged. `ItemTransform` receives a whole tuple; `DisplayedTransform` shows its arguments
 in its repr; `InplaceTransform` mutates its input and returns it.
 """
@@ -27,7 +28,52 @@ def _check_split_idx(split_idx: Any, where: str) -> None:
         raise ValueError(f"{where}: split_idx must be None (always), 0 (training) or 1 (validation), got {split_idx!r}")
 
 
-class Transform:
+def _is_overload_stub(value: Any) -> bool:
+    """Whether `value` is what `typing.overload` leaves in a class body (its versions come with `@dispatch`)."""
+    return getattr(value, "__module__", None) == "typing" and getattr(value, "__qualname__", None) == "_overload_dummy"
+
+
+class _ClassBody(dict[str, Any]):
+    """A class body's namespace that remembers every definition of `encodes`, `decodes` and `setups`.
+
+    A plain dict keeps only the last `def encodes`; this one also records each value bound to those
+    names, in order, so repeated typed definitions (the fastai idiom) all reach the dispatch table.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.definitions: dict[str, list[Any]] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _METHODS and not _is_overload_stub(value):
+            self.definitions.setdefault(key, []).append(value)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.definitions.pop(key, None)
+        super().__delitem__(key)
+
+
+# The class attribute under which the metaclass hands a body's definitions to `_install_tables`
+# (removed again once the tables are built).
+_DEFINITIONS = "__transform_definitions__"
+
+
+class _TransformMeta(type):
+    """Collects repeated `encodes`/`decodes`/`setups` definitions of a class body through `__prepare__`."""
+
+    @classmethod
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> _ClassBody:
+        return _ClassBody()
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
+        body = dict(namespace)
+        if isinstance(namespace, _ClassBody) and namespace.definitions:
+            body[_DEFINITIONS] = {k: list(v) for k, v in namespace.definitions.items()}
+        return super().__new__(mcs, name, bases, body, **kwargs)
+
+
+class Transform(metaclass=_TransformMeta):
     """A reversible, type-dispatched function: `encodes` on the way in, `decodes` on the way out.
 
     Called on a tuple it applies to each element separately (by that element's type) and returns a
@@ -204,20 +250,30 @@ class Transform:
         return f"{self.name}:\n{self._types_repr()}"
 
 
+def _sources_of(cls: type, name: str, own: Any) -> list[Any]:
+    """The implementations one value bound to `name` in the body of `cls` contributes."""
+    if isinstance(own, DispatchMethod) or own is None:  # the base class's descriptors themselves, or nothing
+        return []
+    if isinstance(own, TypeDispatch):  # `encodes = Other.encodes` in a class body: reuse its implementations
+        return list(own._sources)
+    if callable(own):
+        return [own]
+    raise TypeError(f"{cls.__name__}.{name} must be a function or a plum-dispatched function, got {own!r}")
+
+
 def _install_tables(cls: type[Transform]) -> None:
-    """Give `cls` its own dispatch table per method, built from what its body defines."""
+    """Give `cls` its own dispatch table per method, built from what its body defines.
+
+    Every definition of the name in the body counts, in order (a later one with an equal annotation
+    replaces an earlier one), unless the body ends by binding the name to `None`.
+    """
+    definitions: dict[str, list[Any]] = cls.__dict__.get(_DEFINITIONS, {})
+    if _DEFINITIONS in cls.__dict__:
+        delattr(cls, _DEFINITIONS)
     for name in _METHODS:
         own = cls.__dict__.get(name)
-        if isinstance(own, DispatchMethod):  # the base class's descriptors themselves
-            own = None
-        if isinstance(own, TypeDispatch):  # `encodes = Other.encodes` in a class body: reuse its implementations
-            sources = list(own._sources)
-        elif own is None:
-            sources = []
-        elif callable(own):
-            sources = [own]
-        else:
-            raise TypeError(f"{cls.__name__}.{name} must be a function or a plum-dispatched function, got {own!r}")
+        values = [] if own is None else definitions.get(name, [own])
+        sources = [source for value in values for source in _sources_of(cls, name, value)]
         setattr(cls, f"_{name}_table", TypeDispatch(name, sources, owner=cls))
         if name in cls.__dict__:
             setattr(cls, name, DispatchMethod(name))

@@ -109,6 +109,13 @@ class LightingTfm(BatchRandTransform):
                 steps.append((kind, v))
         return steps
 
+    def __call__(self, x: Any, split_idx: int | None = None, *, params: Any = None) -> Any:
+        """Lighting changes images only: an input without a `TensorImage` (a mask, points or boxes alone) comes
+        back unchanged, without a draw; otherwise as `RandTransform.__call__`."""
+        if _channels(x) is None:
+            return x
+        return super().__call__(x, split_idx, params=params)
+
     def draw(self, x: Any, generator: torch.Generator) -> LightingParams:
         """Draw each step per item and fold them into one colour map per item."""
         n, _ = batch_geometry(x, type(self).__name__)

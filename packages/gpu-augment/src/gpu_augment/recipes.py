@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gpu_augment.affine import AffineCoordTfm, Dihedral, Flip, RandomResizedCropGPU, Rotate, Warp, Zoom
+from gpu_augment.affine import AffineCoordTfm, Dihedral, Flip, RandomResizedCropGPU, Resize, Rotate, Warp, Zoom
 from gpu_augment.lighting import Brightness, Contrast, LightingTfm
 
 __all__ = ["aug_transforms", "setup_aug_tfms"]
@@ -89,6 +89,11 @@ def aug_transforms(
     sets the output size; `min_scale < 1` adds a `RandomResizedCropGPU(size, min_scale, ratio=(1, 1))`.
     `lighting_space="linear"` switches to torchvision's brightness/contrast definitions. Returns the
     transforms fused by `setup_aug_tfms`: one resampling and one lighting pass per batch.
+
+    With `size`, validation batches get the deterministic resize to the same size (as fastai's affine
+    transforms give them), a `Resize` with `split_idx=1`: squished to `size`, or, with `min_scale < 1`,
+    its centred crop (the random crop's validation counterpart). When no geometric transform is left to
+    resize the training batches, that `Resize` runs on both splits.
     """
     max_rotate, max_lighting, max_warp = max_rotate * mult, max_lighting * mult, max_warp * mult
     kw: dict[str, Any] = {"size": size, "mode": mode, "pad_mode": pad_mode, "batch": batch}
@@ -109,4 +114,9 @@ def aug_transforms(
         if size is None:
             raise ValueError("aug_transforms: min_scale < 1 adds a random resized crop, which needs size=")
         xtra = [RandomResizedCropGPU(size, min_scale=min_scale, ratio=(1, 1), mode=mode, batch=batch), *xtra]
+    if size is not None:
+        # training batches leave the fused geometric transform at `size`; validation ones need the same shape
+        resizes_train = any(isinstance(t, AffineCoordTfm) and t.split_idx == 0 for t in res + xtra)
+        method = "squish" if min_scale == 1 else "crop"
+        res.append(Resize(size, method, mode=mode, pad_mode=pad_mode, split_idx=1 if resizes_train else None))
     return setup_aug_tfms(res + xtra)

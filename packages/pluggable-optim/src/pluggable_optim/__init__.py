@@ -8,7 +8,15 @@ from pluggable_optim.lookahead import Lookahead, ranger
 from pluggable_optim.optimizer import Optimizer
 from pluggable_optim.recipes import SGD, Adam, Lamb, Larc, QHAdam, RAdam, RMSProp
 from pluggable_optim.registry import get_optimizer, list_optimizers
-from pluggable_optim.stats import average_grad, average_sqr_grad, l2_reg, step_count, weight_decay
+from pluggable_optim.stats import (
+    apply_wd,
+    average_grad,
+    average_sqr_grad,
+    decay_kind,
+    l2_reg,
+    step_count,
+    weight_decay,
+)
 from pluggable_optim.steppers import (
     adam_step,
     lamb_step,
@@ -34,6 +42,8 @@ __all__ = [
     "step_count",
     "weight_decay",
     "l2_reg",
+    "apply_wd",
+    "decay_kind",
     # steppers
     "sgd_step",
     "momentum_step",

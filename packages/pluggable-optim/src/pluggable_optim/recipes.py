@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from pluggable_optim.optimizer import Optimizer
-from pluggable_optim.stats import average_grad, average_sqr_grad, l2_reg, step_count, weight_decay
+from pluggable_optim.stats import apply_wd, average_grad, average_sqr_grad, step_count
 from pluggable_optim.steppers import (
     adam_step,
     lamb_step,
@@ -32,7 +32,7 @@ def SGD(
 
     With `mom=0` the optimizer has no `mom` hyper-parameter (and keeps no momentum buffer), as in fastai.
     """
-    steps = [weight_decay, l2_reg] + ([average_grad, momentum_step] if mom != 0 else [sgd_step])
+    steps = [apply_wd] + ([average_grad, momentum_step] if mom != 0 else [sgd_step])
     hypers = {"mom": mom} if mom != 0 else {}
     return Optimizer(params, steps, lr=lr, wd=wd, decouple_wd=decouple_wd, **hypers, **kw)
 
@@ -48,7 +48,7 @@ def RMSProp(
     **kw: Any,
 ) -> Optimizer:
     """RMSProp; its torch keys are torch.optim.RMSprop's (`alpha` = `sqr_mom`, `momentum` = `mom`)."""
-    steps = [weight_decay, l2_reg, average_sqr_grad, rms_prop_step]
+    steps = [apply_wd, average_sqr_grad, rms_prop_step]
     keys = {"wd": ("weight_decay", None), "mom": ("momentum", None), "sqr_mom": ("alpha", None)}
     return Optimizer(
         params, steps, torch_keys=keys, lr=lr, sqr_mom=sqr_mom, mom=mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
@@ -56,7 +56,7 @@ def RMSProp(
 
 
 def _adam_like(stepper: Callable[..., None]) -> list[Callable[..., None]]:
-    return [weight_decay, l2_reg, partial(average_grad, dampening=True), average_sqr_grad, step_count, stepper]
+    return [apply_wd, partial(average_grad, dampening=True), average_sqr_grad, step_count, stepper]
 
 
 def Adam(

@@ -53,6 +53,7 @@ from trainloop_callbacks.layers import (
 )
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.losses import (
+    LOSS_KINDS,
     BCELossFlat,
     BCEWithLogitsLossFlat,
     CrossEntropyLossFlat,
@@ -64,6 +65,7 @@ from trainloop_callbacks.losses import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
+    loss_from_kind,
 )
 from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
 from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
@@ -125,6 +127,8 @@ from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
     CSVLogger,
     EarlyStoppingCallback,
+    FiniteLossCheck,
+    NonFiniteLossError,
     ReduceLROnPlateau,
     SaveModelCallback,
     TerminateOnNaNCallback,
@@ -219,12 +223,16 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
     # tracking
     "TrackerCallback",
     "EarlyStoppingCallback",
     "SaveModelCallback",
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
+    "FiniteLossCheck",
+    "NonFiniteLossError",
     "CSVLogger",
     # training techniques (one callback each, combinable; conflicts checked at before_fit)
     "MixedPrecision",

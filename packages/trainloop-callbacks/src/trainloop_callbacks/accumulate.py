@@ -26,6 +26,7 @@ class GradientAccumulation(Callback):
     """
 
     order = 6  # before MixedPrecision (10): decide to step before the scaler unscales (see conflicts.ORDER_RULES)
+    unique = True  # one per learner: another instance replaces it
     run_valid = False
 
     def __init__(self, n_acc: int = 32) -> None:

@@ -25,24 +25,31 @@ def _snake(name: str) -> str:
 class Callback:
     """Base class of callbacks: define methods named after `Event`s; they read and write `self.learn`.
 
-    Ordering: callbacks run by ascending `order`; `run_before`/`run_after` (classes or class names)
-    refine it. `run_train`/`run_valid` switch a callback's batch-level events off in the training or the
-    validation phase (fit, epoch and phase events always run); setting `run = False`
+    Ordering: callbacks run by ascending `order`; `run_before`/`run_after` (a class or class name, or a
+    collection of them) refine it. `run_train`/`run_valid` switch a callback's batch-level events off in the
+    training or the validation phase (fit, epoch and phase events always run); setting `run = False`
     switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
+
+    Several callbacks of one class may run on a learner (two `SaveModelCallback`s watching different
+    metrics), each under its own `name`. A class with `unique = True` (the loop's own callbacks, mixed
+    precision) exists at most once per learner: adding another instance replaces the one there.
     """
 
     order: int = 0
-    run_before: tuple[type | str, ...] = ()
-    run_after: tuple[type | str, ...] = ()
+    run_before: type | str | Iterable[type | str] | None = ()
+    run_after: type | str | Iterable[type | str] | None = ()
     run_train: bool = True
     run_valid: bool = True
     run: bool = True
+    unique: bool = False
     learn: Learner | None = None
+    _name: str | None = None  # given by `Learner.add_cb` when the class's name is taken by another instance
 
     @property
     def name(self) -> str:
-        """Attribute name of this callback on the learner: `TrainEvalCallback` -> `train_eval`."""
-        return _snake(type(self).__name__)
+        """Attribute name of this callback on the learner: `TrainEvalCallback` -> `train_eval`; a second
+        callback of the same class gets a numeric suffix (`save_model_1`)."""
+        return self._name or _snake(type(self).__name__)
 
     def events(self) -> list[str]:
         """Names of the events this callback handles."""
@@ -61,6 +68,24 @@ class Callback:
         return type(self).__name__
 
 
+def _refs(owner: Callback, attr: str) -> tuple[type | str, ...]:
+    """`owner.run_before`/`run_after` as a tuple: one class or name (fastai's usual `run_after = Recorder`), or a
+    collection of them; a bare string is one name, never its characters (test_run_before_after_forms)."""
+    refs = getattr(owner, attr)
+    if refs is None:
+        return ()
+    if isinstance(refs, (type, str)):
+        return (refs,)
+    items = tuple(refs) if isinstance(refs, Iterable) else (refs,)
+    bad = [r for r in items if not isinstance(r, (type, str))]
+    if bad:
+        raise TypeError(
+            f"{type(owner).__name__}.{attr} must be a callback class, a class name, or a collection of them; "
+            f"got {refs!r}"
+        )
+    return items
+
+
 def _matches(cb: Callback, refs: Iterable[type | str]) -> bool:
     for ref in refs:
         if isinstance(ref, str):
@@ -71,17 +96,19 @@ def _matches(cb: Callback, refs: Iterable[type | str]) -> bool:
     return False
 
 
-def _must_precede(a: Callback, b: Callback) -> bool:
-    return _matches(b, a.run_before) or _matches(a, b.run_after)
-
-
 def sort_by_run(cbs: Sequence[Callback]) -> list[Callback]:
     """Sort callbacks by `order`, then move them so every `run_before`/`run_after` constraint holds."""
     todo = sorted(cbs, key=lambda c: c.order)
+    before = {id(c): _refs(c, "run_before") for c in todo}  # read (and checked) once per callback
+    after = {id(c): _refs(c, "run_after") for c in todo}
+
+    def must_precede(a: Callback, b: Callback) -> bool:
+        return _matches(b, before[id(a)]) or _matches(a, after[id(b)])
+
     out: list[Callback] = []
     while todo:
         for i, cb in enumerate(todo):
-            if not any(_must_precede(other, cb) for other in todo if other is not cb):
+            if not any(must_precede(other, cb) for other in todo if other is not cb):
                 out.append(todo.pop(i))
                 break
         else:

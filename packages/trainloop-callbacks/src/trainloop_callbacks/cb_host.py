@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["CallbackHost", "listify"]
 
 _NOTED = "_trainloop_callback_noted"
+_FREE = object()
 _BATCH_EVENTS = frozenset(
     (
         "before_batch",
@@ -71,26 +73,71 @@ class CallbackHost:
     training: bool
 
     def add_cb(self, cb: Callback | type[Callback]) -> Learner:
-        """Attach a callback (an instance, or a class to instantiate); it becomes `learn.<cb.name>`."""
-        if isinstance(cb, type):
-            cb = cb()
-        if not isinstance(cb, Callback):
-            raise TypeError(f"add_cb expects a Callback, got {type(cb).__name__}")
-        old = getattr(self, cb.name, None)
-        if isinstance(old, Callback) and old in self.cbs and old is not cb:
-            self.remove_cb(old)
-        cb.learn = self
-        setattr(self, cb.name, cb)
-        if cb not in self.cbs:
-            self.cbs.append(cb)
-        self._rebuild()
+        """Attach a callback (an instance, or a class to instantiate); it becomes `learn.<cb.name>`.
+
+        Another callback of the same class keeps running: the new one gets a numbered name (`save_model_1`),
+        except for a class marked `unique` (`Recorder`, `MixedPrecision`, ...), whose new instance replaces
+        the old one."""
+        self._add([cb])
         return self
 
     def add_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
         """Attach several callbacks."""
-        for cb in cbs:
-            self.add_cb(cb)
+        self._add(cbs)
         return self
+
+    def _add(self, cbs: Iterable[Callback | type[Callback]]) -> list[Callback]:
+        """Attach `cbs`; returns the `unique` callbacks they replaced (so `added_cbs` can put them back)."""
+        replaced: list[Callback] = []
+        for cb in cbs:
+            if isinstance(cb, type):
+                cb = cb()
+            if not isinstance(cb, Callback):
+                raise TypeError(f"add_cb expects a Callback, got {type(cb).__name__}")
+            if cb in self.cbs:
+                continue
+            if cb.unique:
+                cb._name = None
+                old = getattr(self, cb.name, None)
+                if isinstance(old, Callback) and old in self.cbs:
+                    self.remove_cb(old)
+                    replaced.append(old)
+            self._give_name(cb)
+            cb.learn = self
+            setattr(self, cb.name, cb)
+            self.cbs.append(cb)
+        self._rebuild()
+        return replaced
+
+    def _give_name(self, cb: Callback) -> None:
+        # A name the learner does not use yet: the one it had on this learner before (re-added by
+        # `removed_cbs`), else the class's name, else that name numbered (test_two_callbacks_of_one_class_both_run).
+        if cb._name is not None and self._holder(cb._name, cb) is None:
+            return
+        cb._name = None
+        base = cb.name
+        holder = self._holder(base, cb)
+        if holder is None:
+            return
+        if not isinstance(holder, Callback):
+            raise ValueError(
+                f"callback {type(cb).__name__} would be stored as learn.{base}, which the Learner already uses "
+                f"for a {type(holder).__name__}; rename the callback class"
+            )
+        for k in itertools.count(1):
+            cb._name = f"{base}_{k}"
+            if cb.name != cb._name:
+                raise ValueError(
+                    f"two callbacks named {base!r} ({holder!r} and {cb!r}), and {type(cb).__name__} overrides "
+                    "`name`, so the second cannot be renumbered; give each instance its own name"
+                )
+            if self._holder(cb._name, cb) is None:
+                return
+
+    def _holder(self, name: str, cb: Callback) -> Any:
+        """What the learner holds at `name` (None if nothing, or `cb` itself)."""
+        held = getattr(self, name, _FREE)
+        return None if held is _FREE or held is cb else held
 
     def remove_cb(self, cb: Callback | type[Callback]) -> Learner:
         """Detach a callback, or every callback of a class; safe during `fit`."""
@@ -113,11 +160,12 @@ class CallbackHost:
     def added_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
         """Attach `cbs` for the duration of a `with` block."""
         cbs = listify(cbs)
-        self.add_cbs(cbs)
+        replaced = self._add(cbs)
         try:
             yield self
         finally:
             self.remove_cbs(cbs)
+            self._add(replaced)  # a `unique` callback of the learner that one of `cbs` stood in for
 
     @contextlib.contextmanager
     def removed_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:

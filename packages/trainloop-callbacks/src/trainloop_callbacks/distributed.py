@@ -135,6 +135,7 @@ class DistributedTrainer(Callback):
     """
 
     order = -15  # before TrainEvalCallback reads the (sharded) training length; see conflicts.ORDER_RULES
+    unique = True  # one per learner: another instance replaces it
 
     def __init__(self, sync_bn: bool = True, **ddp_kwargs: Any) -> None:
         self.sync_bn, self.ddp_kwargs = sync_bn, ddp_kwargs

@@ -109,7 +109,7 @@ class InferenceMixin:
         return self.dls.train if ds_idx == 0 else self.dls.valid
 
     def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:
-        self._prepare_batches()
+        self._prepare_batches(dl)
         was_training = self.model.training
         self.dl, self.training = dl, False
         self.model.eval()

@@ -24,12 +24,14 @@ from trainloop_callbacks.events import (
 )
 from trainloop_callbacks.fit_policies import FitPoliciesMixin
 from trainloop_callbacks.inference import InferenceMixin
+from trainloop_callbacks.losses import loss_from_kind
 from trainloop_callbacks.lr_finder import LRFindMixin
 from trainloop_callbacks.metric_base import Metric, as_metric
 from trainloop_callbacks.persistence import PersistenceMixin
 from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.techniques import TechniquesMixin
+from trainloop_callbacks.tracker import FiniteLossCheck
 from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
 from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
@@ -114,13 +116,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     ) -> None:
         self.dls = as_dataloaders(dls)
         self.model = model
-        if loss_func is None:
-            loss_func = getattr(self.dls, "loss_func", None) or getattr(
-                getattr(self.dls, "train", None), "loss_func", None
-            )
-        if loss_func is None:
-            raise ValueError("Learner needs a loss_func: pass one, or give dls a `loss_func` attribute")
-        self.loss_func = loss_func
+        self.loss_func = loss_func if loss_func is not None else _loss_from_data(self.dls)
         self.opt_func = opt_func
         self.lr, self.wd, self.wd_bn_bias, self.train_bn, self.moms = lr, wd, wd_bn_bias, train_bn, moms
         self.splitter = splitter if splitter is not None else default_splitter
@@ -136,7 +132,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self._table: dict[str, list[tuple[Callback, Callable[[], Any]]]] = {}
         self._quiet_backward = self._quiet_step = True
         if default_cbs:
-            self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback()])
+            self.add_cbs([TrainEvalCallback(), Recorder(), ProgressCallback(), FiniteLossCheck()])
         self.add_cbs(listify(cbs))
 
     # ---- the loop --------------------------------------------------------------------------------
@@ -197,10 +193,15 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             finally:  # an error inside fit skips after_fit: still give the logger back (ProgressCallback swaps it)
                 self.logger, self.training = logger, False
 
-    def _prepare_batches(self) -> None:
+    def _prepare_batches(self, *loaders: Any) -> None:
         # read once per fit or inference pass, not per batch: where batches go and how they split
         self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
         self._on_cpu = self._device.type == "cpu"
+        # The data go where the model is before the first batch (the data protocol's `to`), so the loader's
+        # batch transforms (`after_batch`, the GPU augmentation) run there, not on the CPU before the move
+        # (ARCHITECTURE decision 5; test_data_goes_to_the_model_device_before_the_first_batch).
+        for data in (self.dls, *loaders):
+            _send_to(data, self._device)
 
     def _check_train_data(self) -> None:
         try:
@@ -337,6 +338,44 @@ def _loss_error(loss_func: Any, pred: Any, yb: tuple[Any, ...], e: Exception) ->
     pshape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
     name = getattr(loss_func, "__name__", type(loss_func).__name__)
     return ValueError(f"loss {name} cannot combine model output of shape {pshape} with target(s) {shapes}: {e}")
+
+
+def _loss_from_data(dls: Any) -> Callable[..., Tensor]:
+    """The loss the data ask for: `dls.loss_func` (or `dls.train.loss_func`) as in fastai, else the loss for
+    `dls.loss_kind` (`loss_from_kind`: what datablock's target block declares)."""
+    loss_func = getattr(dls, "loss_func", None) or getattr(getattr(dls, "train", None), "loss_func", None)
+    if loss_func is not None:
+        return loss_func
+    loss_kind = getattr(dls, "loss_kind", None)
+    if loss_kind is not None:
+        return loss_from_kind(loss_kind)
+    raise ValueError(
+        "Learner needs a loss_func: pass one, or use data that declare it (`dls.loss_kind`, which datablock's "
+        "target blocks set, or a `dls.loss_func` attribute)"
+    )
+
+
+def _send_to(data: Any, device: torch.device) -> None:
+    """`data.to(device)` when `data` has the protocol's `to` and is not there yet (`device` None means the CPU)."""
+    to = getattr(data, "to", None)
+    if not callable(to):
+        return  # plain torch DataLoaders: the loop moves each batch
+    current = getattr(data, "device", _NO_DEVICE)
+    if current is not _NO_DEVICE and _same_device(current, device):
+        return
+    to(device)
+
+
+_NO_DEVICE = object()
+
+
+def _same_device(current: Any, device: torch.device) -> bool:
+    if current is None:
+        return device.type == "cpu"
+    current = torch.device(current)
+    if current.type != device.type:
+        return False
+    return current.index is None or device.index is None or current.index == device.index
 
 
 def _model_device(model: nn.Module) -> torch.device:

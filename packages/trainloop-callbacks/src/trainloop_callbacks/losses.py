@@ -3,6 +3,7 @@ predictions (`decodes`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
+    "LOSS_KINDS",
+    "loss_from_kind",
 ]
 
 
@@ -49,11 +52,18 @@ class FlatLoss:
     def _prep(self, inp: Tensor, targ: Tensor) -> tuple[Tensor, Tensor]:
         if self.floatify and not targ.is_floating_point():
             targ = targ.float()
+        # `movedim`, not `transpose(axis, -1)`: a swap would also reorder the axes between (H and W of an
+        # (N, C, H, W) output) and score every pixel against the transposed mask (test_flat_losses_match_torch_*).
+        # A target with as many axes as the output (BCE/MSE/L1 targets, class probabilities) moves the same way.
+        same_ndim = targ.ndim == inp.ndim
         if self.axis != -1 and self.axis != inp.ndim - 1:
-            inp = inp.transpose(self.axis, -1).contiguous()
+            if same_ndim:
+                targ = targ.movedim(self.axis, -1)
+            inp = inp.movedim(self.axis, -1).contiguous()
         if self.flatten:
             flat_inp = inp.reshape(-1, inp.shape[-1]) if self.is_2d else inp.reshape(-1)
-            flat_targ = targ.reshape(-1)
+            soft = self.is_2d and same_ndim and targ.is_floating_point() and targ.shape == inp.shape
+            flat_targ = targ.reshape(-1, targ.shape[-1]) if soft else targ.reshape(-1)
             if flat_inp.shape[0] != flat_targ.shape[0]:
                 raise ValueError(
                     f"{type(self).__name__}: model output of shape {tuple(inp.shape)} and target of shape "
@@ -230,7 +240,8 @@ class DiceLoss:
 
     def __call__(self, pred: Tensor, targ: Tensor) -> Tensor:
         n_classes = pred.shape[self.axis]
-        if targ.shape != pred.shape[: self.axis] + pred.shape[self.axis + 1 :]:
+        axis = self.axis % pred.ndim  # a negative axis (-1: classes last) slices the shape like a positive one
+        if targ.shape != pred.shape[:axis] + pred.shape[axis + 1 :]:
             raise ValueError(
                 f"DiceLoss: target shape {tuple(targ.shape)} is not output shape {tuple(pred.shape)} "
                 f"without axis {self.axis}"
@@ -257,3 +268,29 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+# What the data say about their targets (the data protocol's `dls.loss_kind`) → the loss fastai would pick.
+LOSS_KINDS: dict[str, Callable[..., FlatLoss]] = {
+    "cross_entropy": CrossEntropyLossFlat,  # single-label classes, class scores along `axis` (1 for masks)
+    "bce": BCEWithLogitsLossFlat,  # multi-label
+    "mse": MSELossFlat,  # regression
+}
+
+
+def loss_from_kind(loss_kind: Mapping[str, Any]) -> FlatLoss:
+    """The loss for the data protocol's `dls.loss_kind`, a plain dict `{"kind": "cross_entropy" | "bce" | "mse",
+    "axis": int}` (`axis`, default -1, is where the class scores are: 1 for segmentation masks).
+
+    `loss_from_kind({"kind": "cross_entropy", "axis": 1})` is `CrossEntropyLossFlat(axis=1)`; the `Learner` uses
+    it when no `loss_func` is given."""
+    if not isinstance(loss_kind, Mapping):
+        raise TypeError(f'loss_kind must be a dict like {{"kind": "cross_entropy", "axis": -1}}, got {loss_kind!r}')
+    unknown = sorted(set(loss_kind) - {"kind", "axis"})
+    kind, axis = loss_kind.get("kind"), loss_kind.get("axis", -1)
+    if unknown or kind not in LOSS_KINDS or isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(
+            f"loss_kind {dict(loss_kind)!r} cannot be read: expected 'kind' one of {sorted(LOSS_KINDS)} and an "
+            f"optional integer 'axis'{f', not the keys {unknown}' if unknown else ''}"
+        )
+    return LOSS_KINDS[kind](axis=axis)

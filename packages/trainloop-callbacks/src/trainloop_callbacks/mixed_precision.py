@@ -56,6 +56,7 @@ class MixedPrecision(Callback):
     """
 
     order = 10
+    unique = True  # one per learner: another instance replaces it
 
     def __init__(
         self,

@@ -66,9 +66,12 @@ class PersistenceMixin:
         torch.save(state, file)
         return file
 
-    def load(self, name: str | Path, with_opt: bool = True, strict: bool = True, with_rng: bool = True) -> Any:
+    def load(
+        self, name: str | Path, with_opt: bool = True, strict: bool = True, with_rng: bool = True, with_cbs: bool = True
+    ) -> Any:
         """Read a checkpoint written by `save` (weights only: nothing is unpickled). Restores the RNG too so a
-        `fit(..., start_epoch=k)` after loading the epoch-(k-1) checkpoint repeats the interrupted run exactly."""
+        `fit(..., start_epoch=k)` after loading the epoch-(k-1) checkpoint repeats the interrupted run exactly.
+        `with_cbs=False` leaves the callbacks' state (the Recorder's history, trackers' bests) as it is."""
         file = self._ckpt_path(name)
         if not file.exists():
             raise FileNotFoundError(f"no checkpoint at {file}")
@@ -80,7 +83,7 @@ class PersistenceMixin:
             if self.opt is None:
                 self.create_opt()
             self.opt.load_state_dict(state["opt"])
-        for cb in self.cbs:
+        for cb in self.cbs if with_cbs else ():
             if cb.name in state.get("cbs", {}):
                 cb.load_state_dict(state["cbs"][cb.name])
         if with_rng and "rng" in state:

@@ -84,6 +84,7 @@ class ProgressCallback(Callback):
     """
 
     order = 60
+    unique = True  # one per learner: another instance replaces it
     mbar: Any = None
     _pbar: Any = None
     _fp: tuple[Any, Any] | None = None

@@ -47,6 +47,7 @@ class Recorder(Callback):
     """
 
     order = 50
+    unique = True  # one per learner: another instance replaces it
 
     def __init__(
         self, add_time: bool = True, train_metrics: bool = False, valid_metrics: bool = True, beta: float = 0.98

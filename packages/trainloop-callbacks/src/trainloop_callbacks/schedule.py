@@ -49,8 +49,8 @@ def sched_exp(start: float, end: float, pos: float) -> float:
 
 
 def sched_poly(start: float, end: float, pos: float, power: float = 2.0) -> float:
-    """Polynomial decay `start + (1 - (1 - pos)**power) * (end - start)`; with `power` 1 it is linear."""
-    return start + (1 - (1 - pos) ** power) * (end - start)
+    """Polynomial `start + (end - start) * pos**power` (fastai's `SchedPoly`); with `power` 1 it is linear."""
+    return start + (end - start) * pos**power
 
 
 class Schedule:
@@ -109,7 +109,7 @@ def SchedExp(start: Value, end: Value) -> Schedule:
 
 
 def SchedPoly(start: Value, end: Value, power: float) -> Schedule:
-    """Polynomial schedule from `start` to `end` with exponent `power`."""
+    """Polynomial schedule from `start` to `end`: `start + (end - start) * pos**power`, as in fastai."""
     return Schedule(sched_poly, start, end, power=power)
 
 

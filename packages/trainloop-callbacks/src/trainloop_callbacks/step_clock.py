@@ -24,6 +24,7 @@ class StepClock(Callback):
     """
 
     order = -9  # after TrainEvalCallback (-10), which advances pct_train per batch; before ParamScheduler
+    unique = True  # one per learner: another instance replaces it
     run_valid = False
 
     def __init__(self, auto: bool = False) -> None:

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.events import CancelFitException
 
@@ -19,6 +22,8 @@ __all__ = [
     "SaveModelCallback",
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
+    "FiniteLossCheck",
+    "NonFiniteLossError",
     "CSVLogger",
 ]
 
@@ -162,7 +167,9 @@ class SaveModelCallback(TrackerCallback):
         if self.at_end:
             self.last_saved = self.learn.save(self.fname, with_opt=self.with_opt)
         elif not self.every_epoch and self.last_saved is not None:
-            self.learn.load(self.fname, with_opt=False, with_rng=False)
+            # weights only: the history (Recorder) and the trackers' state stay those of the whole fit
+            # (test_save_model_reload_keeps_history)
+            self.learn.load(self.fname, with_opt=False, with_rng=False, with_cbs=False)
 
 
 class ReduceLROnPlateau(_PatienceCallback):
@@ -187,16 +194,71 @@ class ReduceLROnPlateau(_PatienceCallback):
         self.wait = 0
 
 
-class TerminateOnNaNCallback(Callback):
-    """Stops training as soon as the training loss is NaN or infinite."""
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; raised by `FiniteLossCheck` before the bad step."""
 
-    order = -9
+
+def _nonfinite(x: Any) -> bool:
+    return isinstance(x, Tensor) and x.is_floating_point() and not bool(torch.isfinite(x).all())
+
+
+def _is_bad(loss: Tensor) -> bool:
+    # one device sync per training batch on an accelerator; a float on CPU costs about a microsecond
+    return not math.isfinite(_value(loss))
+
+
+def _value(loss: Tensor) -> float:
+    return loss.item() if loss.numel() == 1 else float(loss.detach().float().sum())
+
+
+class FiniteLossCheck(Callback):
+    """Stops the fit with `NonFiniteLossError` when a training loss is NaN or infinite, before that batch's
+    backward and step, so the model keeps the last good weights; the error names the epoch and the batch and
+    says whether the targets or the inputs hold NaN/inf.
+
+    A default callback of `Learner` (`learn.finite_loss_check`). On an accelerator it syncs the device once per
+    training batch; to train on regardless, remove it: `learn.remove_cb(FiniteLossCheck)` (or
+    `Learner(..., default_cbs=False)`). `TerminateOnNaNCallback` ends the fit quietly instead.
+    """
+
+    order = 95  # after every callback that changes the loss (MixUp, GradientAccumulation): check what is backpropagated
+    run_valid = False
+    unique = True
+
+    def after_loss(self) -> None:
+        learn = self.learn
+        if not _is_bad(learn.loss_grad):
+            return
+        if learn.opt is not None:
+            learn.opt.zero_grad()  # gradients of micro-batches before this one would leak into the next fit
+        value = _value(learn.loss_grad)
+        if any(_nonfinite(y) for y in learn.yb):
+            why = "the targets of this batch hold NaN or infinite values: drop or fill missing labels"
+        elif any(_nonfinite(x) for x in learn.xb):
+            why = "the inputs of this batch hold NaN or infinite values: clean or normalise the data"
+        else:
+            why = "the data is finite, so training diverged: try a lower learning rate, gradient clipping or fp32"
+        raise NonFiniteLossError(
+            f"the training loss is {value} at epoch {learn.epoch}, batch {learn.iter}; {why}. Training stopped "
+            "before this batch's step: the model keeps the weights of the last good batch. To train on "
+            "regardless, learn.remove_cb(FiniteLossCheck)"
+        )
+
+
+class TerminateOnNaNCallback(Callback):
+    """Ends the fit quietly (`CancelFitException`, so `after_fit` runs) as soon as a training loss is NaN or
+    infinite, before that batch's backward and step; `terminated_at` is `(epoch, batch)`. It runs before the
+    default `FiniteLossCheck`, which would raise an error instead."""
+
+    order = 94
     run_valid = False
 
-    def after_batch(self) -> None:
-        loss = float(self.learn.loss.mean())
-        if math.isnan(loss) or math.isinf(loss):
-            self.terminated_at = (self.learn.epoch, self.learn.iter)
+    def after_loss(self) -> None:
+        learn = self.learn
+        if _is_bad(learn.loss_grad):
+            self.terminated_at = (learn.epoch, learn.iter)
+            if learn.opt is not None:
+                learn.opt.zero_grad()
             raise CancelFitException
 
 

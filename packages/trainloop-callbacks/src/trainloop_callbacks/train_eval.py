@@ -21,6 +21,7 @@ class TrainEvalCallback(Callback):
     """Puts the model in train or eval mode and keeps `training`, `pct_train` and `train_iter` current."""
 
     order = -10
+    unique = True  # one per learner: another instance replaces it
 
     def before_fit(self) -> None:
         learn = self.learn

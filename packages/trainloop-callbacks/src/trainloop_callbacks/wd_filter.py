@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from pluggable_optim import norm_params
+from pluggable_optim import decay_kind, norm_params
 from trainloop_callbacks.callback import Callback
 
 __all__ = ["NoBnBiasDecay", "bn_bias_params"]
@@ -31,6 +31,7 @@ class NoBnBiasDecay(Callback):
     """
 
     order = 5
+    unique = True  # one per learner: another instance replaces it
     run_valid = False
 
     def before_fit(self) -> None:
@@ -44,7 +45,8 @@ class NoBnBiasDecay(Callback):
     @torch.no_grad()
     def before_step(self) -> None:
         self._undo = []
-        param_groups = self.learn.opt.param_groups
+        opt = self.learn.opt
+        param_groups = opt.param_groups
         for i, params in self._groups:
             group = param_groups[i]
             wd = group.get("wd")
@@ -53,7 +55,9 @@ class NoBnBiasDecay(Callback):
             ps = [p for p in params if p.grad is not None and p.requires_grad]
             if not ps:
                 continue
-            if group.get("decouple_wd", True):
+            # Which decay the optimizer applies: its blocks say (an explicit `l2_reg` has no `decouple_wd`).
+            kind = decay_kind(opt, group) or ("decoupled" if group.get("decouple_wd", True) else "l2")
+            if kind == "decoupled":
                 self._undo.append((ps, torch._foreach_mul(ps, group["lr"] * wd)))
             else:
                 torch._foreach_add_([p.grad for p in ps], ps, alpha=-wd)
