@@ -29,6 +29,9 @@ PREFERRED: dict[str, str] = {
     # apps_vision's Resize is the item transform a user passes in `item_tfms=Resize(...)`, as in fastai;
     # gpu_augment's batch Resize keeps its home: `from gpu_augment import Resize`.
     "Resize": "apps_vision",
+    # datablock's is the tuple of loss-kind names a block may declare; trainloop_callbacks' maps those same
+    # names to the loss classes, so it answers both `kind in LOSS_KINDS` and `LOSS_KINDS[kind]`.
+    "LOSS_KINDS": "trainloop_callbacks",
 }
 """Names two packages export as different objects -> the package whose object every entry module binds."""
 
