@@ -12,7 +12,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["Quickstart", "QuickstartResult", "pick_device", "epoch_log", "save_picture"]
+__all__ = [
+    "Quickstart",
+    "QuickstartResult",
+    "pick_device",
+    "epoch_log",
+    "save_picture",
+    "table_picture",
+    "scatter_picture",
+]
 
 
 def pick_device(cpu: bool) -> torch.device:
@@ -44,6 +52,66 @@ def save_picture(picture: Any, file: Path) -> Path:
     return file
 
 
+def _font() -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+def table_picture(df: Any, file: Path, title: str = "", max_rows: int = 20, max_width: int = 14) -> Path:
+    """A pandas DataFrame drawn as a table (PNG), for applications whose `show_*` give tables (tabular, collab)."""
+    from PIL import Image, ImageDraw
+
+    df = df.head(max_rows)
+    cols = [str(c) for c in df.columns]
+    cells = [[_cell_text(v, max_width) for v in row] for row in df.itertuples(index=False)]
+    widths = [max(len(c[:max_width]), *(len(r[j]) for r in cells)) * 7 + 12 for j, c in enumerate(cols)]
+    line, top = 16, 22 if title else 4
+    img = Image.new("RGB", (max(sum(widths), 200) + 8, top + line * (len(cells) + 1) + 8), "white")
+    draw, font = ImageDraw.Draw(img), _font()
+    if title:
+        draw.text((4, 4), title, fill=(0, 0, 0), font=font)
+    x = 4
+    for j, c in enumerate(cols):
+        draw.text((x + 4, top), c[:max_width], fill=(0, 0, 160), font=font)
+        for i, row in enumerate(cells):
+            draw.text((x + 4, top + line * (i + 1)), row[j], fill=(0, 0, 0), font=font)
+        x += widths[j]
+    draw.line([(4, top + line - 2), (x, top + line - 2)], fill=(120, 120, 120))
+    img.save(file)
+    return file
+
+
+def _cell_text(v: Any, width: int) -> str:
+    text = f"{v:.4g}" if isinstance(v, float) else str(v)
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def scatter_picture(xs: Any, ys: Any, file: Path, xlabel: str, ylabel: str, size: int = 360) -> Path:
+    """A scatter plot (PNG) of `ys` against `xs` with the diagonal, drawn with Pillow (no matplotlib)."""
+    from PIL import Image, ImageDraw
+
+    xs, ys = [float(v) for v in xs], [float(v) for v in ys]
+    lo, hi = min(*xs, *ys), max(*xs, *ys)
+    span = (hi - lo) or 1.0
+    margin = 40
+    img = Image.new("RGB", (size + margin + 10, size + margin + 10), "white")
+    draw, font = ImageDraw.Draw(img), _font()
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return margin + (x - lo) / span * size, 10 + size - (y - lo) / span * size
+
+    draw.rectangle([margin, 10, margin + size, 10 + size], outline=(160, 160, 160))
+    draw.line([at(lo, lo), at(hi, hi)], fill=(200, 200, 200))
+    for x, y in zip(xs, ys, strict=True):
+        px, py = at(x, y)
+        draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill=(30, 80, 200))
+    draw.text((margin, size + 20), f"{xlabel} ({lo:.2g} .. {hi:.2g})", fill=(0, 0, 0), font=font)
+    draw.text((2, 0), ylabel, fill=(0, 0, 0), font=font)
+    img.save(file)
+    return file
+
+
 @dataclass
 class QuickstartResult:
     """What a recipe trained and wrote: the headline metric, the files and an input to try `tiers predict` on."""
@@ -59,6 +127,7 @@ class QuickstartResult:
     seconds: float = 0.0
     device: str = "cpu"
     percent: bool = True  # show the metric as a percentage (accuracy, Dice), else as a number (MSE)
+    extra: dict[str, float] = field(default_factory=dict)  # more numbers worth a line (e.g. a noise floor)
 
     @property
     def reached(self) -> bool | None:
@@ -74,6 +143,7 @@ class QuickstartResult:
             "reached": self.reached,
             "seconds": round(self.seconds, 2),
             "device": self.device,
+            "extra": self.extra,
             "epochs": self.epochs,
             "model": str(self.model) if self.model else None,
         }
@@ -116,6 +186,7 @@ def summary(result: QuickstartResult) -> str:
         goal = f" (goal >= {show(result.goal)}: {'reached' if result.reached else 'NOT reached'})"
     lines = [
         f"{result.metric}: {show(result.value)}{goal} after {len(result.epochs)} epoch(s) in {result.seconds:.0f} s",
+        *[f"{name}: {value:.4g}" for name, value in result.extra.items()],
         "wrote:",
         *[f"  {name:<16}{path}" for name, path in result.files.items()],
     ]
