@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from apps_tabular import CollabDataLoaders, collab_learner, synthetic_ratings
-from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, scatter_picture, table_picture
+from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture, scatter_picture
 
 __all__ = ["QUICKSTART", "train"]
 
@@ -21,13 +21,13 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     truth = synthetic_ratings()
     ratings = truth.ratings
     dls = CollabDataLoaders.from_df(ratings, bs=1024, device=device)
-    files = {"show_batch": table_picture(dls.show_batch(max_n=12), out / "show_batch.png", "a training batch")}
+    files = {"show_batch": save_picture(dls.show_batch(max_n=12), out / "show_batch.png", "a training batch")}
     torch.manual_seed(0)
     learn = collab_learner(dls, n_factors=N_FACTORS, y_range=(-0.5, 7.5), path=out)
     learn.model.to(device)
     learn.fit_one_cycle(epochs, LR, wd=0.1)
     results = learn.show_results(max_n=12)
-    files["show_results"] = table_picture(results, out / "show_results.png", "validation ratings and predictions")
+    files["show_results"] = save_picture(results, out / "show_results.png", "validation ratings and predictions")
     items = [f"i{k}" for k in range(len(truth.item_bias))]  # the generator names item k "i<k>"
     learned = learn.model.bias(items).detach().cpu().float()
     planted = torch.as_tensor(truth.item_bias, dtype=torch.float32)

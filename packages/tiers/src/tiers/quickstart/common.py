@@ -44,12 +44,15 @@ def epoch_log(learn: Any) -> list[dict[str, float | None]]:
     ]
 
 
-def save_picture(picture: Any, file: Path) -> Path:
-    """Save what a `show_*` call returned (a pillow image or a tiers `Canvas`: anything with `.save(path)`)."""
-    if not callable(getattr(picture, "save", None)):
-        raise TypeError(f"cannot save {type(picture).__name__} as {file.name}: it has no save(path)")
-    picture.save(file)
-    return file
+def save_picture(picture: Any, file: Path, title: str = "") -> Path:
+    """Save what a `show_*` call returned: a picture (a pillow image or a tiers `Canvas`, anything with
+    `.save(path)`) as it is, a pandas DataFrame (tabular and text data show as tables) drawn as a table."""
+    if callable(getattr(picture, "save", None)):
+        picture.save(file)
+        return file
+    if callable(getattr(picture, "itertuples", None)):
+        return table_picture(picture, file, title)
+    raise TypeError(f"cannot save {type(picture).__name__} as {file.name}: neither a picture nor a table")
 
 
 def _font() -> Any:
@@ -58,7 +61,7 @@ def _font() -> Any:
     return ImageFont.load_default()
 
 
-def table_picture(df: Any, file: Path, title: str = "", max_rows: int = 20, max_width: int = 14) -> Path:
+def table_picture(df: Any, file: Path, title: str = "", max_rows: int = 20, max_width: int = 48) -> Path:
     """A pandas DataFrame drawn as a table (PNG), for applications whose `show_*` give tables (tabular, collab)."""
     from PIL import Image, ImageDraw
 

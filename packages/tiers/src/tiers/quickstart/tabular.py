@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from apps_tabular import Categorify, FillMissing, Normalize, TabularDataLoaders, synthetic_census, tabular_learner
-from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, table_picture
+from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
 from trainloop_callbacks import ClassificationInterpretation, accuracy
 
 __all__ = ["QUICKSTART", "CAT_NAMES", "CONT_NAMES", "train"]
@@ -30,13 +30,13 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
         bs=64,
         device=device,
     )
-    files = {"show_batch": table_picture(dls.show_batch(max_n=12), out / "show_batch.png", "a training batch")}
+    files = {"show_batch": save_picture(dls.show_batch(max_n=12), out / "show_batch.png", "a training batch")}
     torch.manual_seed(0)
     learn = tabular_learner(dls, metrics=accuracy, path=out)
     learn.model.to(device)
     learn.fit_one_cycle(epochs)
     results = learn.show_results(max_n=12)
-    files["show_results"] = table_picture(results, out / "show_results.png", "validation rows: target and prediction")
+    files["show_results"] = save_picture(results, out / "show_results.png", "validation rows: target and prediction")
     files["confusion_matrix"] = out / "confusion_matrix.png"
     ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])
     model = learn.export(out / "model.pth")
