@@ -83,6 +83,16 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def _export_reason(e: Exception) -> str:
+    """The resolver's refusal (`refusing 'os:system': module 'os' is not in the allow-list. A config may ...`)
+    without its advice paragraph, which names load_learner's arguments rather than the command's."""
+    text = _first_line(e)
+    if text.startswith("refusing "):
+        what = text.removeprefix("refusing ").split(". A config may name")[0]
+        return f"refused {what} (allowed: marked names of the tiers packages and of --allow MODULE)"
+    return f"refused: {text}"
+
+
 def _weights_reason(e: RuntimeError) -> str:
     """torch's multi-line load_state_dict error as one line: the first problem and how many there are."""
     problems = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
@@ -98,7 +108,7 @@ def load_for_predict(file: str | Path, cpu: bool = True, allow: Sequence[str] = 
     try:
         learn = load_learner(file, cpu=cpu, allow=allow)
     except ExportError as e:  # a name outside the allow-list, a malformed description
-        raise PredictError(f"{file}: refused: {_first_line(e)}") from None
+        raise PredictError(f"{file}: {_export_reason(e)}") from None
     except RuntimeError as e:
         if "state_dict" in str(e):
             raise PredictError(f"{file}: {_weights_reason(e)}") from None
