@@ -54,10 +54,18 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     learn.fit_one_cycle(1, 2e-2)
     learn.unfreeze()
     learn.fit_one_cycle(epochs, 5e-3)
-    results = learn.show_results(max_n=8)
+    # a table of validation texts, their label and the prediction (the loaders' own picture shows only labels)
+    valid = df[df["is_valid"]].head(8)
+    results = pd.DataFrame(
+        [(t, y, learn.predict(t)[0]) for t, y in zip(valid["text"], valid["label"], strict=True)],
+        columns=["text", "label", "prediction"],
+    )
     files["show_results"] = save_picture(results, out / "show_results.png", "validation texts: label / prediction")
     files["confusion_matrix"] = out / "confusion_matrix.png"
-    ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])
+    # without the inputs: from_learner gathers them, and texts padded per batch do not concatenate across batches
+    preds, targs, decoded, losses = learn.get_preds(dl=dls.valid, with_loss=True, with_decoded=True)
+    interp = ClassificationInterpretation(learn, dls.valid, None, preds, targs, decoded, losses)
+    interp.plot_confusion_matrix(files["confusion_matrix"])
     model = learn.export(out / "model.pth")
     log = epoch_log(learn)
     return QuickstartResult(
