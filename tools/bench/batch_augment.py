@@ -125,7 +125,7 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
     warped = F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
     stages: dict[str, Callable[[], object]] = {
         "draw (affine + lighting)": lambda: (affine.draw(img, gen), light.draw(img, gen)),
-        "grid (one batched matmul + divide)": lambda: sampling_grid(geo.matrix, size, projective=projective),
+        "grid (separable planes, + divide if warped)": lambda: sampling_grid(geo.matrix, size, projective=projective),
         "grid_sample (bilinear, reflection)": lambda: F.grid_sample(
             x, grid, padding_mode="reflection", align_corners=False
         ),

@@ -106,27 +106,9 @@ class PaddedLoader(DataLoader):
 """
 
 
-def _install(root, name, source, monkeypatch):
-    """`name` as an installed distribution (a module and its dist-info in a folder on the path)."""
-    import importlib
-    import sys
-
-    site = root / "site"
-    site.mkdir(exist_ok=True)
-    (site / f"{name}.py").write_text(source)
-    info = site / f"{name}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    (info / "top_level.txt").write_text(name + "\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, name, raising=False)
-    importlib.invalidate_caches()
-    return importlib.import_module(name)
-
-
 @pytest.fixture
-def steps(tmp_path, monkeypatch):
-    return _install(tmp_path, "tiers_test_dl_steps", STEPS_MODULE, monkeypatch)
+def steps(install_module):
+    return install_module("tiers_test_dl_steps", STEPS_MODULE)
 
 
 def _marked_dsets(steps, n=12):

@@ -17,11 +17,7 @@ from datablock import (
     TransformBlock,
     check_loss_kind,
 )
-from datablock.transforms import Categorize
-
-
-def number(v):
-    return torch.tensor([float(v)])
+from datablock.transforms import Categorize, RegressionSetup
 
 
 def _df():
@@ -36,8 +32,9 @@ def _df():
 
 
 def _dls(target, get_y, **kw):
+    # only marked, installed steps (the config is loaded back)
     dblock = DataBlock(
-        blocks=(TransformBlock(type_tfms=[number]), target),
+        blocks=(TransformBlock(type_tfms=[RegressionSetup()]), target),
         get_x=ColReader("x"),
         get_y=get_y,
         splitter=lambda items: (list(range(6)), [6, 7]),
@@ -46,15 +43,11 @@ def _dls(target, get_y, **kw):
     return dblock.dataloaders(_df(), bs=2)
 
 
-def split_tags(row):
-    return row["tags"].split()
-
-
 @pytest.mark.parametrize(
     ("target", "get_y", "kind", "c"),
     [
         (CategoryBlock, ColReader("label"), "cross_entropy", 3),
-        (MultiCategoryBlock, split_tags, "bce", 3),
+        (MultiCategoryBlock, ColReader("tags", label_delim=" "), "bce", 3),
         (RegressionBlock, ColReader("y"), "mse", 1),
     ],
 )
@@ -68,7 +61,7 @@ def test_blocks_give_loss_kind_and_c(target, get_y, kind, c):
 
 
 def test_a_block_declares_its_own_kind_and_c_and_they_survive_the_config():
-    mask_like = TransformBlock(type_tfms=[number], loss_kind={"kind": "cross_entropy", "axis": 1}, c=5)
+    mask_like = TransformBlock(type_tfms=[RegressionSetup()], loss_kind={"kind": "cross_entropy", "axis": 1}, c=5)
     dls = _dls(mask_like, ColReader("y"))
     assert dls.loss_kind == {"kind": "cross_entropy", "axis": 1} and dls.c == 5
     cfg = dls.to_config()
@@ -88,7 +81,7 @@ def test_plain_datasets_read_the_kind_from_the_target_transforms():
 
 def test_several_targets_leave_the_choice_to_the_user():
     dblock = DataBlock(
-        blocks=(TransformBlock(type_tfms=[number]), CategoryBlock, RegressionBlock),
+        blocks=(TransformBlock(type_tfms=[RegressionSetup()]), CategoryBlock, RegressionBlock),
         getters=[ColReader("x"), ColReader("label"), ColReader("y")],
         n_inp=1,
         splitter=lambda items: (list(range(6)), [6, 7]),

@@ -37,20 +37,29 @@ def test_padding_in_a_loader_and_through_the_config():
     assert isinstance(again, PadInput) and again.pad_fields == [0, 1] and again.seq_len == 8 and again.pad_idx == 0
 
 
-def test_padding_survives_the_dataloaders_config():
-    ds = Datasets([3, 1, 2], [[make_seq], [make_label]], splits=[[0, 1], [2]])
-    dls = DataLoaders.from_dsets(ds, bs=2, before_batch=[PadInput(pad_idx=0)], shuffle_train=False)
-    again = DataLoaders.from_config(json.loads(json.dumps(dls.to_config())))
-    xb = again.test_dl([1, 3], with_labels=False).one_batch()
-    assert xb[0].tolist() == [[1, 0, 0], [1, 2, 3]]
+SEQ_STEPS = """
+import torch
+from datablock import config_safe
 
 
+@config_safe
 def make_seq(n):
     return torch.arange(1, n + 1)
 
 
+@config_safe
 def make_label(n):
     return float(n)
+"""
+
+
+def test_padding_survives_the_dataloaders_config(install_module):
+    steps = install_module("tiers_test_pad_steps", SEQ_STEPS)  # a config names only installed, marked steps
+    ds = Datasets([3, 1, 2], [[steps.make_seq], [steps.make_label]], splits=[[0, 1], [2]])
+    dls = DataLoaders.from_dsets(ds, bs=2, before_batch=[PadInput(pad_idx=0)], shuffle_train=False)
+    again = DataLoaders.from_config(json.loads(json.dumps(dls.to_config())), allow=("tiers_test_pad_steps",))
+    xb = again.test_dl([1, 3], with_labels=False).one_batch()
+    assert xb[0].tolist() == [[1, 0, 0], [1, 2, 3]]
 
 
 def test_bad_fields_are_named():

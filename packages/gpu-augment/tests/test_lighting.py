@@ -71,6 +71,32 @@ def test_items_not_drawn_are_unchanged_and_masks_pass_through():
     assert out_m is m
 
 
+@pytest.mark.parametrize("space", ["logit", "linear"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_identity_items_are_copied_and_the_others_follow_the_composed_map(space, channels_last):
+    # identity items are skipped (copied) run by run; every other item gets y = A v + b + G mean(v)
+    plain = batch(n=12).as_subclass(torch.Tensor)
+    if channels_last:
+        plain = plain.to(memory_format=torch.channels_last)
+    x = TensorImage(plain)
+    tfm = LightingTfm(
+        [Brightness(0.3, p=0.3), Contrast(0.3, p=0.3), Saturation(0.3, p=0.3)],
+        space=space,
+        generator=torch.Generator().manual_seed(4),
+    )
+    out = tfm(x).as_subclass(torch.Tensor)
+    p = tfm.last_params
+    same = p.identity_items()
+    assert 0 < int(same.sum()) < 12
+    assert torch.equal(out[same], plain[same]) and out.is_contiguous()
+    v = torch.logit(plain, 1e-4) if space == "logit" else plain
+    mean = v.mean((2, 3))
+    bias = p.bias + (p.mean_weight @ mean[..., None])[..., 0]
+    y = torch.einsum("nij,njhw->nihw", p.matrix, v) + bias[..., None, None]
+    ref = torch.sigmoid(y) if space == "logit" else y.clamp(0, 1)
+    assert torch.allclose(out[~same], ref[~same], atol=1e-5)
+
+
 def test_all_steps_compose_into_one_pass_equal_to_sequential():
     x = batch()
     steps = [Brightness(0.3, p=1.0), Contrast(0.3, p=1.0), Saturation(0.3, p=1.0), Hue(0.1, p=1.0)]

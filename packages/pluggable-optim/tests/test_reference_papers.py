@@ -131,6 +131,17 @@ def test_lamb(mode):
     compare(run(model, opt.step, batches), run(ref_model, ref.step, batches))
 
 
+def test_lamb_group_wide_branch():
+    # on the CPU lamb_step goes one tensor at a time; a tensor lr (as under the fused path, or a device
+    # without that branch) takes the group-wide foreach branch: it must follow the same reference
+    model, batches = make_model(), make_batches()
+    ref_model = copy.deepcopy(model)
+    opt = Lamb(model.parameters(), lr=1e-2, mom=0.9, sqr_mom=0.99, eps=1e-6, wd=0.01)
+    opt.param_groups[0]["lr"] = torch.tensor(1e-2, dtype=torch.float64)
+    ref = PerTensor(ref_model.parameters(), lamb_ref(1e-2, 0.9, 0.99, 1e-6, 0.01))
+    compare(run(model, opt.step, batches), run(ref_model, ref.step, batches))
+
+
 def lookahead_ref(inner_step, params, k, alpha):
     params = list(params)
     slow = [p.detach().clone() for p in params]

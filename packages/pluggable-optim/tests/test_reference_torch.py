@@ -64,6 +64,10 @@ CASES = {
         lambda p, **kw: SGD(p, lr=0.05, mom=0.9, wd=0.01, decouple_wd=False, **kw),
         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01),
     ),
+    "sgd_nesterov_l2": (
+        lambda p, **kw: SGD(p, lr=0.05, mom=0.9, wd=0.01, decouple_wd=False, nesterov=True, **kw),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True),
+    ),
     "rmsprop": (
         lambda p, **kw: RMSProp(p, lr=1e-3, sqr_mom=0.9, eps=1e-8, **kw),
         lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8),
@@ -93,14 +97,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("mode", ["foreach", "per_tensor"])
+MODES = {"default": {}, "foreach": {"foreach": True}, "per_tensor": {"foreach": False}}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("case", list(CASES))
 def test_matches_torch_optim(case, mode):
+    # default: torch's fused kernel for SGD and Adam(W) (pluggable_optim.kernels), the blocks for the others
     ours_fn, torch_fn = CASES[case]
     model = make_model()
     ref_model = copy.deepcopy(model)
     batches = make_batches()
-    kw = {"foreach": False} if mode == "per_tensor" else {}
+    kw = MODES[mode]
     ours = trajectory(model, ours_fn(model.parameters(), **kw), batches)
     ref = trajectory(ref_model, torch_fn(ref_model.parameters()), batches)
     assert_same_trajectory(ours, ref)
@@ -135,14 +143,14 @@ COMPOSED = {
 }
 
 
-@pytest.mark.parametrize("mode", ["foreach", "per_tensor"])
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("case", list(COMPOSED))
 def test_explicit_decay_blocks_match_torch_optim(case, mode):
     ours_fn, torch_fn = COMPOSED[case]
     model = make_model()
     ref_model = copy.deepcopy(model)
     batches = make_batches()
-    kw = {"foreach": False} if mode == "per_tensor" else {}
+    kw = MODES[mode]
     ours = trajectory(model, ours_fn(model.parameters(), **kw), batches)
     ref = trajectory(ref_model, torch_fn(ref_model.parameters()), batches)
     assert_same_trajectory(ours, ref)

@@ -39,6 +39,8 @@ class PadInput(DisplayedTransform):
     Elements are 1-d (or more: the first axis is padded) tensors; lists of numbers are made tensors.
     """
 
+    config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+
     def __init__(
         self,
         pad_idx: int = 1,

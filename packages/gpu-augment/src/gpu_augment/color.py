@@ -81,7 +81,8 @@ def lighting_image(x: torch.Tensor, params: LightingParams) -> torch.Tensor:
     """Apply a lighting draw to a float image batch (n, c, h, w) in [0, 1]: one fused pass, new tensor.
 
     In logit space: `sigmoid(A @ logit(x) + b)`; in linear space: `clamp(A @ x + b, 0, 1)`. Items whose
-    map is the identity come back with their exact input values.
+    map is the identity are copied, not computed, so they come back with their exact input values; the others
+    are computed run by run in place in the output (one allocation per batch).
     """
     if not x.is_floating_point():
         raise TypeError(
@@ -95,28 +96,52 @@ def lighting_image(x: torch.Tensor, params: LightingParams) -> torch.Tensor:
         raise ValueError(f"lighting_image: batch of {n} items but the draw is for {params.n}")
     if d == 3 and c != 3:
         raise ValueError(f"lighting_image: saturation and hue need 3 colour channels, got an image with {c}")
-    identity = params.identity_items()
-    n_identity = int(identity.sum())
-    if n_identity == n:
-        return x.clone()
+    identity = params.identity_items().tolist()
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    logit = params.space == "logit"
+    for start, stop, same in _runs(identity):
+        if same:  # identity draws: the exact input values, no work
+            out[start:stop] = x[start:stop]
+        else:
+            _light_items(x[start:stop], out[start:stop], params.select(range(start, stop)), logit)
+    return out
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int, bool]]:
+    """(start, stop, flag) for each run of equal flags."""
+    runs: list[tuple[int, int, bool]] = []
+    start = 0
+    for i in range(1, len(flags) + 1):
+        if i == len(flags) or flags[i] != flags[start]:
+            runs.append((start, i, flags[start]))
+            start = i
+    return runs
+
+
+def _light_items(x: torch.Tensor, out: torch.Tensor, params: LightingParams, logit: bool) -> None:
+    """Apply the draw of items `x` into `out` (same shape): the map in place on `out`, then sigmoid or clamp."""
+    n, c = x.shape[:2]
+    d = params.matrix.shape[1]
     matrix = params.matrix.to(device=x.device, dtype=x.dtype)
     bias = params.bias.to(device=x.device, dtype=x.dtype)
-    logit = params.space == "logit"
-    v = torch.logit(x, _LOGIT_EPS) if logit else x.clone()
+    if logit:
+        torch.logit(x, _LOGIT_EPS, out=out)
+    else:
+        out.copy_(x)
     if (params.mean_weight != 0).any():
         mean_weight = params.mean_weight.to(device=x.device, dtype=x.dtype)
-        bias = bias + (mean_weight @ _channel_means(v, d)[..., None])[..., 0]
+        bias = bias + (mean_weight @ _channel_means(out, d)[..., None])[..., 0]
     scalar = bool((params.matrix == params.matrix[:, :1, :1] * torch.eye(d)).all())
     if scalar:
-        # a scale per item and a shift per channel, as two broadcast rows over a (n * c, h * w) view
+        # a scale per item and a shift per channel (brightness and contrast together), as two broadcast
+        # rows over a (n * c, h * w) view: one pass, in place
         scale = matrix[:, 0, 0].repeat_interleave(c)[:, None]
         shift = bias.expand(n, c).reshape(-1, 1)
-        flat = v.view(n * c, -1)
+        flat = out.view(n * c, -1)
         torch.addcmul(shift, flat, scale, out=flat)
     else:
-        v = torch.baddbmm(bias[..., None], matrix, v.view(n, c, -1)).view_as(x)
-    out = v.sigmoid_() if logit else v.clamp_(0, 1)
-    if n_identity:
-        keep = identity.nonzero().flatten().to(x.device)
-        out[keep] = x[keep]
-    return out
+        out.copy_(torch.baddbmm(bias[..., None], matrix, out.view(n, c, -1)).view_as(x))
+    if logit:
+        out.sigmoid_()
+    else:
+        out.clamp_(0, 1)

@@ -4,6 +4,7 @@ from pluggable_optim.__about__ import __version__
 from pluggable_optim.group import GroupView
 from pluggable_optim.hyper_api import norm_params
 from pluggable_optim.hypers import spread_slice
+from pluggable_optim.kernels import find_kernel
 from pluggable_optim.lookahead import Lookahead, ranger
 from pluggable_optim.optimizer import Optimizer
 from pluggable_optim.recipes import SGD, Adam, Lamb, Larc, QHAdam, RAdam, RMSProp
@@ -23,6 +24,7 @@ from pluggable_optim.steppers import (
     larc_layer_lr,
     larc_step,
     momentum_step,
+    nesterov_step,
     qhadam_step,
     radam_step,
     rms_prop_step,
@@ -47,6 +49,7 @@ __all__ = [
     # steppers
     "sgd_step",
     "momentum_step",
+    "nesterov_step",
     "rms_prop_step",
     "adam_step",
     "radam_step",
@@ -68,5 +71,6 @@ __all__ = [
     "get_optimizer",
     # helpers
     "spread_slice",
+    "find_kernel",
     "norm_params",
 ]

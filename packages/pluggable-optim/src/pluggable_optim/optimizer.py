@@ -13,6 +13,7 @@ from torch import Tensor
 from pluggable_optim.group import GroupView
 from pluggable_optim.hyper_api import HyperAPI
 from pluggable_optim.hypers import HyperGroup, TorchKey, check_hyper_value, default_torch_keys, per_group_values
+from pluggable_optim.kernels import find_kernel
 from pluggable_optim.stats import step_count
 
 __all__ = ["Optimizer", "Step", "step_hypers"]
@@ -82,8 +83,10 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
     of the steps' hyper-parameters (`lr`, `mom`, `sqr_mom`, `eps`, `wd`, ...), each a scalar, a list (one per group)
     or a `slice` (spread over the groups); the steps' keyword defaults fill the rest. Each group also carries the
     torch keys (`weight_decay`, `momentum` or `betas`) mirroring those names, so torch schedulers work unchanged.
-    `foreach=False` runs the steps one tensor at a time; `fused=True` compiles each group's step with
-    `torch.compile` (see `pluggable_optim.fused`).
+    When the steps are exactly SGD, Adam or AdamW, the default (`foreach=None`) and `fused=True` run torch's
+    fused kernel for them (see `pluggable_optim.kernels`); `foreach=True` runs the steps with `torch._foreach_*`,
+    `foreach=False` one tensor at a time; `fused=True` compiles any other recipe's step with `torch.compile`
+    (see `pluggable_optim.fused`).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
         self.fused = fused
         self._compiled: dict[Any, Any] = {}
         self._counts_steps = any(getattr(s, "func", s) is step_count for s in steps)
+        self._kernel = find_kernel(steps)
 
         groups = _split_params(params)
         for name, value in hypers.items():
@@ -181,6 +185,8 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
         device, dtype = first.device, first.dtype
         if all(p.device == device and p.dtype == dtype for p in params) and not any(g.is_sparse for g in grads):
             view = GroupView(params, grads, [state[p] for p in params])
+            if self._kernel is not None and (self.fused or self.foreach is None) and self._kernel(view, group):
+                return
             if self.fused:
                 from pluggable_optim.fused import run_fused  # torch.compile is imported only when asked for
 

@@ -14,6 +14,7 @@ from pluggable_optim.steppers import (
     larc_layer_lr,
     larc_step,
     momentum_step,
+    nesterov_step,
     qhadam_step,
     radam_step,
     rms_prop_step,
@@ -26,13 +27,24 @@ Params = Iterable[Any]
 
 
 def SGD(
-    params: Params, lr: float = 1e-3, mom: float = 0.0, wd: float = 0.0, decouple_wd: bool = True, **kw: Any
+    params: Params,
+    lr: float = 1e-3,
+    mom: float = 0.0,
+    wd: float = 0.0,
+    decouple_wd: bool = True,
+    nesterov: bool = False,
+    **kw: Any,
 ) -> Optimizer:
     """SGD, with momentum when `mom` is not 0 (torch's formulation: `buf = mom * buf + grad; p -= lr * buf`).
 
     With `mom=0` the optimizer has no `mom` hyper-parameter (and keeps no momentum buffer), as in fastai.
+    `nesterov=True` steps by `grad + mom * buf` instead (Nesterov momentum, as torch.optim.SGD). Runs torch's
+    fused SGD kernel by default (see `pluggable_optim.kernels`).
     """
-    steps = [apply_wd] + ([average_grad, momentum_step] if mom != 0 else [sgd_step])
+    if nesterov and mom == 0:
+        raise ValueError("SGD: nesterov=True needs momentum (mom > 0)")
+    stepper = nesterov_step if nesterov else momentum_step
+    steps = [apply_wd] + ([average_grad, stepper] if mom != 0 else [sgd_step])
     hypers = {"mom": mom} if mom != 0 else {}
     return Optimizer(params, steps, lr=lr, wd=wd, decouple_wd=decouple_wd, **hypers, **kw)
 

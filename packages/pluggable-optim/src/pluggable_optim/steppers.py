@@ -30,6 +30,7 @@ from pluggable_optim.group import GroupView
 __all__ = [
     "sgd_step",
     "momentum_step",
+    "nesterov_step",
     "rms_prop_step",
     "adam_step",
     "radam_step",
@@ -54,6 +55,12 @@ def sgd_step(g: GroupView, *, lr: float = 1e-3) -> None:
 def momentum_step(g: GroupView, *, lr: float = 1e-3) -> None:
     """SGD with momentum: `p -= lr * grad_avg` (the buffer kept by `average_grad`)."""
     add_scaled_(g.params, g.state("grad_avg"), -lr)
+
+
+def nesterov_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.9) -> None:
+    """SGD with Nesterov momentum (torch's formulation): `p -= lr * (grad + mom * grad_avg)`, after `average_grad`."""
+    add_scaled_(g.params, g.grads, -lr)
+    add_scaled_(g.params, g.state("grad_avg"), -lr * mom)
 
 
 def rms_prop_step(g: GroupView, *, lr: float = 1e-3, mom: float = 0.0, eps: float = 1e-8) -> None:
@@ -223,8 +230,12 @@ def lamb_step(
     # c = sqrt(1 - sqr_mom**t) / (1 - mom**t): the update is built as u = m / (...) + (wd / c) * p, the true update
     # being c * u, which saves passes over memory
     c = per_count(counts, lambda t: sqrt(1 - sqr_mom**t) / (1 - mom**t))
+    e = per_count(counts, lambda t: eps * sqrt(1 - sqr_mom**t))
+    if g.params[0].device.type == "cpu" and all(isinstance(x, int | float) for x in (lr, wd, c, e)):
+        _lamb_per_tensor(g.params, g.state("grad_avg"), g.state("sqr_avg"), lr, wd, c, e)  # type: ignore[arg-type]
+        return
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
-    add_(denom, per_count(counts, lambda t: eps * sqrt(1 - sqr_mom**t)))
+    add_(denom, e)
     upd = torch._foreach_div(g.state("grad_avg"), denom)
     if nonzero(wd):
         add_scaled_(upd, g.params, [wd / ci for ci in c] if isinstance(c, list) else wd / c)
@@ -234,3 +245,21 @@ def lamb_step(
     ratio = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, torch.ones_like(p_norm)).clamp(max=10.0)
     # one pass: p += upd * scale, the per-tensor scale a broadcast 0-dim tensor
     torch._foreach_addcmul_(g.params, upd, list((ratio * c_t * -lr).to(upd[0].dtype).unbind()))
+
+
+def _lamb_per_tensor(
+    params: list[Tensor], avgs: list[Tensor], sqrs: list[Tensor], lr: float, wd: float, c: float, e: float
+) -> None:
+    """`lamb_step` on the CPU, one tensor at a time: the update of each tensor is built, measured and applied
+    while it is in cache, and its memory is handed back before the next one (the allocator reuses it), where a
+    foreach update of the whole group would take, and page-fault in, a new group-sized block every step."""
+    for p, m, v in zip(params, avgs, sqrs, strict=True):
+        u = torch.sqrt(v)
+        u.add_(e)
+        torch.div(m, u, out=u)
+        if wd != 0:
+            u.add_(p, alpha=wd / c)
+        p_norm = float(torch.linalg.vector_norm(p))
+        u_norm = float(torch.linalg.vector_norm(u)) * c
+        ratio = min(p_norm / u_norm, 10.0) if p_norm > 0 and u_norm > 0 else 1.0
+        p.add_(u, alpha=-lr * c * ratio)
