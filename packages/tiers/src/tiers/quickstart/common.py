@@ -191,10 +191,10 @@ def summary(result: QuickstartResult) -> str:
         f"{result.metric}: {show(result.value)}{goal} after {len(result.epochs)} epoch(s) in {result.seconds:.0f} s",
         *[f"{name}: {value:.4g}" for name, value in result.extra.items()],
         "wrote:",
-        *[f"  {name:<16}{path}" for name, path in result.files.items()],
+        *[f"  {name:<18}{path}" for name, path in result.files.items()],
     ]
     if result.model is not None:
-        lines.append(f"  {'model':<16}{result.model}")
+        lines.append(f"  {'model':<18}{result.model}")
         args = " ".join(_quote(a) for a in result.predict_inputs)
         lines.append(f"try: tiers predict {_quote(str(result.model))} {args}".rstrip())
     return "\n".join(lines)
