@@ -1,6 +1,100 @@
-"""apps_text: language models and text classifiers in a few lines."""
+"""apps_text: fast tokenization, language models and ULMFiT text classifiers in a few lines."""
 
 from apps_text.__about__ import __version__
-from apps_text.rules import fix_html
+from apps_text.awdlstm import (
+    AWD_LSTM,
+    EmbeddingDropout,
+    RNNDropout,
+    WeightDropout,
+    awd_lstm_clas_config,
+    awd_lstm_lm_config,
+    awd_lstm_small_config,
+    dropout_mask,
+)
+from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
+from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
+from apps_text.learner import (
+    LMLearner,
+    RNNCallback,
+    RNNRegularizer,
+    TextLearner,
+    get_text_vocab,
+    language_model_learner,
+    text_classifier_learner,
+)
+from apps_text.models import (
+    MODEL_META,
+    LinearDecoder,
+    PoolingLinearClassifier,
+    SentenceEncoder,
+    SequentialRNN,
+    awd_lstm_clas_split,
+    awd_lstm_lm_split,
+    get_language_model,
+    get_text_classifier,
+    masked_concat_pool,
+)
+from apps_text.numericalize import Numericalize, make_vocab
+from apps_text.rules import (
+    BOS,
+    EOS,
+    FLD,
+    PAD,
+    SPECIAL_TOKENS,
+    TK_MAJ,
+    TK_REP,
+    TK_UP,
+    TK_WREP,
+    UNK,
+    default_post_rules,
+    default_rules,
+    fix_html,
+    lowercase,
+    replace_all_caps,
+    replace_maj,
+    replace_rep,
+    replace_space,
+    replace_wrep,
+    rm_useless_spaces,
+    spec_add_spaces,
+)
+from apps_text.tokenize import (
+    TEXT_EXTENSIONS,
+    TitledStr,
+    Tokenizer,
+    TokenizeWithRules,
+    WordTokenizer,
+    count_tokens,
+    decode_tokens,
+    read_counter,
+    tokenize1,
+    tokenize_df,
+    tokenize_folder,
+    tokenize_texts,
+)
+from trainloop_callbacks import ModelResetter, Perplexity
 
-__all__ = ["__version__", "fix_html"]
+__all__ = [
+    "__version__",
+    # rules and special tokens
+    "UNK", "PAD", "BOS", "EOS", "FLD", "TK_REP", "TK_WREP", "TK_UP", "TK_MAJ", "SPECIAL_TOKENS",
+    "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces", "replace_all_caps",
+    "replace_maj", "lowercase", "replace_space", "default_rules", "default_post_rules",
+    # tokenization
+    "WordTokenizer", "TokenizeWithRules", "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
+    "tokenize_folder", "decode_tokens", "count_tokens", "read_counter", "TitledStr", "TEXT_EXTENSIONS",
+    # numericalization
+    "make_vocab", "Numericalize",
+    # data
+    "LMTensorText", "ReverseText", "TextBlock", "LMDataLoader", "SortedDL", "TextDataLoaders",
+    # models
+    "dropout_mask", "RNNDropout", "WeightDropout", "EmbeddingDropout", "AWD_LSTM", "awd_lstm_lm_config",
+    "awd_lstm_clas_config", "awd_lstm_small_config", "LinearDecoder", "SequentialRNN", "get_language_model",
+    "SentenceEncoder", "masked_concat_pool", "PoolingLinearClassifier", "get_text_classifier", "awd_lstm_lm_split",
+    "awd_lstm_clas_split", "MODEL_META",
+    # data that ships
+    "stdlib_docstrings", "stdlib_corpus", "STDLIB_LABELS",
+    # learners
+    "RNNCallback", "RNNRegularizer", "TextLearner", "LMLearner", "language_model_learner",
+    "text_classifier_learner", "get_text_vocab", "ModelResetter", "Perplexity",
+]  # fmt: skip

@@ -1,0 +1,404 @@
+"""Tokenization: a fast built-in word splitter, rules around it, and whole corpora tokenized once, in parallel.
+
+`WordTokenizer` is one compiled regular expression (no dependency) that splits like spaCy's English rules
+on the cases that matter for a language model: words, numbers, contractions (`do n't`, `i 'm`), punctuation
+as tokens, `...` kept whole, newlines as tokens. `Tokenizer` applies fastai's rules before it and the
+post-rules after it; `tokenize_texts`/`tokenize_df`/`tokenize_folder` run it over many documents with
+datablock's `parallel_gen` (the same output as one process, in order) and count tokens and lengths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from apps_text.rules import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP, default_post_rules, default_rules
+from datablock import get_files, parallel_gen
+from dispatch_transforms import Transform
+
+__all__ = [
+    "WordTokenizer",
+    "TokenizeWithRules",
+    "Tokenizer",
+    "tokenize1",
+    "tokenize_texts",
+    "tokenize_df",
+    "tokenize_folder",
+    "decode_tokens",
+    "TEXT_EXTENSIONS",
+    "TitledStr",
+    "count_tokens",
+    "read_counter",
+]
+
+TEXT_EXTENSIONS = (".txt",)
+
+_TOKEN = re.compile(
+    r"""
+    [^\S\n]*\n\s*                      # a run of whitespace holding newlines: one token of its newlines
+  | \w+(?=n't(?!\w))                   # "do" of "don't", "ca" of "can't" (spaCy's split)
+  | n't(?!\w)
+  | (?<=\w)'(?:s|m|re|ve|ll|d)(?!\w)   # 's 'm 're 've 'll 'd after a word
+  | \d+(?:[.,:]\d+)*                   # 3.14  1,000  12:30
+  | (?:[^\W\d_]\.){2,}                 # e.g. u.s.
+  | \w+
+  | \.{2,} | -{2,}                     # ... and -- stay whole
+  | \S                                 # any other character on its own
+    """,
+    re.VERBOSE,
+)
+
+
+class WordTokenizer:
+    """Split a text into words and punctuation with one regular expression: fast, no dependency, picklable.
+
+    >>> WordTokenizer()(["I don't know... e.g. 3.5 well-known"])
+    [['I', 'do', "n't", 'know', '...', 'e.g.', '3.5', 'well', '-', 'known']]
+    """
+
+    config_safe = True  # rebuilt from plain data: it has no arguments
+
+    def __call__(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self.split(t) for t in texts]
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The tokens of one text."""
+        # findall without groups gives the matches themselves (the fastest loop); only the newline branch matches
+        # whitespace, and its token is just the newlines
+        return [t if not t[0].isspace() else "\n" * t.count("\n") for t in _TOKEN.findall(text)]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return "WordTokenizer()"
+
+
+def _compose(rules: Sequence[Callable[[str], str]]) -> Callable[[str], str]:
+    def run(t: str) -> str:
+        for r in rules:
+            t = r(t)
+        return t
+
+    return run
+
+
+class TokenizeWithRules:
+    """`tok` (a callable: list of texts → list of token lists) with `rules` before it and `post_rules` on
+    each token after it (fastai's `TokenizeWithRules`). Picklable when its parts are: a worker of `parallel_gen`."""
+
+    def __init__(
+        self,
+        tok: Any = None,
+        rules: Sequence[Callable[[str], str]] | None = None,
+        post_rules: Sequence[Callable[[str], str]] | None = None,
+    ) -> None:
+        self.tok = WordTokenizer() if tok is None else tok
+        self.rules = default_rules() if rules is None else list(rules)
+        self.post_rules = default_post_rules() if post_rules is None else list(post_rules)
+
+    def __call__(self, texts: Iterable[str]) -> list[list[str]]:
+        pre, post = _compose(self.rules), _compose(self.post_rules)
+        toks = self.tok([pre(_as_text(t)) for t in texts])
+        return [[post(w) for w in ws] for ws in toks] if self.post_rules else [list(ws) for ws in toks]
+
+
+def _as_text(t: Any) -> str:
+    if isinstance(t, str):
+        return t
+    raise TypeError(f"tokenize: expected a str, got {type(t).__name__} ({t!r:.60})")
+
+
+def tokenize1(text: str, tok: Any = None, rules: Sequence[Callable[[str], str]] | None = None) -> list[str]:
+    """The tokens of one text, with fastai's rules by default."""
+    return TokenizeWithRules(tok, rules)([text])[0]
+
+
+class _Maker:
+    """A picklable `make_worker` for `parallel_gen`: each process builds its tokenizer once."""
+
+    def __init__(self, tok: Any, rules: Any, post_rules: Any, reader: Callable[[Any], str] | None) -> None:
+        self.tok, self.rules, self.post_rules, self.reader = tok, rules, post_rules, reader
+
+    def __call__(self) -> Callable[[Sequence[Any]], list[list[str]]]:
+        twr = TokenizeWithRules(self.tok, self.rules, self.post_rules)
+        if self.reader is None:
+            return twr
+        reader = self.reader
+        return lambda chunk: twr([reader(o) for o in chunk])
+
+
+def tokenize_texts(
+    texts: Iterable[Any],
+    tok: Any = None,
+    rules: Sequence[Callable[[str], str]] | None = None,
+    post_rules: Sequence[Callable[[str], str]] | None = None,
+    n_workers: int | None = 0,
+    chunksize: int = 256,
+    reader: Callable[[Any], str] | None = None,
+) -> Iterator[list[str]]:
+    """The token lists of `texts`, in order, over `n_workers` processes (0: this process), `chunksize` texts
+    at a time so memory stays bounded by the chunks in flight. `reader` turns an item into its text (a file)."""
+    yield from parallel_gen(_Maker(tok, rules, post_rules, reader), texts, n_workers, chunksize, progress=False)
+
+
+def _join_fields(row: Sequence[Any], mark_fields: bool) -> str:
+    if len(row) == 1 and not mark_fields:
+        return str(row[0])
+    return "".join(f" {FLD} {i + 1} {v}" for i, v in enumerate(row))
+
+
+def tokenize_df(
+    df: pd.DataFrame,
+    text_cols: str | int | Sequence[str | int] = 0,
+    n_workers: int | None = 0,
+    rules: Sequence[Callable[[str], str]] | None = None,
+    mark_fields: bool | None = None,
+    tok: Any = None,
+    tok_text_col: str = "text",
+) -> tuple[pd.DataFrame, Counter[str]]:
+    """Tokenize `text_cols` of `df` (several are joined with `xxfld i` markers, as fastai): a copy of `df` whose
+    `tok_text_col` holds the token lists (other text columns dropped) plus `text_length`, and the token counts."""
+    cols = [text_cols] if isinstance(text_cols, (str, int)) else list(text_cols)
+    names = [df.columns[c] if isinstance(c, int) else c for c in cols]
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise KeyError(f"tokenize_df: no column {missing} in the DataFrame (columns: {list(df.columns)})")
+    mark = len(names) > 1 if mark_fields is None else mark_fields
+    texts = [_join_fields(r, mark) for r in df[names].itertuples(index=False, name=None)]
+    toks = list(tokenize_texts(texts, tok, rules, n_workers=n_workers))
+    out = df.drop(columns=[c for c in names if c != tok_text_col]).copy()
+    out[tok_text_col] = toks
+    out["text_length"] = [len(t) for t in toks]
+    return out, count_tokens(toks)
+
+
+def count_tokens(toks: Iterable[Sequence[str]]) -> Counter[str]:
+    """How often each token occurs."""
+    c: Counter[str] = Counter()
+    for t in toks:
+        c.update(t)
+    return c
+
+
+def _read_text(path: Path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def tokenize_folder(
+    path: str | Path,
+    extensions: Sequence[str] = TEXT_EXTENSIONS,
+    folders: Sequence[str] | None = None,
+    output_dir: str | Path | None = None,
+    n_workers: int | None = 0,
+    rules: Sequence[Callable[[str], str]] | None = None,
+    tok: Any = None,
+    skip_if_exists: bool = True,
+) -> Path:
+    """Tokenize every text file under `path` into `output_dir` (default: `<path>_tok`, as fastai), same relative
+    names, tokens separated by spaces; writes `counter.json` and `lengths.json` there. Returns `output_dir`.
+
+    With `skip_if_exists` (the default) a folder already holding `counter.json` is reused as it is: delete it
+    after changing the files or the rules."""
+    path = Path(path)
+    out = Path(output_dir) if output_dir is not None else path.parent / f"{path.name}_tok"
+    if skip_if_exists and (out / "counter.json").exists():
+        return out
+    files = list(get_files(path, extensions=extensions, folders=folders))
+    if not files:
+        raise FileNotFoundError(f"tokenize_folder: no files with extensions {list(extensions)} under {path}")
+    counts: Counter[str] = Counter()
+    lengths: dict[str, int] = {}
+    for f, toks in zip(files, tokenize_texts(files, tok, rules, n_workers=n_workers, reader=_read_text), strict=True):
+        rel = Path(f).relative_to(path)
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(" ".join(toks), encoding="utf-8")
+        counts.update(toks)
+        lengths[rel.as_posix()] = len(toks)
+    (out / "lengths.json").write_text(json.dumps(lengths), encoding="utf-8")
+    (out / "counter.json").write_text(json.dumps(dict(counts)), encoding="utf-8")  # written last: marks "done"
+    return out
+
+
+def read_counter(tok_path: str | Path) -> Counter[str]:
+    """The token counts `tokenize_folder` wrote."""
+    return Counter(json.loads((Path(tok_path) / "counter.json").read_text(encoding="utf-8")))
+
+
+_NO_SPACE_BEFORE = {"n't", "'s", "'m", "'re", "'ve", "'ll", "'d"}
+_CLOSING = set(".,;:!?)]}%")
+_NO_SPACE_AFTER = {"(", "[", "{", "$", "#"}
+
+
+def decode_tokens(tokens: Sequence[str]) -> str:
+    """Readable text from tokens: `xxmaj`/`xxup` restore case, `xxrep`/`xxwrep` expand, `xxbos`/`xxeos`/`xxpad`
+    disappear, punctuation and contractions join their word, `▁` becomes a space. Not byte-exact: whitespace
+    and the case of words the rules did not mark are normalised."""
+    words: list[str] = []
+    i, n = 0, len(tokens)
+    case: str | None = None
+    while i < n:
+        t = tokens[i]
+        if t in (BOS, EOS, PAD):
+            i += 1
+            continue
+        if t in (TK_MAJ, TK_UP):
+            case, i = t, i + 1
+            continue
+        if t in (TK_REP, TK_WREP) and i + 2 < n and tokens[i + 1].isdigit():
+            count, w = int(tokens[i + 1]), tokens[i + 2]
+            words.append(w * count if t == TK_REP else " ".join([w] * count))
+            i += 3
+            continue
+        if t == FLD:
+            words.append("\n")
+            i += 2 if i + 1 < n and tokens[i + 1].isdigit() else 1
+            continue
+        t = t.replace("▁", " ")
+        if case == TK_MAJ:
+            t = t[:1].upper() + t[1:]
+        elif case == TK_UP:
+            t = t.upper()
+        case = None
+        words.append(t)
+        i += 1
+    text = ""
+    for w in words:
+        glue = w in _NO_SPACE_BEFORE or set(w) <= _CLOSING or w.startswith("\n")
+        if not text or glue or text.endswith("\n") or text[-1] in _NO_SPACE_AFTER:
+            text += w
+        else:
+            text += " " + w
+    return text.strip(" ")
+
+
+class Tokenizer(Transform):
+    """A text (a `str`, a text file `Path`, or a DataFrame row with `text_cols`) → its list of tokens, with
+    fastai's rules; decodes by joining with `sep`.
+
+    At setup (on all the items of a `Datasets`, training and validation) every text is tokenized once, over
+    `n_workers` processes in chunks, and kept: an epoch never tokenizes again (with datablock's `cache_all`, the
+    token ids are kept too). Items it has not seen (`test_dl`, `predict`) are tokenized when they come.
+    """
+
+    config_safe = True  # rebuilt from plain data: its tokenizer, rules and settings are names and values
+
+    order = 3  # before Numericalize
+    train_setup = False  # tokenize every item up front, validation included
+
+    def __init__(
+        self,
+        tok: Any = None,
+        rules: Sequence[Callable[[str], str]] | None = None,
+        post_rules: Sequence[Callable[[str], str]] | None = None,
+        text_cols: Any = None,
+        sep: str = " ",
+        n_workers: int | None = None,
+        chunksize: int = 256,
+    ) -> None:
+        super().__init__()
+        self.tok = WordTokenizer() if tok is None else tok
+        self.rules = default_rules() if rules is None else list(rules)
+        self.post_rules = default_post_rules() if post_rules is None else list(post_rules)
+        self.text_cols, self.sep, self.n_workers, self.chunksize = text_cols, sep, n_workers, chunksize
+        self._twr = TokenizeWithRules(self.tok, self.rules, self.post_rules)
+        self._memo: dict[Any, list[str]] = {}
+
+    @classmethod
+    def from_df(
+        cls,
+        text_cols: Any = 0,
+        tok: Any = None,
+        rules: Sequence[Callable[[str], str]] | None = None,
+        sep: str = " ",
+        n_workers: int | None = None,
+    ) -> Tokenizer:
+        """A tokenizer for rows of a DataFrame: `text_cols` (names or positions; several are joined with
+        `xxfld i` markers as fastai)."""
+        return cls(tok, rules, text_cols=text_cols, sep=sep, n_workers=n_workers)
+
+    @classmethod
+    def from_folder(
+        cls, tok: Any = None, rules: Sequence[Callable[[str], str]] | None = None, n_workers: int | None = None
+    ) -> Tokenizer:
+        """A tokenizer for text files (items are `Path`s, read as UTF-8)."""
+        return cls(tok, rules, n_workers=n_workers)
+
+    def _key_text(self, x: Any) -> tuple[Any, Callable[[], str]] | None:
+        """The memo key of an item and how to get its text (lazily: a file is read in the worker)."""
+        if isinstance(x, str):
+            return x, lambda: x
+        if isinstance(x, Path):
+            return ("path", str(x)), lambda: _read_text(x)
+        if isinstance(x, pd.Series) and self.text_cols is not None:
+            cols = [self.text_cols] if isinstance(self.text_cols, (str, int)) else list(self.text_cols)
+            values = [x.iloc[c] if isinstance(c, int) else x[c] for c in cols]
+            text = _join_fields(values, len(values) > 1)
+            return text, lambda: text
+        return None
+
+    def setups(self, items: Any) -> None:
+        if items is None:
+            return
+        todo: dict[Any, Any] = {}
+        for o in items:
+            kt = self._key_text(o)
+            if kt is not None and kt[0] not in self._memo:
+                todo[kt[0]] = o if isinstance(o, Path) else kt[1]()
+        if not todo:
+            return
+        paths = [v for v in todo.values() if isinstance(v, Path)]
+        n_workers = 0 if len(todo) <= self.chunksize else self.n_workers
+        if paths and len(paths) == len(todo):
+            toks = tokenize_texts(paths, self.tok, self.rules, self.post_rules, n_workers, self.chunksize, _read_text)
+        else:
+            texts = [_read_text(v) if isinstance(v, Path) else v for v in todo.values()]
+            toks = tokenize_texts(texts, self.tok, self.rules, self.post_rules, n_workers, self.chunksize)
+        self._memo.update(zip(todo, toks, strict=True))
+
+    def encodes(self, x: object) -> None:
+        if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
+            return list(x)  # already tokens
+        kt = self._key_text(x)
+        if kt is None:
+            raise TypeError(
+                f"Tokenizer: cannot tokenize a {type(x).__name__} ({x!r:.60}); expected a str, a file Path, a "
+                "list of tokens or a DataFrame row (with text_cols)"
+            )
+        key, text = kt
+        toks = self._memo.get(key)
+        return list(toks) if toks is not None else self._twr([text()])[0]
+
+    def decodes(self, x: object) -> None:
+        if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
+            return TitledStr(self.sep.join(x))
+        return x
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_memo"] = {}  # workers and copies tokenize what they meet; the loaders cache the ids
+        return state
+
+
+class TitledStr(str):
+    """A string that shows itself as a title (decoded text in `show_batch`)."""
+
+    def show(self, ctx: Any = None, **kwargs: Any) -> Any:
+        del kwargs
+        if ctx is None:
+            print(self)
+            return None
+        if hasattr(ctx, "title"):
+            ctx.title = str(self)
+        return ctx

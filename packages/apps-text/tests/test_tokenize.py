@@ -1,0 +1,83 @@
+import json
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from apps_text import (
+    Tokenizer,
+    WordTokenizer,
+    decode_tokens,
+    read_counter,
+    tokenize1,
+    tokenize_df,
+    tokenize_folder,
+    tokenize_texts,
+)
+
+TEXT = "This is a TEST!!!! I'm sure it's fine, don't you think? Yes yes yes yes.\n\nNew para (with #tag and a/b)."
+
+
+def test_word_tokenizer_splits_like_spacy_english():
+    assert WordTokenizer().split("I don't know... e.g. 3.5 well-known can't we'll") == [
+        "I", "do", "n't", "know", "...", "e.g.", "3.5", "well", "-", "known", "ca", "n't", "we", "'ll",
+    ]  # fmt: skip
+    assert WordTokenizer().split("a\n\n b") == ["a", "\n\n", "b"]
+
+
+def test_tokenize_with_default_rules():
+    toks = tokenize1(TEXT)
+    assert toks[:6] == ["xxbos", "xxmaj", "this", "is", "a", "xxup"]
+    assert ["xxrep", "4", "!"] == toks[7:10]
+    assert ["xxwrep", "3", "yes"] == toks[toks.index("xxwrep") : toks.index("xxwrep") + 3]
+    assert "\n\n" in toks and "#" in toks and "/" in toks
+
+
+def test_decode_gives_readable_text():
+    assert decode_tokens(tokenize1(TEXT)) == (
+        "This is a TEST!!!! I'm sure it's fine, don't you think? Yes yes yes yes.\n\nNew para (with #tag and a / b)."
+    )
+
+
+def test_parallel_same_as_serial_in_order():
+    texts = [f"Text number {i}: {'word ' * (i % 7)}END." for i in range(300)]
+    serial = list(tokenize_texts(texts, n_workers=0, chunksize=16))
+    parallel = list(tokenize_texts(texts, n_workers=2, chunksize=16))
+    assert parallel == serial and serial[5][-3:] == ["xxup", "end", "."]
+
+
+def test_tokenize_df_counts_and_lengths():
+    df = pd.DataFrame({"text": ["Hello world", "hello again"], "label": [0, 1]})
+    out, count = tokenize_df(df, "text")
+    assert out["text"].tolist() == [["xxbos", "xxmaj", "hello", "world"], ["xxbos", "hello", "again"]]
+    assert out["text_length"].tolist() == [4, 3] and out["label"].tolist() == [0, 1]
+    assert count == Counter({"xxbos": 2, "hello": 2, "xxmaj": 1, "world": 1, "again": 1})
+    out2, _ = tokenize_df(pd.DataFrame({"a": ["x"], "b": ["y"]}), ["a", "b"])
+    assert out2["text"][0] == ["xxbos", "xxfld", "1", "x", "xxfld", "2", "y"]
+    with pytest.raises(KeyError, match="no column"):
+        tokenize_df(df, "nope")
+
+
+def test_tokenize_folder(tmp_path):
+    (tmp_path / "docs" / "a").mkdir(parents=True)
+    (tmp_path / "docs" / "a" / "1.txt").write_text("Hello World", encoding="utf-8")
+    (tmp_path / "docs" / "2.txt").write_text("bye", encoding="utf-8")
+    out = tokenize_folder(tmp_path / "docs", n_workers=0)
+    assert out == tmp_path / "docs_tok"
+    assert (out / "a" / "1.txt").read_text(encoding="utf-8") == "xxbos xxmaj hello xxmaj world"
+    assert json.loads((out / "lengths.json").read_text()) == {"a/1.txt": 5, "2.txt": 2}
+    assert read_counter(out)["xxmaj"] == 2
+
+
+def test_tokenizer_transform_caches_and_decodes(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("A file.", encoding="utf-8")
+    tok = Tokenizer(n_workers=0)
+    tok.setup(["Some text", f])
+    assert tok("Some text") == ["xxbos", "xxmaj", "some", "text"]
+    assert tok(f) == ["xxbos", "a", "file", "."]
+    assert tok.decode(["xxbos", "hi"]) == "xxbos hi"
+    row = pd.Series({"t": "Row text", "y": 1})
+    assert Tokenizer.from_df("t")(row) == ["xxbos", "xxmaj", "row", "text"]
+    with pytest.raises(Exception, match="cannot tokenize a int"):
+        tok(3)
