@@ -13,6 +13,7 @@ import torch
 
 # application -> (the confusion picture or its equivalent, the headline metric)
 APPS = {
+    "text": ("confusion_matrix.png", "accuracy"),
     "tabular": ("confusion_matrix.png", "accuracy"),
     "collab": ("item_biases.png", "valid_mse"),
 }
