@@ -16,6 +16,7 @@ def test_readme_examples_run(readme, tmp_path, monkeypatch):
     if readme.parent != ROOT:
         assert blocks, f"{readme} has no ```python example"
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    monkeypatch.setenv("TIERS_HOME", str(tmp_path / "tiers_home"))  # and data caches too (apps' shipped data)
     namespace: dict = {"__name__": "__readme__"}
     for code in blocks:
         exec(compile(code, str(readme), "exec"), namespace)

@@ -1,6 +1,111 @@
 """apps_vision: image classification and segmentation in a few lines."""
 
 from apps_vision.__about__ import __version__
-from apps_vision.files import image_extensions
+from apps_vision.augment import (
+    CropPad,
+    DihedralItem,
+    FlipItem,
+    PadMode,
+    RandomCrop,
+    RandomResizedCrop,
+    RatioResize,
+    Resize,
+    ResizeMethod,
+    crop_pad,
+)
+from apps_vision.backbones import (
+    EXCLUDED,
+    Backbone,
+    backbone,
+    create_body,
+    imagenet_stats,
+    list_backbones,
+    load_weights,
+    num_features,
+    weights_path,
+)
+from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
+from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
+from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
+from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
+from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
+from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
+from apps_vision.learner import (
+    VisionLearner,
+    VisionModel,
+    add_normalize,
+    create_head,
+    default_loss,
+    vision_learner,
+)
+from apps_vision.unet import DynamicUnet, UnetBlock, unet_learner
+from apps_vision.xresnet import XResNet, init_cnn, xresnet18, xresnet34, xresnet50
 
-__all__ = ["__version__", "image_extensions"]
+__all__ = [
+    "__version__",
+    # image types and files
+    "PILBase",
+    "PILImage",
+    "PILImageBW",
+    "PILMask",
+    "load_image",
+    "ImageToTensor",
+    "AddMaskCodes",
+    "image_extensions",
+    "get_image_files",
+    "verify_image",
+    "verify_images",
+    # blocks
+    "ImageBlock",
+    "MaskBlock",
+    "ImageCreate",
+    # item transforms
+    "ResizeMethod",
+    "PadMode",
+    "crop_pad",
+    "Resize",
+    "RandomResizedCrop",
+    "RatioResize",
+    "CropPad",
+    "RandomCrop",
+    "FlipItem",
+    "DihedralItem",
+    # factories
+    "ImageDataLoaders",
+    "SegmentationDataLoaders",
+    "UsingAttr",
+    # backbones
+    "Backbone",
+    "backbone",
+    "list_backbones",
+    "EXCLUDED",
+    "imagenet_stats",
+    "create_body",
+    "weights_path",
+    "load_weights",
+    "num_features",
+    # models and learners
+    "create_head",
+    "VisionModel",
+    "VisionLearner",
+    "vision_learner",
+    "default_loss",
+    "add_normalize",
+    "DynamicUnet",
+    "UnetBlock",
+    "unet_learner",
+    "XResNet",
+    "init_cnn",
+    "xresnet18",
+    "xresnet34",
+    "xresnet50",
+    # interpretation
+    "ImageClassificationInterpretation",
+    "SegmentationInterpretation",
+    # data that ship
+    "tiers_home",
+    "digits",
+    "shapes",
+    "shapes_label",
+    "SHAPES_CODES",
+]

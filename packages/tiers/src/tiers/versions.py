@@ -18,8 +18,18 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "datablock": (1, ("tiers-typedtensor", "dispatch-transforms")),
     "trainloop-callbacks": (1, ("pluggable-optim",)),
     "gpu-augment": (1, ("tiers-typedtensor", "dispatch-transforms")),
-    "apps-vision": (2, ("datablock", "trainloop-callbacks", "gpu-augment")),
-    "apps-text": (2, ("datablock", "trainloop-callbacks")),
+    "apps-vision": (
+        2,
+        (
+            "datablock",
+            "trainloop-callbacks",
+            "gpu-augment",
+            "tiers-typedtensor",
+            "dispatch-transforms",
+            "pluggable-optim",
+        ),
+    ),
+    "apps-text": (2, ("datablock", "trainloop-callbacks", "tiers-typedtensor", "dispatch-transforms")),
     "apps-tabular": (2, ("datablock", "trainloop-callbacks")),
 }
 

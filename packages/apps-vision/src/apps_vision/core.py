@@ -1,0 +1,180 @@
+"""Image types: `PILImage`, `PILImageBW`, `PILMask` (Pillow images that know what they are), and their tensors.
+
+A `PILImage` is a Pillow image whose class says how it becomes a tensor and how item transforms treat it
+(a mask is resampled with nearest, never blended). The classes add nothing to Pillow: an image opened by
+Pillow is re-typed by setting its class to the subclass, as fastai does.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from dispatch_transforms import DisplayedTransform, Transform
+from typedtensor import Canvas, TensorImage, TensorImageBW, TensorMask
+
+__all__ = [
+    "PILBase",
+    "PILImage",
+    "PILImageBW",
+    "PILMask",
+    "load_image",
+    "ImageToTensor",
+    "AddMaskCodes",
+]
+
+ImageSource = str | os.PathLike | bytes | np.ndarray | torch.Tensor | Image.Image
+
+
+def load_image(fn: str | os.PathLike | io.BytesIO, mode: str | None = None) -> Image.Image:
+    """Open an image file fully (the file is closed), turned upright by its EXIF orientation, in `mode`."""
+    try:
+        with Image.open(fn) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)  # a phone photo tagged "rotate 90" is shown upright, as viewers do
+    except (OSError, ValueError) as e:
+        name = "<bytes>" if isinstance(fn, io.BytesIO) else os.fspath(fn)
+        raise OSError(f"load_image: cannot open {name!r} as an image: {e}") from e
+    if mode is not None and im.mode != mode:
+        im = im.convert(mode)
+    return im
+
+
+def _array_of(t: torch.Tensor) -> np.ndarray:
+    """A tensor as the array Pillow expects: (H, W) or (H, W, C) uint8; float images in [0, 1] are scaled."""
+    t = t.detach().cpu().as_subclass(torch.Tensor)
+    if isinstance(t, torch.Tensor) and t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
+        t = t.permute(1, 2, 0)  # channels first (a TensorImage) -> channels last
+    if t.is_floating_point():
+        if t.numel() and (t.min() < 0 or t.max() > 1):
+            raise ValueError(
+                f"cannot make an image from a float tensor with values in [{float(t.min()):.3g}, {float(t.max()):.3g}]:"
+                " float images must be in [0, 1] (or pass uint8)"
+            )
+        t = (t * 255).round()
+    a = t.to(torch.uint8).numpy()
+    return a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a
+
+
+class PILBase(Image.Image):
+    """A Pillow image that knows its role; `create` makes one from a path, bytes, an array, a tensor or an image."""
+
+    _open_mode: ClassVar[str | None] = "RGB"
+    _tensor_cls: ClassVar[type] = TensorImage
+
+    @classmethod
+    def wrap(cls, im: Image.Image, like: Any = None) -> PILBase:  # noqa: ARG003 (the re-typing protocol's signature)
+        """`im` re-typed as this class (the protocol dispatch_transforms uses to keep an item's type)."""
+        if not isinstance(im, Image.Image):
+            return im
+        if type(im) is not Image.Image and not isinstance(im, cls):
+            im = im.copy()  # a format-specific image (PngImageFile...) becomes a plain one first
+        im.__class__ = cls
+        return im
+
+    @classmethod
+    def create(cls, fn: ImageSource, mode: str | None = None) -> PILBase:
+        """Open or convert `fn` (path, bytes, (H, W[, C]) array, tensor, PIL image) as this class.
+
+        Files are read fully and turned upright by their EXIF orientation; the mode is `mode` or the class's
+        (RGB for `PILImage`, L for `PILImageBW` and `PILMask`).
+        """
+        mode = mode if mode is not None else cls._open_mode
+        if isinstance(fn, torch.Tensor):
+            fn = _array_of(fn)
+        if isinstance(fn, np.ndarray):
+            if fn.dtype != np.uint8:
+                if np.issubdtype(fn.dtype, np.integer) and fn.size and (fn.min() < 0 or fn.max() > 255):
+                    raise ValueError(f"{cls.__name__}.create: integer array values must be in [0, 255]")
+                fn = fn.astype(np.uint8) if np.issubdtype(fn.dtype, np.integer) else _array_of(torch.from_numpy(fn))
+            im = Image.fromarray(np.ascontiguousarray(fn))
+        elif isinstance(fn, bytes):
+            im = load_image(io.BytesIO(fn))
+        elif isinstance(fn, Image.Image):
+            im = fn
+        elif isinstance(fn, (str, os.PathLike)):
+            im = load_image(fn)
+        else:
+            raise TypeError(
+                f"{cls.__name__}.create: expected a path, bytes, a numpy array, a tensor or a PIL image, "
+                f"got {type(fn).__name__}"
+            )
+        if mode is not None and im.mode != mode:
+            im = im.convert(mode)
+        return cls.wrap(im.copy() if im is fn else im)
+
+    def to_tensor(self) -> torch.Tensor:
+        """This image as its typed tensor (uint8, channels first; masks (H, W))."""
+        a = np.asarray(self)
+        if self._tensor_cls is TensorMask:
+            return TensorMask.wrap(torch.from_numpy(a.copy()))
+        t = torch.from_numpy(a.copy())
+        t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+        return self._tensor_cls.wrap(t)
+
+    def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:  # type: ignore[override]
+        """Draw on a canvas (a new one when `ctx` is None) and return it; it saves to PNG or shows in Jupyter."""
+        return self.to_tensor().show(ctx=ctx, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} mode={self.mode} size={self.width}x{self.height}"
+
+
+class PILImage(PILBase):
+    """An RGB image (becomes a `TensorImage`)."""
+
+
+class PILImageBW(PILImage):
+    """A grey-scale image, mode L (becomes a `TensorImageBW`)."""
+
+    _open_mode = "L"
+    _tensor_cls = TensorImageBW
+
+
+class PILMask(PILBase):
+    """A segmentation mask, mode L, one class code per pixel (becomes a `TensorMask`; resampled with nearest)."""
+
+    _open_mode = "L"
+    _tensor_cls = TensorMask
+
+
+class ImageToTensor(Transform):
+    """`PILImage`/`PILImageBW`/`PILMask` → `TensorImage`/`TensorImageBW`/`TensorMask` (uint8, channels first).
+
+    Each class converts to its own tensor type, so a mask stays a mask (datablock's `ToTensor` would read
+    an L-mode mask as a grey-scale image). Other types pass through; there is no decode (tensors show
+    themselves).
+    """
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
+    order = 5
+
+    def encodes(self, x: PILBase) -> None:  # -> None: the tensor type is the result, no re-typing to PIL
+        return x.to_tensor()
+
+
+class AddMaskCodes(DisplayedTransform):
+    """Carries a mask's class `codes`: the loaders' `vocab` (so `dls.c` is the number of classes) and, when
+    decoding, the `codes` of the `TensorMask` (for showing)."""
+
+    config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+
+    order = 0
+    loss_kind: ClassVar[dict[str, Any]] = {"kind": "cross_entropy", "axis": 1}  # class scores on axis 1 of a mask
+
+    def __init__(self, codes: Sequence[str] | None = None) -> None:
+        super().__init__()
+        self.codes = None if codes is None else [str(c) for c in codes]
+        self.vocab = self.codes
+
+    def decodes(self, x: TensorMask) -> None:
+        if self.codes is None:
+            return x
+        return TensorMask.wrap(x.as_subclass(torch.Tensor), codes=self.codes)
