@@ -71,8 +71,8 @@ def test_star_import_gives_what_a_vision_user_needs():
     assert ns["DataBlock"] is datablock.DataBlock and ns["Normalize"] is datablock.Normalize
     assert ns["aug_transforms"] is gpu_augment.aug_transforms and ns["Adam"] is pluggable_optim.Adam
     assert ns["image_extensions"] is apps_vision.image_extensions
-    if hasattr(apps_vision, "Resize"):  # the item-level Resize, as in fastai's item_tfms=Resize(224)
-        assert ns["Resize"] is apps_vision.Resize
+    assert ns["Resize"] is apps_vision.Resize  # the item-level Resize, as in fastai's item_tfms=Resize(224)
+    assert ns["vision_learner"] is apps_vision.vision_learner and ns["unet_learner"] is apps_vision.unet_learner
 
 
 @pytest.fixture

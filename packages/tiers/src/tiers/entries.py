@@ -32,6 +32,8 @@ PREFERRED: dict[str, str] = {
     # datablock's is the tuple of loss-kind names a block may declare; trainloop_callbacks' maps those same
     # names to the loss classes, so it answers both `kind in LOSS_KINDS` and `LOSS_KINDS[kind]`.
     "LOSS_KINDS": "trainloop_callbacks",
+    # the same function written twice ($TIERS_HOME, else ~/.tiers); datablock's is the home of data access
+    "tiers_home": "datablock",
 }
 """Names two packages export as different objects -> the package whose object every entry module binds."""
 
