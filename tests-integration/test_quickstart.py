@@ -13,6 +13,8 @@ import torch
 
 # application -> (the confusion picture or its equivalent, the headline metric)
 APPS = {
+    "vision": ("confusion_matrix.png", "accuracy"),
+    "segment": ("worst_masks.png", "foreground_dice"),
     "text": ("confusion_matrix.png", "accuracy"),
     "tabular": ("confusion_matrix.png", "accuracy"),
     "collab": ("item_biases.png", "valid_mse"),
