@@ -88,3 +88,23 @@ def test_a_file_without_a_learner_class_has_no_application(tmp_path):
     torch.save({"format": "tiers-export", "version": 1, "model": {"type": "torch.nn:Linear"}}, file)
     with pytest.raises(PredictError, match="records no learner class"):
         load_for_predict(file)
+
+
+def test_quickstart_writes_under_one_absolute_folder(tmp_path, monkeypatch, capsys):
+    """A relative --out becomes absolute before the recipe runs (a learner resolves relative names against its
+    own path, which would nest the folder twice), and metrics.json lands there."""
+    from tiers.quickstart.common import Quickstart, QuickstartResult, summary
+
+    seen = {}
+
+    def recipe(out, epochs, device):
+        seen["out"], seen["epochs"] = out, epochs
+        return QuickstartResult("demo", "accuracy", 0.97, 0.95, [{"epoch": 0, "accuracy": 0.97}], model=out / "m.pth")
+
+    monkeypatch.chdir(tmp_path)
+    result = Quickstart("demo", "a test", 3, recipe).run(tmp_path.__class__("rel/demo"), cpu=True)
+    assert seen == {"out": tmp_path / "rel" / "demo", "epochs": 3}
+    assert (tmp_path / "rel" / "demo" / "metrics.json").is_file() and result.reached
+    text = summary(result)
+    assert text.splitlines()[0].startswith("accuracy: 97.00% (goal >= 95.00%: reached) after 1 epoch(s)")
+    assert text.splitlines()[-1] == f"try: tiers predict {tmp_path / 'rel' / 'demo' / 'm.pth'}"

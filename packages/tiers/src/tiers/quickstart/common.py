@@ -166,6 +166,7 @@ class Quickstart:
         n_epoch = self.default_epochs if epochs is None else epochs
         if n_epoch < 1:
             raise ValueError(f"--epochs must be at least 1, got {n_epoch}")
+        out = out.resolve()  # learners resolve relative names against their own path: one absolute folder for all
         out.mkdir(parents=True, exist_ok=True)
         device = pick_device(cpu)
         print(f"tiers quickstart {self.app}: {self.what}; {n_epoch} epoch(s) on {device}; writing to {out}")
