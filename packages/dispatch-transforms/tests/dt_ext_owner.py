@@ -13,5 +13,5 @@ class ToKelvin(Transform):
     def encodes(self, x: Celsius):
         return float(x) + 273.15
 
-    def decodes(self, x: float) -> None:
+    def decodes(self, x: float) -> float:
         return x - 273.15

@@ -25,26 +25,26 @@ class Cat(Animal):
 
 
 class Describe(Transform):
-    """Each version returns a label naming the version that ran (-> None: no retention)."""
+    """Each version returns a label naming the version that ran."""
 
     @overload
-    def encodes(self, x: Animal) -> None:
+    def encodes(self, x: Animal) -> str:
         return "animal"
 
     @overload
-    def encodes(self, x: Dog) -> None:
+    def encodes(self, x: Dog) -> str:
         return "dog"
 
     @overload
-    def encodes(self, x: int | float) -> None:
+    def encodes(self, x: int | float) -> str:
         return "number"
 
     @overload
-    def encodes(self, x: (str, bytes)) -> None:  # a tuple of types means "any of them", as in fastai
+    def encodes(self, x: (str, bytes)) -> str:  # a tuple of types means "any of them", as in fastai
         return "text"
 
     @dispatch
-    def encodes(self, x: Animal | int | float | str | bytes) -> None: ...
+    def encodes(self, x: Animal | int | float | str | bytes) -> str: ...
 
 
 def test_most_specific_subclass_wins():
@@ -84,7 +84,7 @@ def test_plain_typed_methods_without_plum():
 
 def test_unannotated_method_handles_every_type():
     class Wrap(Transform):
-        def encodes(self, x) -> None:
+        def encodes(self, x) -> list:
             return [x]
 
     assert Wrap()(1) == [1] and Wrap()("a") == ["a"]
@@ -92,7 +92,7 @@ def test_unannotated_method_handles_every_type():
 
 def test_any_annotation_means_every_type():
     class Wrap(Transform):
-        def encodes(self, x: Any) -> None:
+        def encodes(self, x: Any) -> list:
             return [x]
 
     assert Wrap()(None) == [None]
@@ -100,18 +100,18 @@ def test_any_annotation_means_every_type():
 
 def test_subclass_methods_take_precedence_then_inherit():
     class Base(Transform):
-        def encodes(self, x: int) -> None:
+        def encodes(self, x: int) -> str:
             return "base-int"
 
-        def decodes(self, x: int) -> None:
+        def decodes(self, x: int) -> str:
             return "base-dec"
 
     class Child(Base):
-        def encodes(self, x: str) -> None:
+        def encodes(self, x: str) -> str:
             return "child-str"
 
     class Override(Base):
-        def encodes(self, x: object) -> None:
+        def encodes(self, x: object) -> str:
             return "override-any"
 
     assert Child()(1) == "base-int" and Child()("s") == "child-str"
@@ -123,15 +123,15 @@ def test_subclass_methods_take_precedence_then_inherit():
 def test_ambiguous_union_overlap_names_the_candidates():
     class Amb(Transform):
         @overload
-        def encodes(self, x: int | str) -> None:
+        def encodes(self, x: int | str) -> int:
             return 1
 
         @overload
-        def encodes(self, x: int | float) -> None:
+        def encodes(self, x: int | float) -> int:
             return 2
 
         @dispatch
-        def encodes(self, x: int | str | float) -> None: ...
+        def encodes(self, x: int | str | float) -> int: ...
 
     assert Amb()("s") == 1 and Amb()(1.5) == 2
     with pytest.raises(AmbiguousDispatchError, match=r"int \| str.*int \| float|int \| float.*int \| str"):
@@ -144,7 +144,7 @@ def test_forward_reference_annotations_resolve_lazily():
 
 
 class LateTransform(Transform):
-    def encodes(self, x: "Later") -> None:
+    def encodes(self, x: "Later") -> str:
         return "later"
 
 
@@ -154,7 +154,7 @@ class Later:
 
 def test_bad_annotation_is_reported_with_the_method():
     class Bad(Transform):
-        def encodes(self, x: "list[int]") -> None:
+        def encodes(self, x: "list[int]") -> list[int]:
             return x
 
     with pytest.raises(TypeError, match=r"Bad\.encodes.*class, a union or a tuple of classes"):
@@ -189,16 +189,16 @@ def test_table_repr_lists_types():
 class DescribeRepeated(Transform):
     """`Describe` written the fastai way: one plain `def encodes` per type."""
 
-    def encodes(self, x: Animal) -> None:
+    def encodes(self, x: Animal) -> str:
         return "animal"
 
-    def encodes(self, x: Dog) -> None:  # noqa: F811
+    def encodes(self, x: Dog) -> str:  # noqa: F811
         return "dog"
 
-    def encodes(self, x: int | float) -> None:  # noqa: F811
+    def encodes(self, x: int | float) -> str:  # noqa: F811
         return "number"
 
-    def encodes(self, x: (str, bytes)) -> None:  # noqa: F811
+    def encodes(self, x: (str, bytes)) -> str:  # noqa: F811
         return "text"
 
 
@@ -244,24 +244,24 @@ def test_repeated_definitions_fastai_talk_example():
 
 def test_repeated_definitions_with_inheritance():
     class Base(Transform):
-        def encodes(self, x: int) -> None:
+        def encodes(self, x: int) -> str:
             return "base-int"
 
-        def encodes(self, x: str) -> None:  # noqa: F811
+        def encodes(self, x: str) -> str:  # noqa: F811
             return "base-str"
 
     class Child(Base):
-        def encodes(self, x: bool) -> None:
+        def encodes(self, x: bool) -> str:
             return "child-bool"
 
-        def encodes(self, x: float) -> None:  # noqa: F811
+        def encodes(self, x: float) -> str:  # noqa: F811
             return "child-float"
 
     class Override(Base):
-        def encodes(self, x: object) -> None:
+        def encodes(self, x: object) -> str:
             return "override-object"
 
-        def encodes(self, x: bytes) -> None:  # noqa: F811
+        def encodes(self, x: bytes) -> str:  # noqa: F811
             return "override-bytes"
 
     c = Child()
@@ -274,10 +274,10 @@ def test_repeated_definitions_with_inheritance():
 
 def test_repeated_definitions_ambiguity_and_redefinition():
     class Amb(Transform):
-        def encodes(self, x: int | str) -> None:
+        def encodes(self, x: int | str) -> int:
             return 1
 
-        def encodes(self, x: int | float) -> None:  # noqa: F811
+        def encodes(self, x: int | float) -> int:  # noqa: F811
             return 2
 
     assert Amb()("s") == 1 and Amb()(1.5) == 2
@@ -285,10 +285,10 @@ def test_repeated_definitions_ambiguity_and_redefinition():
         Amb()(3)
 
     class Again(Transform):
-        def encodes(self, x: int) -> None:
+        def encodes(self, x: int) -> str:
             return "first"
 
-        def encodes(self, x: int) -> None:  # noqa: F811
+        def encodes(self, x: int) -> str:  # noqa: F811
             return "second"  # an equal annotation replaces the earlier version, as with `.dispatch`
 
     assert Again()(1) == "second"
@@ -296,22 +296,22 @@ def test_repeated_definitions_ambiguity_and_redefinition():
 
 def test_repeated_definitions_mix_with_overloads_and_extension():
     class Mixed(Transform):
-        def encodes(self, x: str) -> None:
+        def encodes(self, x: str) -> str:
             return "plain"
 
         @overload
-        def encodes(self, x: int) -> None:  # noqa: F811
+        def encodes(self, x: int) -> str:  # noqa: F811
             return "overload-int"
 
         @overload
-        def encodes(self, x: float) -> None:
+        def encodes(self, x: float) -> str:
             return "overload-float"
 
         @dispatch
-        def encodes(self, x: int | float) -> None: ...
+        def encodes(self, x: int | float) -> str: ...
 
     @Mixed.encodes.dispatch
-    def _(self, x: bytes) -> None:
+    def _(self, x: bytes) -> str:
         return "extension"
 
     m = Mixed()
@@ -320,7 +320,7 @@ def test_repeated_definitions_mix_with_overloads_and_extension():
 
 def test_a_body_ending_with_none_has_no_versions():
     class Off(Transform):
-        def encodes(self, x: int) -> None:
+        def encodes(self, x: int) -> str:
             return "on"
 
         encodes = None  # noqa: F811

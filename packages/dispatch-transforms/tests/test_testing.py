@@ -36,7 +36,7 @@ def test_decode_losing_the_type_is_reported():
         def encodes(self, x: str):
             return len(x)
 
-        def decodes(self, x: int) -> None:
+        def decodes(self, x: int) -> str:
             return "a" * x
 
     with pytest.raises(AssertionError, match=r"has type str, expected Tag"):

@@ -1,6 +1,7 @@
 """Transform behaviour: pass-through, tuples, retention, split_idx, setup, decode, naming, variants."""
 
 import pickle
+import warnings
 from collections import namedtuple
 from types import SimpleNamespace
 from typing import overload
@@ -85,7 +86,7 @@ def test_nested_tuples_and_namedtuples_keep_their_shape():
 
 def test_a_list_is_one_item():
     class Count(Transform):
-        def encodes(self, x: list) -> None:
+        def encodes(self, x: list) -> int:
             return len(x)
 
     assert Count()(["a", "b", "c"]) == 3
@@ -130,12 +131,84 @@ def test_results_of_unrelated_or_sub_types_are_kept():
     assert type(ToLabel()("abc")) is Label
 
 
-def test_none_return_annotation_disables_retention():
+def test_retain_false_returns_results_as_they_are():
+    class Plain(Transform):
+        retain = False
+
+        def encodes(self, x: str):  # unannotated: retention would cast the str back to a Label
+            return str(x)
+
+        def decodes(self, x: float) -> Metered:  # with retention off, an annotation casts nothing either
+            return float(x) + 1
+
+    class Retained(Plain):
+        retain = True  # a subclass switches it back on
+
+    class Inherited(Plain):
+        pass
+
+    assert type(Plain()(Label("a"))) is str and type(Plain().encodes(Label("a"))) is str
+    assert type(Plain()((Label("a"), Label("b")))[1]) is str  # the tuple path too
+    assert type(Plain().decode(Metered(1.0, unit="km"))) is float
+    assert type(Retained()(Label("a"))) is Label and type(Retained().decode(Metered(1.0, unit="km"))) is Metered
+    assert type(Inherited()(Label("a"))) is str
+    assert Plain.retain is False and Plain().retain is False and Transform.retain is True
+
+
+def _plain(x: str):  # module level: picklable
+    return str(x)
+
+
+def test_retain_false_for_function_transforms():
+    plain = _plain
+    off, on = Transform(enc=plain, retain=False), Transform(enc=plain)
+    assert type(off(Label("a"))) is str and off.retain is False
+    assert type(on(Label("a"))) is Label and on.retain is True
+    assert type(pickle.loads(pickle.dumps(off))(Label("a"))) is str
+
+
+def test_retain_switched_on_an_existing_class_resets_resolutions():
+    class Later(Transform):
+        def encodes(self, x: str):
+            return str(x)
+
+    assert type(Later()(Label("a"))) is Label
+    Later.retain = False
+    assert type(Later()(Label("a"))) is str
+
+
+def test_retain_misuse_is_refused():
+    class Plain(Transform):
+        retain = False
+
+    with pytest.raises(AttributeError, match=r"Plain\.retain is a class attribute"):
+        Plain().retain = True
+    with pytest.raises(TypeError, match=r"Bad: retain must be True or False, got 'no'"):
+
+        class Bad(Transform):
+            retain = "no"
+
+    with pytest.raises(TypeError, match=r"retain= applies to the functions of Transform\(enc=..., dec=...\)"):
+        Transform(retain=False)
+
+
+def test_none_return_annotation_is_a_deprecated_alias_of_retain_false():
     class Plain(Transform):
         def encodes(self, x: str) -> None:
             return str(x)
 
-    assert type(Plain()(Label("a"))) is str
+    class Inplace(InplaceTransform):  # an honest `-> None` (nothing returned) does not warn
+        def encodes(self, x: list) -> None:
+            x.append(1)
+
+    with pytest.warns(DeprecationWarning, match=r"Plain\.encodes is annotated `-> None` but returns a value") as rec:
+        out = Plain()(Label("a"))
+    assert type(out) is str  # still switches retention off
+    assert rec[0].filename == __file__  # points at the definition
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert type(Plain()((Label("b"), Label("c")))[0]) is str  # once per function: no second warning
+        assert Inplace()([0]) == [0, 1]
 
 
 def test_explicit_return_annotation_names_the_target_type():

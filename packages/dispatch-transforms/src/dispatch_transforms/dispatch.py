@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -23,10 +24,49 @@ __all__ = ["TypeDispatch", "AmbiguousDispatchError"]
 
 # How a result is re-typed after a call; see `dispatch_transforms.retention`.
 RETAIN = "retain"  # no return annotation: cast back to the input's type when the result is a supertype of it
-KEEP = "keep"  # `-> None`: return the result as it is
+KEEP = "keep"  # the class says `retain = False`: return the result as it is
+
+
+class NoneAlias:
+    """The rule of an implementation annotated `-> None`: KEEP, the deprecated spelling (warns once if it returns)."""
+
+    __slots__ = ("func", "where")
+
+    def __init__(self, func: Callable[..., Any], where: str) -> None:
+        self.func = func
+        self.where = where
+
+    def warn_once(self) -> None:
+        """A DeprecationWarning naming the function, the first time it returns a value (once per function)."""
+        if self.func in _WARNED:
+            return
+        _WARNED.add(self.func)
+        name = getattr(self.func, "__qualname__", None) or self.where
+        code = getattr(self.func, "__code__", None)
+        message = (
+            f"{name} is annotated `-> None` but returns a value. `-> None` as the switch that "
+            "turns return-type retention off is deprecated and stops working in the next release: annotate "
+            "what it returns and set `retain = False` on the class (or pass `retain=False` to `Transform(enc=...)`)"
+        )
+        if code is None:
+            warnings.warn(message, DeprecationWarning, stacklevel=4)
+        else:  # point at the function's definition, not at the call deep inside a pipeline
+            module = getattr(self.func, "__module__", None) or "dispatch_transforms"
+            warnings.warn_explicit(message, DeprecationWarning, code.co_filename, code.co_firstlineno, module)
+
+
+# Functions whose `-> None` deprecation was already reported.
+_WARNED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 # Every live table, so one registration can invalidate the caches of subclasses' tables.
 _TABLES: weakref.WeakSet[TypeDispatch] = weakref.WeakSet()
+
+
+def clear_caches() -> None:
+    """Forget every table's resolutions (after a registration or a change of a class's `retain`)."""
+    for table in list(_TABLES):
+        table.cache.clear()
+
 
 # A resolved implementation as stored in the cache: (function, takes_self, return rule).
 Resolved = tuple[Callable[..., Any], bool, Any]
@@ -63,13 +103,13 @@ def _normalise_hint(hint: Any, where: str) -> Any:
     raise TypeError(f"{where}: the input annotation must be a class, a union or a tuple of classes, got {hint!r}")
 
 
-def _return_rule(annotations: dict[str, Any]) -> Any:
-    """RETAIN (no annotation, `Any`, or a non-class hint), KEEP (`-> None`) or the annotated class."""
+def _return_rule(annotations: dict[str, Any], func: Callable[..., Any], where: str) -> Any:
+    """RETAIN (no annotation, `Any`, or a non-class hint), the annotated class, or (`-> None`) a `NoneAlias`."""
     if "return" not in annotations:
         return RETAIN
     ret = annotations["return"]
     if ret is None or ret is type(None):
-        return KEEP
+        return NoneAlias(func, where)
     if isinstance(ret, type) and ret is not object:
         return ret
     return RETAIN
@@ -94,7 +134,7 @@ def _parse(func: Callable[..., Any], takes_self: bool, where: str) -> _Impl:
     except TypeError:  # builtins, partials and other callables without __annotations__
         annotations = {}
     hint = _normalise_hint(annotations.get(name, inspect.Parameter.empty), where)
-    return _Impl(func, hint, _return_rule(annotations))
+    return _Impl(func, hint, _return_rule(annotations, func, where))
 
 
 def _expand(obj: Any) -> list[Callable[..., Any]]:
@@ -132,7 +172,8 @@ class TypeDispatch:
     calls the implementation matching `type(x)` (or returns `x` when none does).
     `SomeTransform.encodes.dispatch` registers another
     implementation for `SomeTransform` and its subclasses; that is the extension point for other
-    packages' types. `owner=None` makes a standalone table (used for `Transform(enc=f)`).
+    packages' types. `owner=None` makes a standalone table (used for `Transform(enc=f)`), whose
+    `retain` says whether results are re-typed; an owned table reads its owner's `retain` attribute.
     """
 
     def __init__(
@@ -142,10 +183,12 @@ class TypeDispatch:
         *,
         owner: type | None = None,
         takes_self: bool = True,
+        retain: bool = True,
     ) -> None:
         self.name = name
         self.owner = owner
         self.takes_self = takes_self
+        self.retain = retain
         self._sources: list[Any] = list(funcs)
         self._impls: list[_Impl] | None = None
         self.cache: dict[type, Resolved | None] = {}
@@ -162,8 +205,7 @@ class TypeDispatch:
         _expand(func)  # validate now: a bad registration fails where it is written
         self._sources.append(func)
         self._impls = None
-        for table in list(_TABLES):
-            table.cache.clear()
+        clear_caches()
         return func
 
     def _where(self) -> str:
@@ -219,10 +261,12 @@ class TypeDispatch:
         except KeyError:
             pass
         found: Resolved | None = None
+        retains = self.retain if self.owner is None else getattr(self.owner, "retain", True)
         for table in self._chain():
             impl = table._best_own(xtype)
             if impl is not None:
-                found = (impl.func, table.takes_self, impl.ret)
+                rule = impl.ret if retains or isinstance(impl.ret, NoneAlias) else KEEP
+                found = (impl.func, table.takes_self, rule)
                 break
         self.cache[xtype] = found
         return found
@@ -256,10 +300,23 @@ class TypeDispatch:
         return f"<{self._where()} handles: {types_}>"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "owner": self.owner, "takes_self": self.takes_self, "sources": self._sources}
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "takes_self": self.takes_self,
+            "retain": self.retain,
+            "sources": self._sources,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["name"], state["sources"], owner=state["owner"], takes_self=state["takes_self"])
+        TypeDispatch.__init__(
+            self,
+            state["name"],
+            state["sources"],
+            owner=state["owner"],
+            takes_self=state["takes_self"],
+            retain=state.get("retain", True),
+        )
 
 
 class DispatchMethod:

@@ -2,8 +2,9 @@
 
 `encodes(self, x: MyStr)` returning a plain `str` gives a `MyStr`; a typed tensor that comes back as a
 plain tensor is re-typed with its metadata through the classmethod protocol
-`type(like).wrap(result, like=like)`. An explicit return annotation names the target class instead,
-and `-> None` switches retention off.
+`type(like).wrap(result, like=like)`. An explicit return annotation names the target class instead.
+A Transform class with `retain = False` (or `Transform(enc=f, retain=False)`) returns results as they
+are; `-> None` is the deprecated spelling of that switch (it warns once per function that returns a value).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from dispatch_transforms.dispatch import KEEP, RETAIN
+from dispatch_transforms.dispatch import KEEP, RETAIN, NoneAlias
 
 __all__ = ["cast_like", "retain"]
 
@@ -36,12 +37,16 @@ def cast_like(result: Any, cls: type, like: Any) -> Any:
 
 
 def retain(result: Any, x: Any, rule: Any) -> Any:
-    """Apply a return rule (RETAIN, KEEP or a class) to the `result` of a call on `x`."""
+    """Apply a return rule (RETAIN, KEEP, a `NoneAlias` or a class) to the `result` of a call on `x`."""
     if rule is RETAIN:
         rtype = type(result)
         if rtype is type(x) or not isinstance(x, rtype):
             return result
         return cast_like(result, type(x), x)
+    if type(rule) is NoneAlias:
+        if result is not None:
+            rule.warn_once()
+        return result
     if rule is KEEP or isinstance(result, rule) or not issubclass(rule, type(result)):
         return result
     return cast_like(result, rule, x)

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from dispatch_transforms.dispatch import KEEP, RETAIN, DispatchMethod, TypeDispatch
+from dispatch_transforms.dispatch import KEEP, RETAIN, DispatchMethod, TypeDispatch, clear_caches
 from dispatch_transforms.errors import TransformError
 from dispatch_transforms.retention import retain
 
@@ -59,18 +59,59 @@ class _ClassBody(dict[str, Any]):
 _DEFINITIONS = "__transform_definitions__"
 
 
+class _Retain:
+    """The `retain` switch: a class attribute that instances read but cannot set.
+
+    It is read when a class's dispatch table resolves an input type (the result is cached per class),
+    so an instance-level value would be silently ignored: setting it on an instance raises instead.
+    `Transform(enc=f, retain=False)` keeps its own value (its tables are its own).
+    """
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __get__(self, instance: Any, owner: type | None = None) -> bool:
+        if instance is not None:
+            own = instance.__dict__.get("_retain")
+            if own is not None:
+                return bool(own)
+        return self.value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{type(instance).__name__}.retain is a class attribute: set `retain = {value!r}` in the class body "
+            "(or pass retain= to Transform(enc=...)), not on an instance"
+        )
+
+
+def _check_retain(value: Any, where: str) -> _Retain:
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: retain must be True or False, got {value!r}")
+    return _Retain(value)
+
+
 class _TransformMeta(type):
     """Collects repeated `encodes`/`decodes`/`setups` definitions of a class body through `__prepare__`."""
 
     @classmethod
-    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> _ClassBody:
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], /, **kwargs: Any) -> _ClassBody:
         return _ClassBody()
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
         body = dict(namespace)
         if isinstance(namespace, _ClassBody) and namespace.definitions:
             body[_DEFINITIONS] = {k: list(v) for k, v in namespace.definitions.items()}
+        if "retain" in body and not isinstance(body["retain"], _Retain):
+            body["retain"] = _check_retain(body["retain"], name)
         return super().__new__(mcs, name, bases, body, **kwargs)
+
+    def __setattr__(cls, key: str, value: Any) -> None:
+        if key == "retain":  # `Cls.retain = False` after the class exists: resolved rules change
+            value = _check_retain(value, cls.__name__)
+            super().__setattr__(key, value)
+            clear_caches()
+            return
+        super().__setattr__(key, value)
 
 
 class Transform(metaclass=_TransformMeta):
@@ -83,11 +124,16 @@ class Transform(metaclass=_TransformMeta):
 
     Build one from functions with `Transform(enc=f, dec=g)`, or decorate a typed function with
     `@Transform`.
+
+    `retain = False` in a class body switches return-type retention off for the class (and its
+    subclasses): results come back exactly as `encodes`/`decodes` return them, whatever they are
+    annotated with, so return annotations can say what is returned.
     """
 
     split_idx: int | None = None
     order: int = 0
     train_setup: bool | None = None
+    retain = _Retain(True)  # reads as a bool; `retain = False` in a subclass body switches retention off
     enc: Callable[..., Any] | None = None  # the functions given to `Transform(enc=..., dec=...)`, if any
     dec: Callable[..., Any] | None = None
 
@@ -109,19 +155,29 @@ class Transform(metaclass=_TransformMeta):
         dec: Callable[..., Any] | None = None,
         split_idx: int | None = None,
         order: int | None = None,
+        retain: bool | None = None,
     ) -> None:
         if split_idx is not None:
             _check_split_idx(split_idx, type(self).__name__)
             self.split_idx = split_idx
         if order is not None:
             self.order = order
+        if retain is not None:
+            if enc is None and dec is None:
+                raise TypeError(
+                    f"{type(self).__name__}: retain= applies to the functions of Transform(enc=..., dec=...); "
+                    "a subclass sets `retain = False` in its class body"
+                )
+            _check_retain(retain, type(self).__name__)
+            self.__dict__["_retain"] = retain  # read by `tfm.retain` (the class attribute cannot be set)
+        keep_types = type(self).retain if retain is None else retain
         self._name: str | None = None
         for name, func in (("encodes", enc), ("decodes", dec)):
             if func is None:
                 continue
             if not callable(func):
                 raise TypeError(f"Transform: {name[:3]} must be a function, got {func!r}")
-            setattr(self, f"_{name}_table", TypeDispatch(name, [func], takes_self=False))
+            setattr(self, f"_{name}_table", TypeDispatch(name, [func], takes_self=False, retain=keep_types))
             setattr(self, name[:3], func)
             if name == "encodes":
                 self._name = getattr(func, "__name__", None)
