@@ -47,11 +47,12 @@ class ReverseText(Transform):
     config_safe = True  # no arguments
 
     order = 6  # after Numericalize
+    retain = False  # flipping keeps the type and metadata
 
-    def encodes(self, x: TensorText) -> None:
+    def encodes(self, x: TensorText) -> torch.Tensor:
         return x.flip(0)
 
-    def decodes(self, x: TensorText) -> None:
+    def decodes(self, x: TensorText) -> torch.Tensor:
         return x.flip(0)
 
 

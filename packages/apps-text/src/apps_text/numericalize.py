@@ -39,6 +39,7 @@ class Numericalize(Transform):
     """
 
     config_safe = True  # rebuilt from plain data: the vocab is a list of strings
+    retain = False  # ids as a `TensorText`, decoded as a list of tokens: nothing to re-type
 
     order = 5
     train_setup = True  # the vocab comes from the training texts only
@@ -77,7 +78,7 @@ class Numericalize(Transform):
             count.update(_tokens(toks))
         self._set_vocab(make_vocab(count, self.min_freq, self.max_vocab, self.special_toks))
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorText:
         if isinstance(x, TensorText):
             return x
         if self.vocab is None:
@@ -86,7 +87,7 @@ class Numericalize(Transform):
         ids = torch.tensor([get(t, 0) for t in _tokens(x)], dtype=torch.long)
         return TensorText.wrap(ids, like=self._proto)
 
-    def decodes(self, x: TensorText) -> None:
+    def decodes(self, x: TensorText) -> TensorText | list[str]:
         if self.vocab is None:
             return x
         vocab = self.vocab

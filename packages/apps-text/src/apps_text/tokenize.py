@@ -295,6 +295,7 @@ class Tokenizer(Transform):
     config_safe = True  # rebuilt from plain data: its tokenizer, rules and settings are names and values
 
     order = 3  # before Numericalize
+    retain = False  # tokens as a plain list, texts as a `TitledStr`
     train_setup = False  # tokenize every item up front, validation included
 
     def __init__(
@@ -367,7 +368,7 @@ class Tokenizer(Transform):
             toks = tokenize_texts(texts, self.tok, self.rules, self.post_rules, n_workers, self.chunksize)
         self._memo.update(zip(todo, toks, strict=True))
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> list[str]:
         if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
             return list(x)  # already tokens
         kt = self._key_text(x)
@@ -380,7 +381,7 @@ class Tokenizer(Transform):
         toks = self._memo.get(key)
         return list(toks) if toks is not None else self._twr([text()])[0]
 
-    def decodes(self, x: object) -> None:
+    def decodes(self, x: object) -> object:
         if isinstance(x, (list, tuple)) and all(isinstance(w, str) for w in x):
             return TitledStr(self.sep.join(x))
         return x

@@ -25,13 +25,14 @@ class ImageCreate(Transform):
     """
 
     config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
+    retain = False  # the created image as it is
 
     def __init__(self, img_cls: type[PILBase] | str = PILImage) -> None:
         super().__init__()
         self.img_cls = img_cls if isinstance(img_cls, str) else _class_path(img_cls)
         self._cls = _load_class(self.img_cls)
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> PILBase:
         return self._cls.create(x)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -155,8 +155,9 @@ class ImageToTensor(Transform):
     config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 5
+    retain = False  # the tensor type is the result, no re-typing to PIL
 
-    def encodes(self, x: PILBase) -> None:  # -> None: the tensor type is the result, no re-typing to PIL
+    def encodes(self, x: PILBase) -> torch.Tensor:
         return x.to_tensor()
 
 
@@ -167,6 +168,7 @@ class AddMaskCodes(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
     order = 0
+    retain = False  # decodes builds the `TensorMask` it returns
     loss_kind: ClassVar[dict[str, Any]] = {"kind": "cross_entropy", "axis": 1}  # class scores on axis 1 of a mask
 
     def __init__(self, codes: Sequence[str] | None = None) -> None:
@@ -174,7 +176,7 @@ class AddMaskCodes(DisplayedTransform):
         self.codes = None if codes is None else [str(c) for c in codes]
         self.vocab = self.codes
 
-    def decodes(self, x: TensorMask) -> None:
+    def decodes(self, x: TensorMask) -> TensorMask:
         if self.codes is None:
             return x
         return TensorMask.wrap(x.as_subclass(torch.Tensor), codes=self.codes)

@@ -21,12 +21,14 @@ class ItemFunc(ItemTransform):
     """A plain function as a pipeline step that receives the whole item (a tuple too) and is not dispatched:
     getters and labellers take any item, whatever their annotations say."""
 
+    retain = False  # the function's result as it is
+
     def __init__(self, func: Any) -> None:
         super().__init__()
         self.func = func
         self.name = tfm_name(func)
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> Any:
         return self.func(x)
 
 

@@ -36,14 +36,15 @@ class Conversion:
 
     def __init__(self, name: str, funcs: list[Callable[[Any], Any]] | None = None) -> None:
         self.name = name
-        # a standalone table (no owner, functions without self): the same machinery as `Transform(enc=f)`
-        self.table = TypeDispatch(name, list(funcs or []), takes_self=False)
+        # a standalone table (no owner, functions without self): the same machinery as `Transform(enc=f)`;
+        # results come back as the implementation made them (`retain=False`), never re-typed like the input
+        self.table = TypeDispatch(name, list(funcs or []), takes_self=False, retain=False)
 
     def register(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Add `func` for the type its argument is annotated with (a class or a union); returns `func`.
 
-        The return annotation is the type `func` gives (`-> None` when it gives several); a later
-        registration for the same annotation replaces the earlier one.
+        The return annotation says what `func` gives (nothing is re-typed); a later registration for the
+        same annotation replaces the earlier one.
         """
         return self.table.dispatch(func)
 
@@ -65,7 +66,7 @@ class Conversion:
         return f"<Conversion {self.name}: {', '.join(self.table.handled_types()) or 'nothing'}>"
 
 
-def _pil_to_tensor(x: Image.Image) -> None:
+def _pil_to_tensor(x: Image.Image) -> TensorImage:
     """A PIL image → channels-first uint8: 'L' images as `TensorImageBW` (1, H, W), others as RGB `TensorImage`."""
     # `wrap` re-types without the constructor's checks: a few µs per item on the hot path
     if x.mode == "L":
@@ -75,7 +76,7 @@ def _pil_to_tensor(x: Image.Image) -> None:
     return TensorImage.wrap(torch.from_numpy(np.array(x)).permute(2, 0, 1))
 
 
-def _array_to_tensor(x: np.ndarray) -> None:
+def _array_to_tensor(x: np.ndarray) -> torch.Tensor:
     """An HWC (or HW) array → a channels-first `TensorImage`; other shapes → a plain tensor."""
     t = torch.from_numpy(np.ascontiguousarray(x))
     if t.ndim == 3 and t.shape[-1] in (1, 3, 4):

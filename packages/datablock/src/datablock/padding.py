@@ -40,6 +40,7 @@ class PadInput(DisplayedTransform):
     """
 
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
+    retain = False  # the padded batch as a plain list of samples
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class PadInput(DisplayedTransform):
             return list(rows)
         return [retype(r, x) for r, x in zip(rows, xs, strict=True)]
 
-    def encodes(self, samples: list) -> None:
+    def encodes(self, samples: list) -> list:
         if not samples:
             return samples
         fields = [self.pad_fields] if isinstance(self.pad_fields, int) else self.pad_fields

@@ -49,12 +49,13 @@ class IntToFloatTensor(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 10
+    retain = False  # results are already typed (tensor ops keep the type; `retype` re-types the float image)
 
     def __init__(self, div: float = 255.0, div_mask: float = 1.0) -> None:
         super().__init__()
         self.div, self.div_mask = div, div_mask
 
-    def encodes(self, x: TensorImage | TensorMask) -> None:
+    def encodes(self, x: TensorImage | TensorMask) -> torch.Tensor:
         if isinstance(x, TensorMask):
             return (x // self.div_mask).long() if self.div_mask != 1 else x.long()
         if x.is_floating_point():
@@ -62,7 +63,7 @@ class IntToFloatTensor(DisplayedTransform):
         # on the plain data: one new float tensor divided in place, re-typed once (no subclass dispatch per op)
         return retype(_plain(x).float().div_(self.div), x)
 
-    def decodes(self, x: TensorImage) -> None:
+    def decodes(self, x: TensorImage) -> torch.Tensor:
         if x.is_floating_point():
             return (x * self.div).round().clamp(0, 255).to(torch.uint8)
         return x
@@ -79,6 +80,7 @@ class Normalize(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 99
+    retain = False  # image arithmetic keeps the image type; nothing to re-type
 
     def __init__(self, mean: Stats | None = None, std: Stats | None = None, axis: int = 1) -> None:
         super().__init__()
@@ -141,11 +143,11 @@ class Normalize(DisplayedTransform):
             )
         return self._stats(x)
 
-    def encodes(self, x: TensorImage) -> None:
+    def encodes(self, x: TensorImage) -> torch.Tensor:
         mean, std = self._known_stats(x)
         return (x - mean) / std
 
-    def decodes(self, x: TensorImage) -> None:
+    def decodes(self, x: TensorImage) -> torch.Tensor:
         mean, std = self._known_stats(x)
         return x * std + mean
 
@@ -166,6 +168,7 @@ class Categorize(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    retain = False  # decodes turns a tensor into a `Category`; nothing is re-typed
     train_setup = True  # the vocab comes from the training split only
     loss_kind = "cross_entropy"  # what this target asks of the model (class axis -1; see losskind.py)
 
@@ -183,7 +186,7 @@ class Categorize(DisplayedTransform):
             raise RuntimeError("Categorize: no vocab yet; set it up on the training labels or pass vocab=")
         return self.vocab
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorCategory:
         if isinstance(x, TensorCategory):
             return x
         vocab = self._map()
@@ -195,7 +198,7 @@ class Categorize(DisplayedTransform):
             torch.scalar_tensor(vocab.index(_hashable(x), "Categorize"), dtype=torch.long), like=proto
         )
 
-    def decodes(self, x: torch.Tensor) -> None:
+    def decodes(self, x: torch.Tensor) -> Category | list[Category]:
         # any tensor of class indices: a `TensorCategory`, or a plain one (a model's argmax is plain)
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise TypeError(
@@ -221,6 +224,7 @@ class MultiCategorize(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    retain = False  # decodes turns a tensor into labels; nothing is re-typed
     train_setup = True
     loss_kind = "bce"
 
@@ -233,7 +237,7 @@ class MultiCategorize(DisplayedTransform):
         if self.vocab is None and items is not None:
             self.vocab = CategoryMap((o for labels in items for o in _labels(labels)), sort=True, add_na=self.add_na)
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorMultiCategory:
         if isinstance(x, TensorMultiCategory):
             return x
         if self.vocab is None:
@@ -243,7 +247,7 @@ class MultiCategorize(DisplayedTransform):
             out[self.vocab.index(o, "MultiCategorize")] = 1.0
         return TensorMultiCategory(out, vocab=self.vocab)
 
-    def decodes(self, x: torch.Tensor) -> None:
+    def decodes(self, x: torch.Tensor) -> MultiCategory | list[MultiCategory]:
         # a `TensorMultiCategory`, or a plain one-hot / probability tensor (model outputs are plain)
         return _multi_labels(x, self.vocab if self.vocab is not None else getattr(x, "vocab", None), "MultiCategorize")
 
@@ -262,12 +266,13 @@ class OneHotEncode(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 2
+    retain = False  # every result is built as a `TensorMultiCategory` already
 
     def __init__(self, c: int | None = None) -> None:
         super().__init__()
         self.c = c
 
-    def encodes(self, x: TensorMultiCategory | list | torch.Tensor) -> None:
+    def encodes(self, x: TensorMultiCategory | list | torch.Tensor) -> TensorMultiCategory:
         vocab = getattr(x, "vocab", None)
         c = self.c if self.c is not None else (len(vocab) if vocab is not None else None)
         if isinstance(x, TensorMultiCategory) and x.is_floating_point():
@@ -283,7 +288,7 @@ class OneHotEncode(DisplayedTransform):
         out[idxs] = 1.0
         return TensorMultiCategory(out, vocab=vocab)
 
-    def decodes(self, x: torch.Tensor) -> None:
+    def decodes(self, x: torch.Tensor) -> TensorMultiCategory:
         if isinstance(x, TensorMultiCategory):
             return x  # the one-hot vector is the displayable form (see MultiCategorize.decodes for labels)
         if self.c is not None and (x.ndim == 0 or x.shape[-1] != self.c):
@@ -299,19 +304,20 @@ class EncodedMultiCategorize(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    retain = False  # decodes turns a tensor into labels; nothing is re-typed
     loss_kind = "bce"
 
     def __init__(self, vocab: Iterable[Hashable]) -> None:
         super().__init__()
         self.vocab = _as_map(vocab, sort=False, add_na=False)
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorMultiCategory:
         t = torch.as_tensor(np.asarray(x, dtype=np.float32)).flatten()
         if t.numel() != len(self.vocab):
             raise ValueError(f"EncodedMultiCategorize: item has {t.numel()} values, expected {len(self.vocab)}")
         return TensorMultiCategory(t, vocab=self.vocab)
 
-    def decodes(self, x: torch.Tensor) -> None:
+    def decodes(self, x: torch.Tensor) -> MultiCategory | list[MultiCategory]:
         # a `TensorMultiCategory`, or a plain 0/1 or probability tensor (model outputs are plain)
         return _multi_labels(x, self.vocab, "EncodedMultiCategorize")
 
@@ -337,6 +343,7 @@ class RegressionSetup(DisplayedTransform):
     config_safe = True  # rebuilt from plain data by datablock.config (plain arguments only)
 
     order = 1
+    retain = False  # a float tensor of the target, as it comes
     train_setup = True
     loss_kind = "mse"
 
@@ -349,7 +356,7 @@ class RegressionSetup(DisplayedTransform):
             first = torch.as_tensor(np.asarray(items[0], dtype=np.float32))
             self.c = 1 if first.ndim == 0 else first.numel()
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> torch.Tensor:
         if isinstance(x, torch.Tensor):
             return x.float()
         try:
