@@ -39,6 +39,7 @@ from datablock.transforms import (
     RegressionSetup,
     ToTensor,
 )
+from datablock.utils import listify
 from datablock.vocab import Category, CategoryMap, MultiCategory
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "CollateError",
     "parallel_map",
     "parallel_gen",
+    "listify",
     # safe export of pipelines
     "config_safe",
     "SafeResolver",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datablock.utils import listify
 from dispatch_transforms import ItemTransform, Pipeline, Transform
 
 __all__ = ["as_pipeline", "decode_with", "tfm_name", "ItemFunc", "item_step"]
@@ -39,12 +40,24 @@ def item_step(f: Any) -> Any:
     return ItemFunc(f)
 
 
-def as_pipeline(tfms: Any, split_idx: int | None = None) -> Any:
-    """None stays None (nothing to run), a list becomes a `Pipeline`, a callable stays itself."""
+def as_pipeline(tfms: Any, split_idx: int | None = None, *, item_steps: bool = False) -> Any:
+    """`tfms` (None, one step, a list of them or a `Pipeline`) as what runs them, as split `split_idx`.
+
+    A loader's hooks (the default): None or `[]` → None (nothing to run); a single callable stays itself (it
+    receives the whole batch); a list → a `Pipeline` whose plain functions are dispatched `Transform(f)`s
+    (each element of a tuple in turn); a `Pipeline` is re-made only for another, given `split_idx`.
+
+    A dataset's pipeline (`item_steps=True`, `TfmdLists`): always a `Pipeline` running exactly as `split_idx`
+    (None included); plain functions are `ItemFunc` steps receiving the whole item, whatever their annotations.
+    """
+    if isinstance(tfms, Pipeline):
+        if tfms.split_idx == split_idx or (split_idx is None and not item_steps):
+            return tfms
+        return Pipeline(tfms.fs, split_idx=split_idx)
+    if item_steps:
+        return Pipeline([item_step(f) for f in listify(tfms)], split_idx=split_idx)
     if tfms is None:
         return None
-    if isinstance(tfms, Pipeline):
-        return tfms if tfms.split_idx == split_idx or split_idx is None else Pipeline(tfms.fs, split_idx=split_idx)
     if isinstance(tfms, (list, tuple)):
         return Pipeline(list(tfms), split_idx=split_idx) if tfms else None
     if not callable(tfms):

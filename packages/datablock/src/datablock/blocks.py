@@ -17,14 +17,9 @@ from datablock.transforms import (
     OneHotEncode,
     RegressionSetup,
 )
+from datablock.utils import listify
 
 __all__ = ["TransformBlock", "CategoryBlock", "MultiCategoryBlock", "RegressionBlock"]
-
-
-def _as_list(tfms: Any) -> list[Any]:
-    if tfms is None:
-        return []
-    return list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
 
 
 class TransformBlock:
@@ -53,9 +48,9 @@ class TransformBlock:
         c: int | None = None,
         cache_all: bool = False,
     ) -> None:
-        self.type_tfms = _as_list(type_tfms)
-        self.item_tfms = _as_list(item_tfms)
-        self.batch_tfms = _as_list(batch_tfms)
+        self.type_tfms = listify(type_tfms)
+        self.item_tfms = listify(item_tfms)
+        self.batch_tfms = listify(batch_tfms)
         self.dl_type = dl_type
         self.dls_kwargs = dict(dls_kwargs or {})
         if loss_kind is None:

@@ -12,6 +12,7 @@ from datablock.dataloaders import DataLoaders
 from datablock.loader import DataLoader
 from datablock.splitters import RandomSplitter
 from datablock.tfmdlists import Datasets
+from datablock.utils import listify
 
 __all__ = ["DataBlock"]
 
@@ -27,12 +28,6 @@ def _as_block(b: Any, position: int) -> TransformBlock:
     raise TypeError(
         f"DataBlock: block {position} is a {type(b).__name__}; expected a TransformBlock or a block function"
     )
-
-
-def _as_list(x: Any) -> list[Any]:
-    if x is None:
-        return []
-    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 class DataBlock:
@@ -66,8 +61,8 @@ class DataBlock:
             raise ValueError(f"DataBlock: n_inp={self.n_inp} must be between 1 and the {len(self.blocks)} blocks")
         self.getters = self._getters(getters, get_x, get_y)
         self.get_items, self.splitter = get_items, splitter if splitter is not None else RandomSplitter()
-        self.item_tfms = [t for b in self.blocks for t in b.item_tfms] + _as_list(item_tfms)
-        self.batch_tfms = [t for b in self.blocks for t in b.batch_tfms] + _as_list(batch_tfms)
+        self.item_tfms = [t for b in self.blocks for t in b.item_tfms] + listify(item_tfms)
+        self.batch_tfms = [t for b in self.blocks for t in b.batch_tfms] + listify(batch_tfms)
         self.dl_type = dl_type or next((b.dl_type for b in self.blocks if b.dl_type is not None), None)
         self.dls_kwargs: dict[str, Any] = {}
         for b in self.blocks:
@@ -80,8 +75,8 @@ class DataBlock:
             if len(getters) != n:
                 raise ValueError(f"DataBlock: {len(getters)} getters for {n} blocks; give one per block (None: item)")
             return getters
-        xs = _as_list(get_x) if isinstance(get_x, (list, tuple)) else [get_x] * n_inp
-        ys = _as_list(get_y) if isinstance(get_y, (list, tuple)) else [get_y] * (n - n_inp)
+        xs = listify(get_x) if isinstance(get_x, (list, tuple)) else [get_x] * n_inp
+        ys = listify(get_y) if isinstance(get_y, (list, tuple)) else [get_y] * (n - n_inp)
         if len(xs) != n_inp or len(ys) != n - n_inp:
             raise ValueError(
                 f"DataBlock: get_x gives {len(xs)} getters for {n_inp} inputs and get_y {len(ys)} for {n - n_inp} "

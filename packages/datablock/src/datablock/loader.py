@@ -34,6 +34,7 @@ from datablock._fetch import (
 from datablock._pipe import ItemFunc, as_pipeline, decode_with, tfm_name
 from datablock.collate import collate, decollate
 from datablock.show import decode_preds, grid, retype_targets, samples_table, show_samples, target_types
+from datablock.utils import listify
 from dispatch_transforms import Pipeline
 
 __all__ = ["DataLoader", "EVENTS"]
@@ -381,8 +382,7 @@ class DataLoader:
         else:  # nothing yet, or one callable that receives the whole batch/items (kept so)
             fs = [] if cur is None else [ItemFunc(cur)]
             split = split_idx if split_idx is not None else getattr(self.dataset, "split_idx", None)
-        new = tfms if isinstance(tfms, (list, tuple)) else [tfms]
-        pipe = Pipeline(fs + list(new), split_idx=split)
+        pipe = Pipeline(fs + listify(tfms), split_idx=split)
         setattr(self, event, pipe)
         self.init_kwargs[event] = pipe
         self._refresh()

@@ -7,21 +7,12 @@ from typing import Any
 
 from datablock._column import Column, Stored, deterministic
 from datablock._items import check_splits, item_at, select, short_repr
-from datablock._pipe import item_step
+from datablock._pipe import as_pipeline
 from datablock.dataloaders import DataLoaders
 from datablock.errors import ItemError, find_skip
 from dispatch_transforms import Pipeline
 
 __all__ = ["TfmdLists", "Datasets"]
-
-
-def _pipeline(tfms: Any, split_idx: int | None) -> Pipeline:
-    if isinstance(tfms, Pipeline):
-        return Pipeline(tfms.fs, split_idx=split_idx) if tfms.split_idx != split_idx else tfms
-    if tfms is None:
-        return Pipeline(None, split_idx=split_idx)
-    fs = list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
-    return Pipeline([item_step(f) for f in fs], split_idx=split_idx)
 
 
 class _RawItems(Sequence[Any]):
@@ -89,7 +80,7 @@ class TfmdLists:
         self.items = items
         self.splits = None if splits is None else check_splits(splits, len(items))
         self.split_idx = split_idx
-        self.tfms = _pipeline(tfms, split_idx)
+        self.tfms: Pipeline = as_pipeline(tfms, split_idx, item_steps=True)
         self.cache = cache
         self.column: Column | None = None  # every item's result, when cached (see `cache`)
         self.cache_all = cache_all
