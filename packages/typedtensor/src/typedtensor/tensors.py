@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -92,10 +92,30 @@ class TensorMask(TensorBase):
         return ctx
 
 
-class TensorPoint(TensorBase):
-    """Points as (..., 2) x/y in pixels (pixel centres at i + 0.5); `canvas_size` is (h, w) of their image."""
+class _CanvasCoords(TensorBase):
+    """What points and boxes share: a last dimension of `_width` pixel coordinates, and the `canvas_size`
+    (h, w) of their image, both checked the same way (constructors, `cast`, metadata updates)."""
 
     _meta = ("canvas_size",)
+    _width: ClassVar[int]  # the size of the last dimension
+    _coords: ClassVar[str]  # what it holds, for error messages
+    canvas_size: tuple[int, int] | None
+
+    @classmethod
+    def _check_shape(cls, t: torch.Tensor) -> None:
+        if t.ndim == 0 or t.shape[-1] != cls._width:
+            shape = tuple(t.shape)
+            raise ValueError(f"{cls.__name__}: expected shape (..., {cls._width}) of {cls._coords}, got {shape}")
+
+    @classmethod
+    def _check_meta_value(cls, name: str, value: Any) -> Any:
+        return _canvas_size(cls.__name__, value) if name == "canvas_size" else value
+
+
+class TensorPoint(_CanvasCoords):
+    """Points as (..., 2) x/y in pixels (pixel centres at i + 0.5); `canvas_size` is (h, w) of their image."""
+
+    _width, _coords = 2, "x, y coordinates"
 
     def show(self, ctx: Canvas | None = None, *, color: Color = (255, 0, 0), radius: int = 1, **kwargs: Any) -> Canvas:
         """Draw each point as a dot of `radius` pixels on `ctx`, or on a blank canvas of `canvas_size`."""
@@ -104,20 +124,11 @@ class TensorPoint(TensorBase):
         draw_points(ctx, self, color, radius)
         return ctx
 
-    @classmethod
-    def _check_shape(cls, t: torch.Tensor) -> None:
-        if t.ndim == 0 or t.shape[-1] != 2:
-            raise ValueError(f"{cls.__name__}: expected shape (..., 2) of x, y coordinates, got {tuple(t.shape)}")
 
-    @classmethod
-    def _check_meta_value(cls, name: str, value: Any) -> Any:
-        return _canvas_size(cls.__name__, value) if name == "canvas_size" else value
-
-
-class TensorBBox(TensorBase):
+class TensorBBox(_CanvasCoords):
     """Boxes as (..., 4) x1, y1, x2, y2 in pixels; `canvas_size` is (h, w) of their image."""
 
-    _meta = ("canvas_size",)
+    _width, _coords = 4, "x1, y1, x2, y2"
 
     def show(
         self,
@@ -133,15 +144,6 @@ class TensorBBox(TensorBase):
         ctx = _blank_for(self, ctx)
         draw_boxes(ctx, self, labels, color, width)
         return ctx
-
-    @classmethod
-    def _check_shape(cls, t: torch.Tensor) -> None:
-        if t.ndim == 0 or t.shape[-1] != 4:
-            raise ValueError(f"{cls.__name__}: expected shape (..., 4) of x1, y1, x2, y2, got {tuple(t.shape)}")
-
-    @classmethod
-    def _check_meta_value(cls, name: str, value: Any) -> Any:
-        return _canvas_size(cls.__name__, value) if name == "canvas_size" else value
 
 
 class TensorCategory(TensorBase):
