@@ -1,6 +1,8 @@
 """The registry, and each recipe as a composition of the public blocks (never torch.optim's algorithms)."""
 
 import functools
+import inspect
+import pickle
 
 import pytest
 import torch
@@ -84,3 +86,32 @@ def test_every_recipe_is_a_torch_optimizer_that_fits_a_regression(name):
 def test_sgd_without_momentum_is_plain_sgd():
     opt = po.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
     assert step_names(opt) == ["apply_wd", "sgd_step"] and "mom" not in opt.hyper_names
+
+
+# The Adam family's signatures as they were written out by hand (before they were derived from the steppers).
+_HEAD = "(params: 'Params', lr: 'float' = 0.001, "
+_TAIL = "decouple_wd: 'bool' = True, **kw: 'Any') -> 'Optimizer'"
+ADAM_FAMILY = {
+    "Adam": _HEAD + "mom: 'float' = 0.9, sqr_mom: 'float' = 0.99, eps: 'float' = 1e-05, wd: 'float' = 0.01, " + _TAIL,
+    "RAdam": _HEAD + "mom: 'float' = 0.9, sqr_mom: 'float' = 0.99, eps: 'float' = 1e-05, wd: 'float' = 0.0, " + _TAIL,
+    "QHAdam": _HEAD + "mom: 'float' = 0.999, sqr_mom: 'float' = 0.999, nu_1: 'float' = 0.7, nu_2: 'float' = 1.0, "
+    "eps: 'float' = 1e-08, wd: 'float' = 0.0, " + _TAIL,
+}
+
+
+@pytest.mark.parametrize("name", list(ADAM_FAMILY))
+def test_adam_family_signatures_are_derived_from_their_steppers_unchanged(name):
+    recipe = getattr(po, name)
+    signature = inspect.signature(recipe)
+    assert str(signature) == ADAM_FAMILY[name]
+    assert recipe.__name__ == name and recipe.__doc__ and pickle.loads(pickle.dumps(recipe)) is recipe
+    w = nn.Parameter(torch.zeros(2))
+    opt = recipe([w], 0.05, 0.8)  # positional hyper-parameters, in the signature's order
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.05 and group["mom"] == 0.8
+    defaults = {k: p.default for k, p in signature.parameters.items() if k not in ("params", "lr", "mom", "kw")}
+    assert {k: group[k] for k in defaults} == defaults
+    with pytest.raises(TypeError, match="multiple values for argument 'lr'"):
+        recipe([w], 0.05, lr=0.1)
+    with pytest.raises(ValueError, match=r"unknown hyper-parameter\(s\) \['bogus'\]"):
+        recipe([w], bogus=1)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from pluggable_optim.optimizer import Optimizer
+from pluggable_optim.optimizer import Optimizer, Step, step_hypers
 from pluggable_optim.stats import apply_wd, average_grad, average_sqr_grad, step_count
 from pluggable_optim.steppers import (
     adam_step,
@@ -67,68 +68,60 @@ def RMSProp(
     )
 
 
-def _adam_like(stepper: Callable[..., None]) -> list[Callable[..., None]]:
+def _adam_like(stepper: Step) -> list[Step]:
     return [apply_wd, partial(average_grad, dampening=True), average_sqr_grad, step_count, stepper]
 
 
-def Adam(
-    params: Params,
-    lr: float = 1e-3,
-    mom: float = 0.9,
-    sqr_mom: float = 0.99,
-    eps: float = 1e-5,
-    wd: float = 0.01,
-    decouple_wd: bool = True,
-    **kw: Any,
-) -> Optimizer:
-    """Adam; AdamW when `decouple_wd=True` (the default, as in fastai), Adam with L2 regularisation otherwise."""
-    return Optimizer(
-        params, _adam_like(adam_step), lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
+def _adam_recipe(name: str, stepper: Step, doc: str, **overrides: Any) -> Callable[..., Optimizer]:
+    """A recipe of the Adam family: `stepper` after the Adam statistics, with weight decay.
+
+    Its signature is derived, not restated: `params`, then the hyper-parameters `stepper` declares (in its
+    order, with its defaults), then `apply_wd`'s `wd` and `decouple_wd`, then `**kw`; `overrides` change a
+    default (Adam's `wd=0.01`). So the recipe cannot drift from the stepper it runs.
+    """
+    hypers = step_hypers(stepper)
+    hypers.update({k: v for k, v in step_hypers(apply_wd).items() if k not in hypers})
+    unknown = [k for k in overrides if k not in hypers]
+    if unknown:
+        raise TypeError(f"{name}: overrides {unknown} are not hyper-parameters of {stepper.__name__} or apply_wd")
+    hypers.update(overrides)
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [inspect.Parameter("params", positional, annotation="Params")]
+        + [inspect.Parameter(k, positional, default=v, annotation=type(v).__name__) for k, v in hypers.items()]
+        + [inspect.Parameter("kw", inspect.Parameter.VAR_KEYWORD, annotation="Any")],
+        return_annotation="Optimizer",
     )
 
+    def recipe(*args: Any, **kwargs: Any) -> Optimizer:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        params, kw = values.pop("params"), values.pop("kw")
+        return Optimizer(params, _adam_like(stepper), **values, **kw)
 
-def RAdam(
-    params: Params,
-    lr: float = 1e-3,
-    mom: float = 0.9,
-    sqr_mom: float = 0.99,
-    eps: float = 1e-5,
-    wd: float = 0.0,
-    decouple_wd: bool = True,
-    **kw: Any,
-) -> Optimizer:
-    """RAdam (rectified Adam): Adam whose adaptive term is switched on only once its variance is tractable."""
-    return Optimizer(
-        params, _adam_like(radam_step), lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
-    )
+    recipe.__name__ = recipe.__qualname__ = name
+    recipe.__doc__ = doc
+    recipe.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature, help() and IDEs
+    return recipe
 
 
-def QHAdam(
-    params: Params,
-    lr: float = 1e-3,
-    mom: float = 0.999,
-    sqr_mom: float = 0.999,
-    nu_1: float = 0.7,
-    nu_2: float = 1.0,
-    eps: float = 1e-8,
-    wd: float = 0.0,
-    decouple_wd: bool = True,
-    **kw: Any,
-) -> Optimizer:
-    """QHAdam (quasi-hyperbolic Adam): mixes the current gradient into Adam's moments by `nu_1` and `nu_2`."""
-    return Optimizer(
-        params,
-        _adam_like(qhadam_step),
-        lr=lr,
-        mom=mom,
-        sqr_mom=sqr_mom,
-        nu_1=nu_1,
-        nu_2=nu_2,
-        eps=eps,
-        wd=wd,
-        decouple_wd=decouple_wd,
-        **kw,
-    )
+Adam = _adam_recipe(
+    "Adam",
+    adam_step,
+    "Adam; AdamW when `decouple_wd=True` (the default, as in fastai), Adam with L2 regularisation otherwise.",
+    wd=0.01,
+)
+RAdam = _adam_recipe(
+    "RAdam",
+    radam_step,
+    "RAdam (rectified Adam): Adam whose adaptive term is switched on only once its variance is tractable.",
+)
+QHAdam = _adam_recipe(
+    "QHAdam",
+    qhadam_step,
+    "QHAdam (quasi-hyperbolic Adam): mixes the current gradient into Adam's moments by `nu_1` and `nu_2`.",
+)
 
 
 def Larc(

@@ -159,9 +159,9 @@ def qhadam_step(
     lr: float = 1e-3,
     mom: float = 0.999,
     sqr_mom: float = 0.999,
-    eps: float = 1e-8,
     nu_1: float = 0.7,
     nu_2: float = 1.0,
+    eps: float = 1e-8,
 ) -> None:
     """QHAdam (quasi-hyperbolic Adam): averages of the debiased moments with the current gradient.
 
