@@ -59,10 +59,12 @@ def test_point_stays_on_painted_dot_and_mask_on_image(seed):
     out_img, out_msk, out_pts = tfm((img, msk, pts))
     oh, ow = out_img.shape[-2:]
     assert out_pts.canvas_size == (oh, ow)
+    compared = 0
     for i in range(N):
         p = out_pts[i, 0].as_subclass(torch.Tensor)
         if not bool(inside_canvas(p, (oh - 4, ow - 4)) & (p > 4).all()):
             continue  # the dot left the canvas (or touches its edge): nothing to compare
+        compared += 1
         dot = out_img[i, 0].as_subclass(torch.Tensor)
         assert (centroid(dot) - p).abs().max() <= 1.0, f"seed {seed} item {i}: dot at {centroid(dot)}, point at {p}"
         labelled = out_msk[i].as_subclass(torch.Tensor) == 1
@@ -71,6 +73,7 @@ def test_point_stays_on_painted_dot_and_mask_on_image(seed):
         # the mask labels the pixels where the dot is: it covers the bright pixels and only dot pixels
         assert bool((dot[labelled] > 0.2).all())
         assert bool(labelled[dot > 0.8].all())
+    assert compared > 0, f"seed {seed}: every dot left the canvas, nothing was checked"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -87,16 +90,19 @@ def test_box_stays_around_painted_rectangle(seed):
     out_img, out_box = tfm((TensorImage(img), TensorBBox(boxes, canvas_size=(H, W))))
     oh, ow = out_img.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(oh) + 0.5, torch.arange(ow) + 0.5, indexing="ij")
+    compared = 0
     for i in range(N):
         x1, y1, x2, y2 = out_box[i, 0].tolist()
         bright = out_img[i, 0].as_subclass(torch.Tensor) > 0.5
         if not bright.any():
             assert x2 - x1 <= 2 or y2 - y1 <= 2 or (x1, y1, x2, y2) == (0, 0, 0, 0)
             continue
+        compared += 1
         # every bright pixel lies inside the box (1 px of slack for resampling)
         assert xs[bright].min() >= x1 - 1 and xs[bright].max() <= x2 + 1, f"seed {seed} item {i}"
         assert ys[bright].min() >= y1 - 1 and ys[bright].max() <= y2 + 1, f"seed {seed} item {i}"
         assert 0 <= x1 <= x2 <= ow and 0 <= y1 <= y2 <= oh
+    assert compared > 0, f"seed {seed}: every rectangle left the canvas, no box was checked"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -127,6 +133,7 @@ def test_inverse_draw_round_trips_points(seed):
     back = tfm(moved, params=params.inverse())
     assert back.canvas_size == (H, W)
     inside = inside_canvas(moved.as_subclass(torch.Tensor), params.out_size)
+    assert inside.any(), f"seed {seed}: no point stayed on the canvas, nothing was checked"
     diff = (back - pts).as_subclass(torch.Tensor).abs().amax(-1)
     assert bool((diff[inside] < 1e-2).all()), f"seed {seed}: max error {diff[inside].max()}"
 
@@ -147,5 +154,6 @@ def test_inverse_draw_round_trips_boxes_without_rotation_or_warp(seed):
     corners = torch.cat([boxes[..., :2], boxes[..., 2:]], 1)
     mapped = affine_points(corners, params)
     whole = inside_canvas(mapped, params.out_size).view(N, 2, 3).all(1)
+    assert whole.any(), f"seed {seed}: no box stayed whole on the canvas, nothing was checked"
     diff = (back - box).as_subclass(torch.Tensor).abs().amax(-1)
     assert bool((diff[whole] < 1e-2).all()), f"seed {seed}: max error {diff[whole].max()}"
