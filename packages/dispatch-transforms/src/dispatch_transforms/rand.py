@@ -40,7 +40,7 @@ SKIP = _Skip()
 
 def default_generator() -> random.Random:
     """The `random` module's shared generator (the one `random.seed` seeds)."""
-    return random.random.__self__  # type: ignore[attr-defined, no-any-return]
+    return random.random.__self__  # type: ignore[attr-defined]  # the bound method's instance (typeshed omits it)
 
 
 class RandTransform(DisplayedTransform):

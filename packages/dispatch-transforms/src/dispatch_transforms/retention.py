@@ -10,30 +10,30 @@ are; `-> None` is the deprecated spelling of that switch (it warns once per func
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from dispatch_transforms.dispatch import KEEP, RETAIN, NoneAlias
 
 __all__ = ["cast_like", "retain"]
 
-# Per class: does it provide the `wrap(result, like=...)` classmethod?
-_HAS_WRAP: dict[type, bool] = {}
+# Per class: its `wrap(result, like=...)` classmethod (bound to the class), or None when it has none.
+_WRAPS: dict[type, Callable[..., Any] | None] = {}
 
 
-def _has_wrap(cls: type) -> bool:
+def _wrap_of(cls: type) -> Callable[..., Any] | None:
     try:
-        return _HAS_WRAP[cls]
+        return _WRAPS[cls]
     except KeyError:
         found = isinstance(inspect.getattr_static(cls, "wrap", None), classmethod)
-        _HAS_WRAP[cls] = found
-        return found
+        _WRAPS[cls] = getattr(cls, "wrap", None) if found else None
+        return _WRAPS[cls]
 
 
 def cast_like(result: Any, cls: type, like: Any) -> Any:
     """`result` as a `cls`: `cls.wrap(result, like=like)` when `cls` has that classmethod, else `cls(result)`."""
-    if _has_wrap(cls):
-        return cls.wrap(result, like=like)
-    return cls(result)
+    wrap = _wrap_of(cls)
+    return cls(result) if wrap is None else wrap(result, like=like)
 
 
 def retain(result: Any, x: Any, rule: Any) -> Any:

@@ -61,19 +61,19 @@ def check_transform(
     if not isinstance(tfm, Transform):
         raise TypeError(f"check_transform: expected a Transform, got {tfm!r}")
     same = eq if eq is not None else _equal
-    rand = isinstance(tfm, RandTransform)
+    rand = tfm if isinstance(tfm, RandTransform) else None  # a RandTransform: replayed through its draws
     split = tfm.split_idx
     name = tfm.name
 
     def call(x: Any, params: Any = None) -> Any:
         x = copy.deepcopy(x)
-        if rand:
-            return tfm(x, split_idx=split, params=params)  # type: ignore[call-arg]
+        if rand is not None:
+            return rand(x, split_idx=split, params=params)
         return tfm(x, split_idx=split)
 
     # Encoding works and is repeatable (a random one through its recorded draw).
     out = call(sample)
-    params = tfm.last_params if rand else None  # type: ignore[attr-defined]
+    params = rand.last_params if rand is not None else None
     again = call(sample, params)
     assert same(out, again), f"{name}: encoding the same sample twice gave different results ({out!r} vs {again!r})"
 
@@ -89,7 +89,7 @@ def check_transform(
     if tfm._maps_tuples and not isinstance(sample, tuple):
         pair = call((sample, sample))
         assert isinstance(pair, tuple) and len(pair) == 2, f"{name}: a 2-tuple came back as {pair!r}"
-        single = call(sample, tfm.last_params) if rand else out  # type: ignore[attr-defined]
+        single = call(sample, rand.last_params) if rand is not None else out
         for i, element in enumerate(pair):
             assert same(element, single), (
                 f"{name}: element {i} of a tuple was encoded as {element!r}, but alone it gives {single!r}"

@@ -96,8 +96,8 @@ class Canvas:
             return pic.copy()
         font = ImageFont.load_default()
         left, top, right, bottom = ImageDraw.Draw(pic).multiline_textbbox((0, 0), self.title, font=font)
-        band = bottom - top + 6
-        out = Image.new("RGB", (max(pic.width, right - left + 6), pic.height + band), (255, 255, 255))
+        band = int(bottom - top) + 6
+        out = Image.new("RGB", (max(pic.width, int(right - left) + 6), pic.height + band), (255, 255, 255))
         ImageDraw.Draw(out).multiline_text((3, 3 - top), self.title, fill=(0, 0, 0), font=font)
         out.paste(pic, (0, band))
         return out

@@ -35,7 +35,7 @@ _Tensor = torch.Tensor
 _call_plain = torch._C._disabled_torch_function_impl  # runs func with subclass dispatch off; plain results
 _getrefcount = sys.getrefcount
 _is_compiling = torch.compiler.is_compiling
-_structseq_base = torch.return_types.max.__mro__[1]  # the C "structseq" base of torch.return_types.*
+_structseq_base: type[tuple[Any, ...]] = torch.return_types.max.__mro__[1]  # the C "structseq" base of torch.return_types.*
 
 # The inspectable exceptions to "first typed argument wins": {frozenset({A, B}): winner}, read-only;
 # change it with `register_mixed_rule`, which keeps the resolution cache right.
@@ -125,7 +125,7 @@ def _find_like(args: tuple[Any, ...], kwargs: dict[str, Any] | None, mixed: bool
     return typed[0]
 
 
-def _copy_meta(out: TensorBase, like: TensorBase) -> None:
+def _copy_meta(out: torch.Tensor, like: TensorBase) -> None:
     names = like._meta
     if names:
         src = like.__dict__
@@ -171,7 +171,8 @@ def _traced_torch_function(
                 setattr(out, n, value)
         return out
     if func in VALUES_INDICES_OPS and isinstance(ret, _structseq_base) and len(ret) == 2:
-        return type(ret)([_retype(ret[0], like), ret[1]])
+        pair: type[tuple[Any, ...]] = type(ret)  # a torch.return_types class, built from a list
+        return pair([_retype(ret[0], like), ret[1]])
     return _retype(ret, like)
 
 
@@ -373,9 +374,10 @@ class TensorBase(_Tensor):
         memo[id(self)] = new
         return new
 
-    def __repr__(self, *, tensor_contents: Any = None) -> str:
+    # torch's untyped `Tensor.__repr__(self, *, tensor_contents=None)` reads to mypy as a nameless keyword
+    def __repr__(self, **kwargs: Any) -> str:  # type: ignore[override]  # see the line above
         with DisableTorchFunctionSubclass():
-            text = _Tensor.__repr__(self, tensor_contents=tensor_contents)
+            text = _Tensor.__repr__(self, **kwargs)
         extra = ", ".join(f"{k}={v!r}" for k, v in self.meta.items())
         return f"{text[:-1]}, {extra})" if extra and text.endswith(")") else text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,12 @@ __all__ = ["PLAIN_RESULT_OPS", "PLAIN_GETTERS", "VALUES_INDICES_OPS"]
 
 _Tensor = torch.Tensor
 _TensorBaseC = torch._C.TensorBase
+
+
+def _getter(cls: type, name: str) -> Callable[..., Any]:
+    """The `__get__` of the descriptor `name` of `cls`: what `__torch_function__` receives for an attribute read."""
+    return inspect.getattr_static(cls, name).__get__
+
 
 # Ops whose results are indices or masks of positions, not data: they return plain tensors.
 PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
@@ -28,7 +35,7 @@ PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
         _Tensor.__reduce_ex__,
         # a typed tensor made by `as_subclass` is an alias of a plain tensor; that base stays plain,
         # otherwise each read of `_base` would make another alias (torch.compile loops on it).
-        _Tensor._base.__get__,
+        _getter(_TensorBaseC, "_base"),
     }
 )
 # Attribute reads that never return a tensor: the shortest path through __torch_function__. (Overriding
@@ -36,12 +43,12 @@ PLAIN_RESULT_OPS: frozenset[Callable[..., Any]] = frozenset(
 # such properties in torch 2.14: it recurses or graph-breaks.)
 PLAIN_GETTERS: frozenset[Callable[..., Any]] = frozenset(
     {
-        _TensorBaseC.shape.__get__,
-        _TensorBaseC.dtype.__get__,
-        _TensorBaseC.device.__get__,
-        _TensorBaseC.ndim.__get__,
-        _TensorBaseC.requires_grad.__get__,
-        _TensorBaseC.is_cuda.__get__,
+        _getter(_TensorBaseC, "shape"),
+        _getter(_TensorBaseC, "dtype"),
+        _getter(_TensorBaseC, "device"),
+        _getter(_TensorBaseC, "ndim"),
+        _getter(_TensorBaseC, "requires_grad"),
+        _getter(_TensorBaseC, "is_cuda"),
         _Tensor.size,
         _Tensor.dim,
         _Tensor.numel,

@@ -9,6 +9,7 @@ or use `with torch.serialization.safe_globals(typedtensor.safe_globals()): torch
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import IO, Any
 
 import torch
@@ -18,9 +19,9 @@ from typedtensor.core import TensorBase
 __all__ = ["safe_globals", "load"]
 
 
-def safe_globals() -> list[type]:
+def safe_globals() -> list[Callable[..., Any] | tuple[Callable[..., Any], str]]:
     """`TensorBase` and every subclass defined so far (yours included), for `torch.serialization.safe_globals`."""
-    found: list[type] = []
+    found: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = []
     todo: list[type] = [TensorBase]
     while todo:
         cls = todo.pop()

@@ -150,6 +150,7 @@ class TensorCategory(TensorBase):
     """A class index (or a batch of them); `vocab` maps an index to its name."""
 
     _meta = ("vocab",)
+    vocab: Sequence[Any] | None
 
     def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:
         """Set the canvas title to the class name (or index when there is no vocab)."""
@@ -163,6 +164,7 @@ class TensorMultiCategory(TensorBase):
     """Multi-label targets: a one-hot (..., n_classes) vector; `vocab` names the classes."""
 
     _meta = ("vocab",)
+    vocab: Sequence[Any] | None
 
     def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:
         """Set the canvas title to the names of the classes that are on (value > 0.5), joined by ';'."""
@@ -177,6 +179,7 @@ class TensorText(TensorBase):
     """Token ids of a text (or a batch of them); `vocab` maps an id to its token."""
 
     _meta = ("vocab",)
+    vocab: Sequence[Any] | None
 
     def show(self, ctx: Canvas | None = None, *, max_len: int = 60, **kwargs: Any) -> Canvas:
         """Set the canvas title to the tokens (ids when there is no vocab), cut after `max_len` of them."""
