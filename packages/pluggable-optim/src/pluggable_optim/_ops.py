@@ -8,13 +8,14 @@ moving `lr` every batch) does not recompile; these helpers then multiply explici
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeGuard
 
 import torch
 from torch import Tensor
 
 __all__ = [
     "Scalar",
+    "Tensors",
     "add_",
     "add_scaled_",
     "added_scaled",
@@ -30,34 +31,41 @@ __all__ = [
 ]
 
 Scalar: TypeAlias = float | Tensor | list[float] | list[Tensor]
+# What the foreach ops take and give (eagerly they return lists; torch's stubs say tuples).
+Tensors: TypeAlias = list[Tensor] | tuple[Tensor, ...]
 
 
-def _is_plain(s: Any) -> bool:
+def _is_plain(s: Any) -> TypeGuard[float]:
+    """A Python number (the eager case), as opposed to a 0-dim tensor or a list of values."""
     return isinstance(s, int | float)
 
 
-def _each(s: Any, xs: list[Tensor]) -> Any:
+def _all_plain(s: list[Any]) -> TypeGuard[list[float]]:
+    return all(_is_plain(v) for v in s)
+
+
+def _each(s: Any, xs: Tensors) -> Any:
     """A 0-dim tensor scalar as one per tensor: foreach ops given a tensor scalar read its value (`.item()`),
     which the compiler cannot trace; a list of 0-dim tensors broadcasts instead."""
     return [s] * len(xs) if isinstance(s, Tensor) else s
 
 
-def mul_(xs: list[Tensor], s: Scalar) -> None:
+def mul_(xs: Tensors, s: Scalar) -> None:
     """`x *= s` for each tensor."""
     torch._foreach_mul_(xs, _each(s, xs))
 
 
-def mul(xs: list[Tensor], s: Scalar) -> list[Tensor]:
+def mul(xs: Tensors, s: Scalar) -> Tensors:
     """New tensors `x * s`."""
     return torch._foreach_mul(xs, _each(s, xs))
 
 
-def div_(xs: list[Tensor], s: Scalar) -> None:
+def div_(xs: Tensors, s: Scalar) -> None:
     """`x /= s` for each tensor."""
     torch._foreach_div_(xs, _each(s, xs))
 
 
-def add_(xs: list[Tensor], s: Scalar) -> None:
+def add_(xs: Tensors, s: Scalar) -> None:
     """`x += s` for each tensor."""
     torch._foreach_add_(xs, _each(s, xs))
 
@@ -80,7 +88,7 @@ def per_count(counts: list[Any], fn: Callable[[Any], Any]) -> Any:
     return [fn(c) for c in counts]
 
 
-def add_scaled_(xs: list[Tensor], ys: list[Tensor], s: Scalar) -> None:
+def add_scaled_(xs: Tensors, ys: Tensors, s: Scalar) -> None:
     """`x += s * y` for each pair."""
     if _is_plain(s):
         torch._foreach_add_(xs, ys, alpha=s)
@@ -88,17 +96,17 @@ def add_scaled_(xs: list[Tensor], ys: list[Tensor], s: Scalar) -> None:
         torch._foreach_add_(xs, mul(ys, s))
 
 
-def addcdiv_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: Scalar) -> None:
+def addcdiv_(xs: Tensors, a: Tensors, b: Tensors, s: Scalar) -> None:
     """`x += s * a / b` for each triple."""
     if _is_plain(s):
         torch._foreach_addcdiv_(xs, a, b, value=s)
-    elif isinstance(s, list) and all(_is_plain(v) for v in s):
+    elif isinstance(s, list) and _all_plain(s):
         torch._foreach_addcdiv_(xs, a, b, s)
     else:
         torch._foreach_add_(xs, mul(torch._foreach_div(a, b), s))
 
 
-def lerp_(xs: list[Tensor], ys: list[Tensor], w: float | Tensor) -> None:
+def lerp_(xs: Tensors, ys: Tensors, w: float | Tensor) -> None:
     """`x += w * (y - x)` for each pair."""
     if _is_plain(w):
         torch._foreach_lerp_(xs, ys, w)
@@ -106,14 +114,14 @@ def lerp_(xs: list[Tensor], ys: list[Tensor], w: float | Tensor) -> None:
         torch._foreach_add_(xs, mul(torch._foreach_sub(ys, xs), w))
 
 
-def added_scaled(xs: list[Tensor], ys: list[Tensor], s: float | Tensor) -> list[Tensor]:
+def added_scaled(xs: Tensors, ys: Tensors, s: float | Tensor) -> Tensors:
     """New tensors `x + s * y` (the inputs are left alone)."""
     if _is_plain(s):
         return torch._foreach_add(xs, ys, alpha=s)
     return torch._foreach_add(xs, mul(ys, s))
 
 
-def addcmul_(xs: list[Tensor], a: list[Tensor], b: list[Tensor], s: float | Tensor) -> None:
+def addcmul_(xs: Tensors, a: Tensors, b: Tensors, s: float | Tensor) -> None:
     """`x += s * a * b` for each triple."""
     if _is_plain(s):
         torch._foreach_addcmul_(xs, a, b, value=s)

@@ -16,8 +16,9 @@ class GroupView:
 
     Steps (stats and steppers) receive a `GroupView` and work on all its tensors at once with `torch._foreach_*`.
     `state(name, init)` returns the list of state tensors called `name`, creating missing ones with `init(param)`.
-    `counts` holds each parameter's step count once a `step_count` block ran. `grads` may be replaced by a step
-    (e.g. `l2_reg` adds the weight decay to a copy), never modified in place, so `p.grad` stays what backward gave.
+    `counts` holds each parameter's step count once a `step_count` block ran (ints; 0-dim tensors when compiled).
+    `grads` may be replaced by a step (e.g. `l2_reg` adds the weight decay to a copy), never modified in place, so
+    `p.grad` stays what backward gave.
     """
 
     __slots__ = ("counts", "grads", "params", "per_param", "states")
@@ -25,10 +26,10 @@ class GroupView:
     def __init__(
         self,
         params: list[Tensor],
-        grads: list[Tensor],
+        grads: list[Tensor] | tuple[Tensor, ...],
         per_param: list[dict[str, Any]] | None = None,
         states: dict[str, list[Tensor]] | None = None,
-        counts: list[int] | None = None,
+        counts: list[Any] | None = None,
     ) -> None:
         self.params = params
         self.grads = grads

@@ -115,7 +115,7 @@ class HyperGroup(dict):
             if torch_key == key:
                 dict.__setitem__(self, name, value if idx is None else value[idx])
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """`dict.update`, keeping the mirrored keys in step."""
         for key, value in dict(*args, **kwargs).items():
             self[key] = value

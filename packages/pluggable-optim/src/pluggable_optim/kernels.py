@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pluggable_optim._ops import Tensors
 from pluggable_optim.group import GroupView
 from pluggable_optim.stats import apply_wd, average_grad, average_sqr_grad, l2_reg, step_count, weight_decay
 from pluggable_optim.steppers import adam_step, momentum_step, nesterov_step, sgd_step
@@ -60,7 +61,8 @@ def find_kernel(steps: Sequence[Any]) -> Kernel | None:
     fixed = [kw for _, kw in blocks]
     if funcs == [sgd_step] and not fixed[0]:
         return functools.partial(_sgd, decay=decay, momentum=False, nesterov=False, dampening=None)
-    if funcs in ([average_grad, momentum_step], [average_grad, nesterov_step]) and not fixed[1]:
+    momentum_pairs: list[list[Callable[..., None]]] = [[average_grad, momentum_step], [average_grad, nesterov_step]]
+    if funcs in momentum_pairs and not fixed[1]:
         if set(fixed[0]) <= {"dampening"}:
             nesterov, dampening = funcs[1] is nesterov_step, fixed[0].get("dampening")
             return functools.partial(_sgd, decay=decay, momentum=True, nesterov=nesterov, dampening=dampening)
@@ -77,7 +79,7 @@ def _plain(*values: Any) -> bool:
     return all(isinstance(v, int | float) for v in values)
 
 
-def _fits(params: list[Tensor], *others: list[Tensor]) -> bool:
+def _fits(params: Tensors, *others: Tensors) -> bool:
     """Dense tensors of one floating dtype on CPU or CUDA, every list with the parameters' strides."""
     first = params[0]
     if first.device.type not in _DEVICES or first.dtype not in _DTYPES:

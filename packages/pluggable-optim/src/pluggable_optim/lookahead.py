@@ -45,7 +45,7 @@ class Lookahead(HyperAPI, torch.optim.Optimizer):
         self._shared = True
 
     @property
-    def hyper_names(self) -> list[str]:  # type: ignore[override]
+    def hyper_names(self) -> list[str]:  # type: ignore[override]  # the base sets an attribute; read through here
         """The wrapped optimizer's hyper names."""
         return self._hypers_of.hyper_names
 
@@ -63,7 +63,7 @@ class Lookahead(HyperAPI, torch.optim.Optimizer):
             super().add_param_group(param_group)
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One fast step of the wrapped optimizer; every `k`-th one, the slow weights catch up."""
         slow_params = self.slow_params
         for group in self.param_groups:

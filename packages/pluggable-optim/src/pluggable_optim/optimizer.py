@@ -157,7 +157,7 @@ class Optimizer(HyperAPI, torch.optim.Optimizer):
         self.param_groups = [HyperGroup(g, self._links) for g in self.param_groups]
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Run the steps over every group; `closure` (re-evaluating the loss) is called first, with grad on."""
         loss = None
         if closure is not None:

@@ -45,8 +45,8 @@ def SGD(
     if nesterov and mom == 0:
         raise ValueError("SGD: nesterov=True needs momentum (mom > 0)")
     stepper = nesterov_step if nesterov else momentum_step
-    steps = [apply_wd] + ([average_grad, stepper] if mom != 0 else [sgd_step])
-    hypers = {"mom": mom} if mom != 0 else {}
+    steps: list[Step] = [apply_wd] + ([average_grad, stepper] if mom != 0 else [sgd_step])
+    hypers: dict[str, Any] = {"mom": mom} if mom != 0 else {}  # no `mom` hyper at all without momentum
     return Optimizer(params, steps, lr=lr, wd=wd, decouple_wd=decouple_wd, **hypers, **kw)
 
 
@@ -61,7 +61,7 @@ def RMSProp(
     **kw: Any,
 ) -> Optimizer:
     """RMSProp; its torch keys are torch.optim.RMSprop's (`alpha` = `sqr_mom`, `momentum` = `mom`)."""
-    steps = [apply_wd, average_sqr_grad, rms_prop_step]
+    steps: list[Step] = [apply_wd, average_sqr_grad, rms_prop_step]
     keys = {"wd": ("weight_decay", None), "mom": ("momentum", None), "sqr_mom": ("alpha", None)}
     return Optimizer(
         params, steps, torch_keys=keys, lr=lr, sqr_mom=sqr_mom, mom=mom, eps=eps, wd=wd, decouple_wd=decouple_wd, **kw
@@ -150,5 +150,5 @@ def Lamb(
     **kw: Any,
 ) -> Optimizer:
     """LAMB: Adam's update plus weight decay, scaled per tensor by the trust ratio (large-batch training)."""
-    steps = [partial(average_grad, dampening=True), average_sqr_grad, step_count, lamb_step]
+    steps: list[Step] = [partial(average_grad, dampening=True), average_sqr_grad, step_count, lamb_step]
     return Optimizer(params, steps, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, **kw)

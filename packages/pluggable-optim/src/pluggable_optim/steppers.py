@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from pluggable_optim._ops import (
+    Tensors,
     add_,
     add_scaled_,
     addcdiv_,
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 
-def _counts(g: GroupView, who: str) -> list[int]:
+def _counts(g: GroupView, who: str) -> list[Any]:
     if g.counts is None:
         raise RuntimeError(f"{who} needs the step counts: put `step_count` before it in the optimizer's steps")
     return g.counts
@@ -179,7 +180,7 @@ def qhadam_step(
     addcdiv_(g.params, num, denom, -lr)
 
 
-def _norms(tensors: list[Tensor]) -> Tensor:
+def _norms(tensors: Tensors) -> Tensor:
     """The L2 norm of each tensor, stacked into one 1-D tensor."""
     return torch.stack(torch._foreach_norm(tensors))
 
@@ -232,7 +233,7 @@ def lamb_step(
     c = per_count(counts, lambda t: sqrt(1 - sqr_mom**t) / (1 - mom**t))
     e = per_count(counts, lambda t: eps * sqrt(1 - sqr_mom**t))
     if g.params[0].device.type == "cpu" and all(isinstance(x, int | float) for x in (lr, wd, c, e)):
-        _lamb_per_tensor(g.params, g.state("grad_avg"), g.state("sqr_avg"), lr, wd, c, e)  # type: ignore[arg-type]
+        _lamb_per_tensor(g.params, g.state("grad_avg"), g.state("sqr_avg"), lr, wd, c, e)
         return
     denom = torch._foreach_sqrt(g.state("sqr_avg"))
     add_(denom, e)

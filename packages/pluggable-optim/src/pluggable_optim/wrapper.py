@@ -50,7 +50,7 @@ class OptimWrapper(HyperAPI):
         self.hyper_names = list(self.keys)
 
     @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]  # torch: a plain attribute; here shared
         """The wrapped optimizer's parameter groups."""
         return self.opt.param_groups
 

@@ -35,7 +35,8 @@ _Tensor = torch.Tensor
 _call_plain = torch._C._disabled_torch_function_impl  # runs func with subclass dispatch off; plain results
 _getrefcount = sys.getrefcount
 _is_compiling = torch.compiler.is_compiling
-_structseq_base: type[tuple[Any, ...]] = torch.return_types.max.__mro__[1]  # the C "structseq" base of torch.return_types.*
+# the C "structseq" base of torch.return_types.*
+_structseq_base: type[tuple[Any, ...]] = torch.return_types.max.__mro__[1]
 
 # The inspectable exceptions to "first typed argument wins": {frozenset({A, B}): winner}, read-only;
 # change it with `register_mixed_rule`, which keeps the resolution cache right.
