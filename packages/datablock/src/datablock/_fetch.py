@@ -82,12 +82,12 @@ class BatchIndices:
         self, get_idxs: Callable[[], Sequence[int]], bs: int, drop_last: bool, length: Callable[[], int]
     ) -> None:
         self.get_idxs, self.bs, self.drop_last, self.length = get_idxs, bs, drop_last, length
-        self.next_order: Sequence[int] | bool = False  # False: not drawn yet for the coming pass
+        self.next_order: Sequence[int] | None = None  # None: not drawn yet for the coming pass
 
     def take_order(self) -> Sequence[int]:
         """The order drawn in advance for this pass (see `DataLoader._start_pass`), else a fresh one."""
-        order, self.next_order = self.next_order, False
-        return self.get_idxs() if order is False else order  # type: ignore[return-value]
+        order, self.next_order = self.next_order, None
+        return self.get_idxs() if order is None else order
 
     def __iter__(self) -> Iterator[list[int]]:
         order = self.take_order()

@@ -31,7 +31,7 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
 def _shape_advice(samples: Sequence[torch.Tensor]) -> str:
     shapes = [tuple(s.shape) for s in samples]
     first = shapes[0]
-    odd = next((i for i, s in enumerate(shapes) if s != first), None)
+    odd = next((i for i, s in enumerate(shapes) if s != first), 0)  # called when one differs
     return (
         f"items of one batch have different shapes: item 0 is {first}, item {odd} is {shapes[odd]}. "
         "Add an item transform that gives every item one size (e.g. a resize or crop in item_tfms) "
@@ -51,7 +51,7 @@ def _stack(samples: Sequence[torch.Tensor]) -> torch.Tensor:
     try:
         # typed tensors are stacked as plain data (no per-item unwrapping), then the batch is re-typed once
         with DisableTorchFunctionSubclass():
-            stacked = torch.stack(samples, 0, out=out)
+            stacked = torch.stack(samples if isinstance(samples, list | tuple) else list(samples), 0, out=out)
     except RuntimeError as e:
         if any(s.shape != shape for s in samples):
             raise CollateError(_shape_advice(samples)) from None
@@ -106,7 +106,7 @@ def decollate(batch: Any, max_n: int | None = None) -> list[Any]:
         cols = [decollate(b, max_n) for b in batch]
         return [tuple(c[i] for c in cols) for i in range(min(len(c) for c in cols))]
     if isinstance(batch, Mapping):
-        cols = {k: decollate(v, max_n) for k, v in batch.items()}
-        n = min(len(c) for c in cols.values())
-        return [{k: c[i] for k, c in cols.items()} for i in range(n)]
+        fields = {k: decollate(v, max_n) for k, v in batch.items()}
+        n = min(len(c) for c in fields.values())
+        return [{k: c[i] for k, c in fields.items()} for i in range(n)]
     raise TypeError(f"decollate: cannot split a batch of type {type(batch).__name__}")

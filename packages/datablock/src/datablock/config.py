@@ -174,6 +174,8 @@ def step_from_config(step: dict[str, Any], resolver: SafeResolver | None = None)
     if "function" in step:
         return resolver.resolve(step["function"], kind="function")
     name = step.get("type")
+    if not isinstance(name, str):
+        raise ConfigError(f"from_config: a step needs a 'type' (a class path) or a 'function', got keys {sorted(step)}")
     if name in _WRAPPERS and "enc" in step:  # `Transform(enc=f, dec=g)` from marked module-level functions
         funcs = {k: resolver.resolve(step[k], kind="function") for k in ("enc", "dec") if k in step}
         return _WRAPPERS[name](**funcs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import pickle
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import torch
@@ -148,7 +148,8 @@ class DataLoader:
         fs = p.fs if isinstance(p, Pipeline) else [] if p is None else [p]
         split_idx = p.split_idx if isinstance(p, Pipeline) else None
         for k, t in enumerate(fs):
-            if not getattr(t, "needs_batch", False):
+            setup = getattr(t, "setup_from_batch", None) if getattr(t, "needs_batch", False) else None
+            if setup is None:
                 continue
             b = next((r.data for r in self._raw_batches(workers=False) if r.data is not None), None)
             if b is None:
@@ -156,7 +157,7 @@ class DataLoader:
             b = to_device(b, self.device)
             for f in fs[:k]:
                 b = f(b, split_idx=split_idx)
-            t.setup_from_batch(b)
+            setup(b)
 
     # --- batches --------------------------------------------------------------------------------------------
     @property
@@ -182,7 +183,11 @@ class DataLoader:
         """Called before each pass over the batches (in this process): a subclass rebuilds per-epoch state here."""
 
     def _pass_length(self) -> int:
-        return self.n_items if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
+        if self.sampler is None:
+            return self.n_items
+        if not isinstance(self.sampler, Sized):
+            raise TypeError(f"DataLoader: the sampler ({type(self.sampler).__name__}) has no len(); give one that has")
+        return len(self.sampler)
 
     def _batch_indices(self) -> Iterable[Sequence[int]]:
         if self.batch_sampler is not None:
@@ -262,7 +267,7 @@ class DataLoader:
             fetcher, coll = self._fetcher()
             self._torch_dl = TorchDataLoader(
                 fetcher,
-                batch_sampler=self._batch_indices(),
+                batch_sampler=self._batch_indices(),  # type: ignore[arg-type]  # any index sequences work; stub: lists
                 num_workers=self.num_workers,
                 collate_fn=coll,
                 pin_memory=self.pin_memory and torch.cuda.is_available(),
@@ -310,7 +315,10 @@ class DataLoader:
         return self._iterate(workers=True)
 
     def __len__(self) -> int:
-        return len(self._batch_indices())  # type: ignore[arg-type]
+        batches = self._batch_indices()
+        if not isinstance(batches, Sized):
+            raise TypeError(f"DataLoader: the batch_sampler ({type(batches).__name__}) has no len()")
+        return len(batches)
 
     # --- the data protocol ----------------------------------------------------------------------------------
     @property

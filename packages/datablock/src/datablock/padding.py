@@ -97,7 +97,7 @@ class PadInput(DisplayedTransform):
             if fields != [0]:
                 raise ValueError(f"PadInput: samples have one element, but pad_fields={self.pad_fields}")
             return self._pad(list(samples), 0)
-        cols = list(zip(*samples, strict=True))
+        cols: list[Sequence[Any]] = list(zip(*samples, strict=True))
         for f in fields:
             if not -len(cols) <= f < len(cols):
                 raise IndexError(f"PadInput: pad field {f} is outside the samples' {len(cols)} elements")

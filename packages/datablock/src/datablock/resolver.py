@@ -59,7 +59,7 @@ def config_safe(obj: F) -> F:
     Mark only what does nothing but compute on its input (a pipeline step, a label function): a loaded
     file may then call it with data of its choice.
     """
-    obj.config_safe = True  # type: ignore[attr-defined]
+    obj.config_safe = True  # type: ignore[attr-defined]  # functions and classes take attributes; F keeps their type
     return obj
 
 

@@ -63,7 +63,8 @@ def _takes_labels(typ: type) -> bool:
 
 def _labels_for(picture: Any, x: Any) -> list[str] | None:
     """`x` as the labels of `picture`'s items (one per box), when `picture` draws labels and `x` has one per item."""
-    if not (_takes_labels(type(picture)) and isinstance(picture, torch.Tensor) and picture.ndim == 2):
+    typ: type = type(picture)
+    if not (_takes_labels(typ) and isinstance(picture, torch.Tensor) and picture.ndim == 2):
         return None
     n = picture.shape[0]
     if isinstance(x, torch.Tensor) and x.ndim == 1 and x.shape[0] == n and not x.is_floating_point():

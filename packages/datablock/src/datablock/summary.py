@@ -32,7 +32,7 @@ def describe(x: Any) -> str:
 
 
 def _advice(step: str, e: BaseException, x: Any) -> str:
-    chain = []
+    chain: list[BaseException] = []
     cur: BaseException | None = e
     while cur is not None and len(chain) < 10:
         chain.append(cur)

@@ -123,7 +123,13 @@ class Normalize(DisplayedTransform):
         """A `Normalize` for channels-first image batches from per-channel `mean` and `std`."""
         return cls(mean, std, axis=1)
 
-    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _known_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`mean` and `std` as tensors shaped to broadcast over `x` (cached per device, dtype and rank)."""
+        if self.mean is None or self.std is None:
+            raise RuntimeError(
+                "Normalize: no mean/std yet; pass them (Normalize.from_stats) or give this transform to a "
+                "DataLoader's after_batch, which learns them from its first batch"
+            )
         key = (x.device, x.dtype, x.ndim)
         if key not in self._cache:
             shape = [1] * x.ndim
@@ -134,14 +140,6 @@ class Normalize(DisplayedTransform):
             std = torch.tensor(self.std, dtype=dtype, device=x.device).view(shape)
             self._cache[key] = (mean, std)
         return self._cache[key]
-
-    def _known_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.mean is None:
-            raise RuntimeError(
-                "Normalize: no mean/std yet; pass them (Normalize.from_stats) or give this transform to a "
-                "DataLoader's after_batch, which learns them from its first batch"
-            )
-        return self._stats(x)
 
     def encodes(self, x: TensorImage) -> torch.Tensor:
         mean, std = self._known_stats(x)
@@ -333,7 +331,12 @@ def _multi_labels(x: torch.Tensor, vocab: Any, where: str) -> MultiCategory | li
             f"got shape {tuple(t.shape)}"
         )
     if t.ndim == 2:
-        return [_multi_labels(row, vocab, where) for row in t]  # type: ignore[misc]
+        return [_on_labels(row, vocab) for row in t]
+    return _on_labels(t, vocab)
+
+
+def _on_labels(t: torch.Tensor, vocab: Any) -> MultiCategory:
+    """The labels of the classes over 0.5 in one (c,) vector."""
     return MultiCategory(vocab[i] for i in (t > 0.5).nonzero().flatten().tolist())
 
 

@@ -23,7 +23,7 @@ class CategoryMap:
             if o is None or (isinstance(o, float) and o != o):  # missing labels are not classes
                 continue
             seen.setdefault(o, None)
-        labels = list(seen)
+        labels: list[Any] = list(seen)
         if sort:
             try:
                 labels = sorted(labels)
@@ -92,7 +92,7 @@ class Category(str):
         return ctx
 
 
-class MultiCategory(list):  # type: ignore[type-arg]
+class MultiCategory(list[Any]):
     """Decoded multi-labels: a list of labels that shows itself as a ';'-joined title."""
 
     def show(self, ctx: Any = None, **kwargs: Any) -> Any:

@@ -61,7 +61,7 @@ class RandTransform(DisplayedTransform):
         self,
         p: float = 1.0,
         *,
-        generator: random.Random | None = None,
+        generator: Any = None,  # a random.Random by default; a subclass's draw may take another (torch.Generator)
         enc: Callable[..., Any] | None = None,
         dec: Callable[..., Any] | None = None,
         split_idx: int | None = None,
@@ -71,7 +71,7 @@ class RandTransform(DisplayedTransform):
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: p must be a probability in [0, 1], got {p!r}")
         self.p = p
-        self.generator = generator
+        self.generator: Any = generator
 
     def get_generator(self, x: Any) -> Any:  # noqa: ARG002 (subclasses may pick a generator by input, e.g. device)
         """The generator for this call: `self.generator` when set, else `default_generator()`."""

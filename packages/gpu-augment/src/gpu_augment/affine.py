@@ -246,6 +246,8 @@ class Resize(AffineCoordTfm):
     ratio; "pad" fits the whole canvas and pads the rest (with `pad_mode`).
     """
 
+    size: tuple[int, int]  # required here (an `AffineCoordTfm` may have none)
+
     def __init__(
         self,
         size: int | Sequence[int],
@@ -264,7 +266,7 @@ class Resize(AffineCoordTfm):
     def draw_matrix(self, n: int, canvas_size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:  # noqa: ARG002
         """The same window for every item: the canvas, or its centred crop or padded frame."""
         height, width = canvas_size
-        out_h, out_w = self.size  # type: ignore[misc]
+        out_h, out_w = self.size
         wf = hf = 1.0
         source, target = width / height, out_w / out_h
         if self.method == "crop":

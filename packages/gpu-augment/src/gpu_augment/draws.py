@@ -61,7 +61,7 @@ def batch_geometry(x: Any, owner: str) -> tuple[int, tuple[int, int]]:
                 raise ValueError(
                     f"{owner}: expected a {type(e).__name__} batch (n, k, {e.shape[-1]}), got {tuple(e.shape)}"
                 )
-            found.append((type(e).__name__, e.shape[0], tuple(e.canvas_size)))
+            found.append((type(e).__name__, e.shape[0], e.canvas_size))
     if not found:
         names = ", ".join(type(e).__name__ for e in _elements(x))
         raise TypeError(

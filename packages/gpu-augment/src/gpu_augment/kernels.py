@@ -49,7 +49,7 @@ class AffineParams:
         return AffineParams(inv, self.out_size, self.in_size)
 
 
-def _check_batch(name: str, x: torch.Tensor, params: AffineParams, size: tuple[int, int] | None) -> None:
+def _check_batch(name: str, x: torch.Tensor, params: AffineParams, size: Sequence[int] | None) -> None:
     if x.shape[0] != params.n:
         raise ValueError(f"{name}: batch of {x.shape[0]} items but the draw is for {params.n}")
     if size is not None and tuple(size) != tuple(params.in_size):

@@ -15,7 +15,7 @@ from gpu_augment.lighting import Brightness, Contrast, LightingTfm
 __all__ = ["aug_transforms", "setup_aug_tfms"]
 
 
-def _parts(t: Any, kind: type) -> list[Any]:
+def _parts(t: Any, kind: type[AffineCoordTfm] | type[LightingTfm]) -> list[Any]:
     """The leaf transforms of a (possibly already fused) transform of `kind`; a composite with its own
     probability stays one part, so that probability keeps applying to its parts together."""
     if type(t) is kind and t.p == 1 and not t.batch:
