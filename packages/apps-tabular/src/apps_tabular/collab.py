@@ -37,7 +37,7 @@ class CollabDataLoaders(TabularDataLoaders):
     """Loaders of `(user, item)` index pairs and ratings, for `collab_learner`."""
 
     @classmethod
-    def from_df(  # type: ignore[override]
+    def from_df(  # type: ignore[override]  # fastai's collab signature (ratings, valid_pct, names)
         cls,
         ratings: pd.DataFrame,
         valid_pct: float = 0.2,
@@ -72,7 +72,7 @@ class CollabDataLoaders(TabularDataLoaders):
         return dls
 
     @classmethod
-    def from_csv(cls, csv: str | Path, **kwargs: Any) -> CollabDataLoaders:  # type: ignore[override]
+    def from_csv(cls, csv: str | Path, **kwargs: Any) -> CollabDataLoaders:  # type: ignore[override]  # as from_df
         """Loaders from a ratings CSV file (read with `pandas.read_csv`); `kwargs` as `from_df`."""
         return cls.from_df(pd.read_csv(csv), **kwargs)
 
@@ -122,9 +122,10 @@ class EmbeddingDotBias(nn.Module):
         return res if self.y_range is None else sigmoid_range(res, *self.y_range)
 
     def _idx(self, labels: Sequence[Any], is_item: bool) -> Tensor:
-        if self.classes is None:
+        key = self.item if is_item else self.user
+        if self.classes is None or key is None:
             raise ValueError("EmbeddingDotBias: build it with from_classes (or collab_learner) to look up labels")
-        vocab = self.classes[self.item if is_item else self.user]  # type: ignore[index]
+        vocab = self.classes[key]
         o2i = {v: i for i, v in enumerate(vocab)}
         missing = [o for o in labels if o not in o2i]
         if missing:

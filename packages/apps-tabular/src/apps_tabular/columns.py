@@ -25,7 +25,8 @@ def cont_cat_split(df: pd.DataFrame, max_card: int = 20, dep_var: str | None = N
     A column is continuous when it is a float, or an integer with more than `max_card`
     distinct values; everything else (strings, categories, booleans, small ints) is categorical.
     """
-    cont, cat = [], []
+    cont: list[str] = []
+    cat: list[str] = []
     for name in df.columns:
         if name == dep_var:
             continue

@@ -156,7 +156,9 @@ class TabularPandas:
         cont_names: Sequence[str] | str | None = None,
         y_names: Sequence[str] | str | None = None,
         y_block: Any = None,
-        splits: tuple[Sequence[int], Sequence[int]] | Callable[[pd.DataFrame], Any] | None = None,
+        splits: tuple[Sequence[int] | np.ndarray, Sequence[int] | np.ndarray]
+        | Callable[[pd.DataFrame], Any]
+        | None = None,
         do_setup: bool = True,
         device: torch.device | str | None = None,
         inplace: bool = False,
@@ -175,7 +177,7 @@ class TabularPandas:
         self.procs: list[TabularProc] = sorted((_as_proc(p) for p in _as_list(procs)), key=lambda p: p.order)
         self.device = None if device is None else torch.device(device)
         self.inplace, self.reduce_memory = inplace, reduce_memory
-        self.y_spec = _y_spec(y_block, df, self.y_names) if self.y_names else {"kind": None}
+        self.y_spec: dict[str, Any] = _y_spec(y_block, df, self.y_names) if self.y_names else {"kind": None}
         self.y_vocab: CategoryMap | None = None
         self.splits = self._splits(splits, df)
         self.items = df if inplace else df[used]  # copy-on-write: no data copied until a column is rewritten
@@ -405,7 +407,7 @@ class TabularPandas:
         for p in reversed(self.procs):
             p._invert(out)  # each proc turns back those of its columns that `df` has
         kind = self.y_spec["kind"]
-        if kind == "category" and self.y_names and self.y_names[0] in out.columns:
+        if kind == "category" and self.y_vocab is not None and self.y_names and self.y_names[0] in out.columns:
             n = self.y_names[0]
             out[n] = np.array(self.y_vocab.items, dtype=object)[out[n].to_numpy(dtype=np.int64)]
         return out

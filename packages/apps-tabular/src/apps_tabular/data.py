@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,7 @@ class TabularDataLoader(DataLoader):
         df = self.decode_frame(b if isinstance(b, (tuple, list)) else (b,), max_n)
         return [row for _, row in df.iterrows()]
 
+    # a table is the picture of tabular data: these return a DataFrame where the base returns a canvas
     def show_batch(self, b: Any = None, max_n: int = 10, **kwargs: Any) -> pd.DataFrame:  # type: ignore[override]
         """The first `max_n` rows of batch `b` (default: `one_batch()`), decoded, as a DataFrame."""
         del kwargs  # the picture arguments of other loaders (ncols, scale) mean nothing for a table
@@ -86,7 +87,7 @@ class TabularDataLoader(DataLoader):
         p = p.reshape(len(p), -1)
         return pd.DataFrame({f"{n}_pred": p[:, j] for j, n in enumerate(to.y_names)})
 
-    def show_results(self, b: Any, preds: Any, max_n: int = 10, **kwargs: Any) -> pd.DataFrame:  # type: ignore[override]
+    def show_results(self, b: Any, preds: Any, max_n: int = 10, **kwargs: Any) -> pd.DataFrame:  # type: ignore[override]  # a table
         """Rows of batch `b` with their targets and a `<target>_pred` column per target, as a DataFrame."""
         del kwargs
         df = self.decode_frame(b, max_n)
@@ -94,13 +95,25 @@ class TabularDataLoader(DataLoader):
         return pd.concat([df.reset_index(drop=True), pr], axis=1)
 
 
+def _tabular(dl: Any) -> TabularDataLoader:
+    """`dl` (one of `TabularDataLoaders`' loaders), checked to be a `TabularDataLoader`."""
+    if not isinstance(dl, TabularDataLoader):
+        raise TypeError(f"TabularDataLoaders: expected TabularDataLoader loaders, got a {type(dl).__name__}")
+    return dl
+
+
+_Tabulars = TypeVar("_Tabulars", bound="TabularDataLoaders")  # `from_tabular` gives the class it is called on
+
+
 class TabularDataLoaders(DataLoaders):
     """Training and validation `TabularDataLoader`s over one `TabularPandas` (the data protocol, plus
     `c`, `loss_kind`, `vocab`, `test_dl(df)` through the fitted procs, tables for showing)."""
 
+    path: Path  # where the data came from (`path=` of the factories)
+
     @classmethod
     def from_tabular(
-        cls,
+        cls: type[_Tabulars],
         to: TabularPandas,
         bs: int = 64,
         shuffle_train: bool = True,
@@ -108,7 +121,7 @@ class TabularDataLoaders(DataLoaders):
         device: torch.device | str | None = None,
         drop_last: bool | None = None,
         **kwargs: Any,
-    ) -> TabularDataLoaders:
+    ) -> _Tabulars:
         """Loaders over `to`'s splits: training shuffled (and its last partial batch dropped), validation in order."""
         train, valid = to.train, to.valid
         drop = shuffle_train if drop_last is None else drop_last
@@ -155,7 +168,12 @@ class TabularDataLoaders(DataLoaders):
     @property
     def tabular(self) -> TabularPandas:
         """The `TabularPandas` behind the loaders (its procs, names and vocabs)."""
-        return self.train.tabular
+        train = self.train
+        if not isinstance(train, TabularDataLoader):
+            raise TypeError(
+                f"TabularDataLoaders: the training loader is a {type(train).__name__}, not a TabularDataLoader"
+            )
+        return train.tabular
 
     @property
     def cat_names(self) -> list[str]:
@@ -188,13 +206,15 @@ class TabularDataLoaders(DataLoaders):
         return self.tabular.loss_kind
 
     # --- new rows ---------------------------------------------------------------------------------------------
-    def test_dl(self, items: Any, with_labels: bool = False, **kwargs: Any) -> TabularDataLoader:  # type: ignore[override]
+    def test_dl(self, items: Any, with_labels: bool = False, **kwargs: Any) -> TabularDataLoader:
         """Rows of a DataFrame (or one row, a Series or dict) through the procs fitted on training rows,
         in order; unseen categories become `#na#`. With `with_labels`, the target columns are encoded too."""
         df = _as_frame(items)
         new = self.tabular.new(df, with_labels=with_labels)
         ds = TabularDataset(new, None, with_labels=with_labels)
-        return self.valid.new(dataset=ds, shuffle=False, drop_last=False, sampler=None, batch_sampler=None, **kwargs)
+        return _tabular(self.valid).new(
+            dataset=ds, shuffle=False, drop_last=False, sampler=None, batch_sampler=None, **kwargs
+        )
 
     # --- export -----------------------------------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
@@ -203,8 +223,19 @@ class TabularDataLoaders(DataLoaders):
         return {"format": CONFIG_FORMAT, "tabular": self.tabular.to_config(), "bs": self.train.bs}
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], device: torch.device | str | None = None) -> TabularDataLoaders:
-        """Empty loaders from `to_config()`, ready for `test_dl(df)`, decoding and `predict`."""
+    def from_config(
+        cls,
+        cfg: dict[str, Any],
+        device: torch.device | str | None = None,
+        allow: Sequence[str] = (),
+        near: Any = None,
+    ) -> TabularDataLoaders:
+        """Empty loaders from `to_config()`, ready for `test_dl(df)`, decoding and `predict`.
+
+        `allow` and `near` are `DataLoaders.from_config`'s: this config is plain data only (procs by their
+        registered names), so there is nothing to resolve against them.
+        """
+        del allow, near
         if cfg.get("format") != CONFIG_FORMAT:
             raise ValueError(
                 f"TabularDataLoaders.from_config: expected format {CONFIG_FORMAT!r}, got {cfg.get('format')!r}"

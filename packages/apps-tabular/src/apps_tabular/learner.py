@@ -32,7 +32,7 @@ class TabularLearner(Learner):
             raise ValueError("TabularLearner.predict needs TabularDataLoaders (dls.test_dl)")
         return test_dl(_as_frame(rows))
 
-    def predict(self, row: Any) -> tuple[pd.Series, Tensor, Tensor]:  # type: ignore[override]
+    def predict(self, row: Any) -> tuple[pd.Series, Tensor, Tensor]:
         """One row (a Series, a dict, or a one-row DataFrame) through the fitted procs and the model.
 
         Returns the row decoded (procs undone) with the prediction in the target column(s), the

@@ -193,7 +193,7 @@ class Categorify(TabularProc):
         self.classes = {k: list(v) for k, v in cfg["classes"].items()}
         self.rare = {k: list(v) for k, v in cfg["rare"].items()}
         self.dtypes = dict(cfg["dtypes"])
-        self._luts = {}
+        self._luts: dict[str, Any] = {}
 
     @staticmethod
     def _kind(s: pd.Series) -> str:

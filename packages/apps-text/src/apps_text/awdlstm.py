@@ -178,7 +178,8 @@ class AWD_LSTM(nn.Module):
     def reset(self) -> None:
         """Forget the hidden state (a new stream or a new document starts)."""
         for r in self.rnns:
-            r.reset()
+            if isinstance(r, WeightDropout):  # every layer is one (see __init__)
+                r.reset()
         self.hidden = [self._zeros(i, self.bs) for i in range(self.n_layers)]
 
 

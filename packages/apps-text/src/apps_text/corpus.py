@@ -71,7 +71,7 @@ def stdlib_corpus(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".stdlib_docs-", dir=out.parent))
     try:
-        rows = []
+        rows: list[tuple[str, str, bool]] = []
         for label in labels:
             seen: set[str] = set()
             for name, doc in stdlib_docstrings(label):

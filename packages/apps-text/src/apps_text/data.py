@@ -208,6 +208,8 @@ class TextBlock(TransformBlock):
         tfms: list[Any] = [tok_tfm, Numericalize(vocab, min_freq=min_freq, max_vocab=max_vocab)]
         if backwards:
             tfms.append(ReverseText())
+        dl_type: type[DataLoader]
+        dls_kwargs: dict[str, Any]
         if is_lm:
             dl_type, dls_kwargs = LMDataLoader, {"seq_len": seq_len}
         else:
@@ -292,8 +294,10 @@ class TextDataLoaders(DataLoaders):
         random). With `is_lm`, every text file becomes language-model data (no labels)."""
         path = Path(path)
         block = TextBlock.from_folder(text_vocab, is_lm, seq_len, backwards, min_freq, max_vocab, tok, rules, n_workers)
-        splitter = GrandparentSplitter(train_name=train, valid_name=valid) if valid_pct is None else None
-        if splitter is None:
+        splitter: GrandparentSplitter | RandomSplitter
+        if valid_pct is None:
+            splitter = GrandparentSplitter(train_name=train, valid_name=valid)
+        else:
             splitter = RandomSplitter(valid_pct, seed=seed)
         folders = None if is_lm or valid_pct is not None else [train, valid]
         files = get_files(path, extensions=TEXT_EXTENSIONS, folders=folders)

@@ -31,6 +31,13 @@ __all__ = [
 ]
 
 
+def _learner(cb: Callback) -> Learner:
+    """The learner `cb` is attached to (set by `Learner.add_cb`)."""
+    if cb.learn is None:
+        raise RuntimeError(f"{type(cb).__name__} is not attached to a Learner")
+    return cb.learn
+
+
 class RNNCallback(Callback):
     """Keep the logits of the model's `(logits, raw_out, out)` output as `learn.pred`; the other two are kept here
     for `RNNRegularizer`."""
@@ -38,9 +45,10 @@ class RNNCallback(Callback):
     order = -10  # before the loss and the metrics see pred
 
     def after_pred(self) -> None:
-        pred = self.learn.pred
+        learn = _learner(self)
+        pred = learn.pred
         if isinstance(pred, (tuple, list)) and len(pred) == 3:
-            self.learn.pred, self.raw_out, self.out = pred
+            learn.pred, self.raw_out, self.out = pred
 
 
 class RNNRegularizer(Callback):
@@ -53,17 +61,18 @@ class RNNRegularizer(Callback):
         self.alpha, self.beta = alpha, beta
 
     def after_loss(self) -> None:
-        if not self.learn.training:
+        learn = _learner(self)
+        if not learn.training:
             return
-        rnn = next((c for c in self.learn.cbs if isinstance(c, RNNCallback)), None)
+        rnn = next((c for c in learn.cbs if isinstance(c, RNNCallback)), None)
         if rnn is None or not hasattr(rnn, "out"):
             return
         if self.alpha:
-            self.learn.loss_grad = self.learn.loss_grad + self.alpha * rnn.out.float().pow(2).mean()
+            learn.loss_grad = learn.loss_grad + self.alpha * rnn.out.float().pow(2).mean()
         if self.beta:
             h = rnn.raw_out
             if h.shape[1] > 1:
-                self.learn.loss_grad = self.learn.loss_grad + self.beta * (h[:, 1:] - h[:, :-1]).float().pow(2).mean()
+                learn.loss_grad = learn.loss_grad + self.beta * (h[:, 1:] - h[:, :-1]).float().pow(2).mean()
 
 
 def get_text_vocab(dls: Any) -> list[str]:
@@ -107,7 +116,7 @@ class TextLearner(Learner):
         return p if p.suffix else (self.path / self.model_dir / f"{file}.pth")
 
     def _encoder(self) -> nn.Module:
-        enc = self.model[0]
+        enc = next(self.model.children())
         return getattr(enc, "module", enc)  # a classifier's SentenceEncoder wraps the AWD_LSTM
 
     def save_encoder(self, file: str | Path) -> Path:
@@ -139,7 +148,7 @@ class TextLearner(Learner):
 class LMLearner(TextLearner):
     """A `TextLearner` for language models; `predict(text, n_words)` continues a text."""
 
-    def predict(  # type: ignore[override]
+    def predict(  # type: ignore[override]  # fastai's LM predict(text, n_words): a continuation, not a label
         self,
         text: str,
         n_words: int = 1,
@@ -158,7 +167,12 @@ class LMLearner(TextLearner):
         ids = docs.new([text], split_idx=1, with_labels=False)[0][0].as_subclass(torch.Tensor)
         model = self.model.eval()
         device = next(model.parameters()).device
-        model.reset()
+        reset = getattr(model, "reset", None)
+        if not callable(reset):
+            raise TypeError(
+                f"LMLearner.predict: the model ({type(model).__name__}) has no reset() for its hidden state"
+            )
+        reset()
         new: list[int] = []
         inp = ids[None].to(device)
         with torch.no_grad():

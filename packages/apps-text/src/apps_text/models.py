@@ -36,7 +36,7 @@ class LinearDecoder(nn.Module):
     initrange = 0.1
 
     def __init__(
-        self, n_out: int, n_hid: int, output_p: float = 0.1, tie_encoder: nn.Module | None = None, bias: bool = True
+        self, n_out: int, n_hid: int, output_p: float = 0.1, tie_encoder: nn.Embedding | None = None, bias: bool = True
     ) -> None:
         super().__init__()
         self.decoder = nn.Linear(n_hid, n_out, bias=bias)
@@ -87,19 +87,28 @@ class SequentialRNN(nn.Sequential):
         raise ValueError(f"SequentialRNN.from_config: kind must be 'lm' or 'clas', got {kind!r}")
 
 
+def _awd_and_head(model: nn.Module) -> tuple[AWD_LSTM, nn.Module]:
+    """The AWD-LSTM and the head of a language model or a classifier (whose `SentenceEncoder` wraps it)."""
+    body, head = list(model.children())[:2]
+    enc = body.module if isinstance(body, SentenceEncoder) else body
+    if not isinstance(enc, AWD_LSTM):
+        raise TypeError(f"expected an AWD-LSTM model (AWD_LSTM or SentenceEncoder, then a head), got {type(body)}")
+    return enc, head
+
+
 def awd_lstm_lm_split(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups of an AWD-LSTM language model: each LSTM layer, then embedding + decoder (fastai's)."""
-    enc = model[0]
+    enc, head = _awd_and_head(model)
     groups = [params_of(rnn, dp) for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)]
-    return [*groups, params_of(enc.encoder, enc.encoder_dp, model[1])]
+    return [*groups, params_of(enc.encoder, enc.encoder_dp, head)]
 
 
 def awd_lstm_clas_split(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups of an AWD-LSTM classifier: embedding, each LSTM layer, the head (for gradual unfreezing)."""
-    enc = model[0].module
+    enc, head = _awd_and_head(model)
     groups = [params_of(enc.encoder, enc.encoder_dp)]
     groups += [params_of(rnn, dp) for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)]
-    return [*groups, params_of(model[1])]
+    return [*groups, params_of(head)]
 
 
 MODEL_META: dict[str, dict[str, Any]] = {

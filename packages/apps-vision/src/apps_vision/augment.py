@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -50,7 +50,11 @@ class PadMode:
     Reflection = "reflection"
 
 
-_NP_PAD = {PadMode.Zeros: "constant", PadMode.Border: "edge", PadMode.Reflection: "reflect"}
+_NP_PAD: dict[str, Literal["constant", "edge", "reflect"]] = {
+    PadMode.Zeros: "constant",
+    PadMode.Border: "edge",
+    PadMode.Reflection: "reflect",
+}
 
 
 def _wh(size: Size, who: str) -> tuple[int, int]:
@@ -107,8 +111,9 @@ def crop_pad(
         a = np.asarray(out)
         widths = [(pads[1], pads[3]), (pads[0], pads[2])] + [(0, 0)] * (a.ndim - 2)
         out = Image.fromarray(np.pad(a, widths, mode=_NP_PAD[pad_mode]), mode=out.mode)
-    if resize_to is not None and out.size != tuple(resize_to):
-        out = out.resize(tuple(resize_to), resample if resample is not None else _resample(x))
+    target = None if resize_to is None else (int(resize_to[0]), int(resize_to[1]))  # a list works too
+    if target is not None and out.size != target:
+        out = out.resize(target, resample if resample is not None else _resample(x))
     if out is x:
         out = x.copy()
     return type(x).wrap(out)

@@ -47,7 +47,7 @@ Groups = list[list[nn.Parameter]]
 def _params(*modules: nn.Module | Sequence[nn.Module]) -> list[nn.Parameter]:
     out: list[nn.Parameter] = []
     for m in modules:
-        for mod in m if isinstance(m, (list, tuple)) else [m]:
+        for mod in [m] if isinstance(m, nn.Module) else m:
             out.extend(p for p in mod.parameters())
     return out
 
@@ -65,7 +65,7 @@ def _split_at(k: int | float) -> Callable[[nn.Sequential], Groups]:
 class ViTBody(nn.Module):
     """A torchvision `VisionTransformer` without its head, giving the class token as a (batch, dim, 1, 1) map."""
 
-    def __init__(self, vit: nn.Module) -> None:
+    def __init__(self, vit: Any) -> None:  # a torchvision VisionTransformer (torchvision has no type hints)
         super().__init__()
         vit.heads = nn.Identity()  # this instance's classifier is replaced by the head vision_learner builds
         self.vit = vit
@@ -75,7 +75,10 @@ class ViTBody(nn.Module):
 
 
 def _vit_split(body: nn.Sequential) -> Groups:
-    vit = body[0].vit
+    first_layer = body[0]
+    if not isinstance(first_layer, ViTBody):
+        raise TypeError(f"the vit split expects a ViTBody first, got {type(first_layer).__name__}")
+    vit = first_layer.vit
     layers = list(vit.encoder.layers)
     half = len(layers) // 2
     first = [*_params(vit.conv_proj), vit.class_token, vit.encoder.pos_embedding, *_params(layers[:half])]
@@ -94,7 +97,8 @@ class _Permute(nn.Module):
 
 
 # family -> (how to take the body out of the torchvision model, how to split the body)
-_FAMILIES: dict[str, tuple[Callable[[nn.Module], list[nn.Module]], Callable[[nn.Sequential], Groups]]] = {
+# The extractors read each family's own attributes of a torchvision model (untyped, so `Any`).
+_FAMILIES: dict[str, tuple[Callable[[Any], list[nn.Module]], Callable[[nn.Sequential], Groups]]] = {
     # conv1, bn1, relu, maxpool | layer1..4 (fastai's _resnet_split: body[:6], body[6:])
     "resnet": (lambda m: _children(m, 2), _split_at(6)),
     # torchvision's densenet applies a ReLU after `features` in forward(): it is part of the body here
@@ -306,12 +310,19 @@ def _first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
     raise ValueError("the model has no Conv2d layer whose input channels could be changed")
 
 
+def _pair(size: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's stored size (a tuple, of two for a 2-d conv) as the pair its constructor takes."""
+    h, w = size
+    return h, w
+
+
 def _adapt_first_conv(model: nn.Module, n_in: int, pretrained: bool) -> None:
     """Make the first conv take `n_in` channels; with pretrained weights, fastai's rule: 1 channel sums the RGB
     filters, 2 take the first two x 1.5, more keep RGB and zero the others."""
     name, old = _first_conv(model)
+    padding = old.padding if isinstance(old.padding, str) else _pair(old.padding)
     new = nn.Conv2d(
-        n_in, old.out_channels, old.kernel_size, old.stride, old.padding, old.dilation, old.groups,
+        n_in, old.out_channels, _pair(old.kernel_size), _pair(old.stride), padding, _pair(old.dilation), old.groups,
         old.bias is not None, old.padding_mode, device=old.weight.device, dtype=old.weight.dtype,
     )  # fmt: skip
     if pretrained:
@@ -324,7 +335,7 @@ def _adapt_first_conv(model: nn.Module, n_in: int, pretrained: bool) -> None:
             else:
                 new.weight.zero_()
                 new.weight[:, :3] = w
-            if old.bias is not None:
+            if old.bias is not None and new.bias is not None:
                 new.bias.copy_(old.bias)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
@@ -351,8 +362,8 @@ def create_body(
     elif isinstance(cut, int):
         body = nn.Sequential(*list(model.children())[:cut])
     elif callable(cut):
-        body = cut(model)
-        body = body if isinstance(body, nn.Sequential) else nn.Sequential(body)
+        made = cut(model)
+        body = made if isinstance(made, nn.Sequential) else nn.Sequential(made)
     else:
         raise TypeError(f"create_body: cut must be None, an int or a function, got {type(cut).__name__}")
     if n_in != 3:

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILMask
+from apps_vision.core import AddMaskCodes, ImageSource, ImageToTensor, PILBase, PILImage, PILMask
 from datablock import IntToFloatTensor, TransformBlock
 from dispatch_transforms import Transform
 
@@ -33,6 +33,11 @@ class ImageCreate(Transform):
         self._cls = _load_class(self.img_cls)
 
     def encodes(self, x: object) -> PILBase:
+        if not isinstance(x, ImageSource):
+            raise TypeError(
+                f"ImageCreate: cannot make an image from a {type(x).__name__}; expected a path, bytes, an "
+                "array, a tensor or a PIL image"
+            )
         return self._cls.create(x)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
 from dispatch_transforms import DisplayedTransform, Transform
-from typedtensor import Canvas, TensorImage, TensorImageBW, TensorMask
+from typedtensor import Canvas, TensorBase, TensorImage, TensorImageBW, TensorMask
 
 __all__ = [
     "PILBase",
@@ -35,9 +35,9 @@ ImageSource = str | os.PathLike | bytes | np.ndarray | torch.Tensor | Image.Imag
 def load_image(fn: str | os.PathLike | io.BytesIO, mode: str | None = None) -> Image.Image:
     """Open an image file fully (the file is closed), turned upright by its EXIF orientation, in `mode`."""
     try:
-        with Image.open(fn) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)  # a phone photo tagged "rotate 90" is shown upright, as viewers do
+        with Image.open(fn) as opened:
+            opened.load()
+            im = ImageOps.exif_transpose(opened)  # a phone photo tagged "rotate 90" is shown upright, as viewers do
     except (OSError, ValueError) as e:
         name = "<bytes>" if isinstance(fn, io.BytesIO) else os.fspath(fn)
         raise OSError(f"load_image: cannot open {name!r} as an image: {e}") from e
@@ -66,7 +66,7 @@ class PILBase(Image.Image):
     """A Pillow image that knows its role; `create` makes one from a path, bytes, an array, a tensor or an image."""
 
     _open_mode: ClassVar[str | None] = "RGB"
-    _tensor_cls: ClassVar[type] = TensorImage
+    _tensor_cls: ClassVar[type[TensorBase]] = TensorImage
 
     @classmethod
     def wrap(cls, im: Image.Image, like: Any = None) -> PILBase:  # noqa: ARG003 (the re-typing protocol's signature)
@@ -76,7 +76,7 @@ class PILBase(Image.Image):
         if type(im) is not Image.Image and not isinstance(im, cls):
             im = im.copy()  # a format-specific image (PngImageFile...) becomes a plain one first
         im.__class__ = cls
-        return im
+        return cast(PILBase, im)  # re-typed in place just above
 
     @classmethod
     def create(cls, fn: ImageSource, mode: str | None = None) -> PILBase:
@@ -109,7 +109,7 @@ class PILBase(Image.Image):
             im = im.convert(mode)
         return cls.wrap(im.copy() if im is fn else im)
 
-    def to_tensor(self) -> torch.Tensor:
+    def to_tensor(self) -> TensorBase:
         """This image as its typed tensor (uint8, channels first; masks (H, W))."""
         a = np.asarray(self)
         if self._tensor_cls is TensorMask:
@@ -118,7 +118,7 @@ class PILBase(Image.Image):
         t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
         return self._tensor_cls.wrap(t)
 
-    def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:  # type: ignore[override]
+    def show(self, ctx: Canvas | None = None, **kwargs: Any) -> Canvas:  # type: ignore[override]  # PIL's opens a viewer
         """Draw on a canvas (a new one when `ctx` is None) and return it; it saves to PNG or shows in Jupyter."""
         return self.to_tensor().show(ctx=ctx, **kwargs)
 

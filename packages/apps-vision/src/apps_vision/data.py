@@ -10,7 +10,7 @@ import csv
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -54,7 +54,10 @@ class UsingAttr:
         return f"UsingAttr({getattr(self.func, '__name__', self.func)!r}, {self.attr!r})"
 
 
-def _finish(dls: DataLoaders, cls: type[DataLoaders], path: PathLike, val_bs: int | None) -> DataLoaders:
+_Loaders = TypeVar("_Loaders", "ImageDataLoaders", "SegmentationDataLoaders")
+
+
+def _finish(dls: DataLoaders, cls: type[_Loaders], path: PathLike, val_bs: int | None) -> _Loaders:
     loaders = list(dls.loaders)
     if val_bs is not None:
         loaders[1:] = [dl.new(bs=val_bs) for dl in loaders[1:]]
@@ -65,6 +68,8 @@ def _finish(dls: DataLoaders, cls: type[DataLoaders], path: PathLike, val_bs: in
 
 class ImageDataLoaders(DataLoaders):
     """DataLoaders for image classification (single- or multi-label, or regression) in one call."""
+
+    path: Path  # where the data came from (`path=` of the factory)
 
     @classmethod
     def from_dblock(
@@ -244,6 +249,8 @@ class ImageDataLoaders(DataLoaders):
 
 class SegmentationDataLoaders(DataLoaders):
     """DataLoaders for segmentation: images and their masks."""
+
+    path: Path  # where the data came from (`path=` of the factory)
 
     @classmethod
     def from_dblock(

@@ -111,7 +111,7 @@ class VisionModel(nn.Sequential):
         body = create_body(bb.name, n_in=n_in, pretrained=pretrained, cut=cut, weights=weights)
         if custom_head is None:
             nf = num_features(body, n_in=n_in, size=max(64, bb.min_size))
-            head = create_head(nf, n_out, **head_args)
+            head: nn.Module = create_head(nf, n_out, **head_args)
             if init is not None:
                 _apply_init(head, init)
         else:
@@ -140,7 +140,7 @@ class VisionModel(nn.Sequential):
         return cls(pretrained=False, init=None, **cfg)
 
 
-def default_loss(dls: Any) -> nn.Module:
+def default_loss(dls: Any) -> Callable[..., Any]:
     """The loss the targets call for: `dls.loss_kind` when the data declare it, else read from the target's
     type pipeline (categories: cross-entropy; multi-label: BCE with logits; regression: MSE; masks:
     cross-entropy over axis 1)."""
@@ -182,12 +182,13 @@ def add_normalize(dls: Any, stats: tuple[Sequence[float], Sequence[float]]) -> N
     if callable(add):
         add([Normalize.from_stats(*stats)], "after_batch")
         return
-    if not pipes or not all(isinstance(p, Pipeline) for p in pipes):
+    batch_pipes = [p for p in pipes if isinstance(p, Pipeline)]
+    if not pipes or len(batch_pipes) != len(pipes):
         raise ValueError(
             "vision_learner: cannot add the weights' normalization: the data's loaders have no batch-transform "
             "Pipeline (an ImageBlock gives one); pass normalize=False and normalize the data yourself"
         )
-    for p in pipes:
+    for p in batch_pipes:
         p.add(Normalize.from_stats(*stats))
 
 
@@ -232,7 +233,10 @@ def _splitter(bb: Backbone, body_groups: Callable[[nn.Sequential], list[list[nn.
     split = body_groups if body_groups is not None else bb.split
 
     def splitter(model: nn.Module) -> list[list[nn.Parameter]]:
-        return [*split(model[0]), list(model[1].parameters())]
+        body, head = list(model.children())[:2]
+        if not isinstance(body, nn.Sequential):
+            raise TypeError(f"the splitter expects a (body, head) model with an nn.Sequential body, got {type(model)}")
+        return [*split(body), list(head.parameters())]
 
     return splitter
 

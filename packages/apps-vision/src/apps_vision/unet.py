@@ -33,6 +33,14 @@ from trainloop_callbacks.layers import (
 __all__ = ["UnetBlock", "DynamicUnet", "unet_learner"]
 
 
+def _kaiming_first(layer: nn.Module) -> None:
+    """Kaiming-normal init of the weight of `layer`'s first module (the conv of a `ConvLayer`)."""
+    weight = next(layer.children()).weight
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{type(layer).__name__}: its first module has no weight tensor to initialise")
+    nn.init.kaiming_normal_(weight)
+
+
 def _encoder_sizes(encoder: nn.Sequential, n_in: int, img_size: tuple[int, int]) -> list[torch.Size]:
     """Output shape of each layer of `encoder` for one dummy image (eval mode, no gradient)."""
     p = next(iter(encoder.parameters()), None)
@@ -78,8 +86,8 @@ class UnetBlock(nn.Module):
         self.conv2 = ConvLayer(nf, nf, act_cls=act_cls, norm_type=norm_type)
         self.attn = SelfAttention(nf) if self_attention else nn.Identity()
         self.relu = act_cls()
-        for conv in (self.conv1[0], self.conv2[0]):
-            nn.init.kaiming_normal_(conv.weight)
+        _kaiming_first(self.conv1)
+        _kaiming_first(self.conv2)
 
     def forward(self, up_in: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         up_out = self.shuf(up_in)
@@ -114,9 +122,9 @@ class DynamicUnet(nn.Module):
         norm_type: NormType | str | None = None,
     ) -> None:
         super().__init__()
-        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        size = (img_size, img_size) if isinstance(img_size, int) else (int(img_size[0]), int(img_size[1]))
         n_in = _in_channels(encoder)
-        sizes = _encoder_sizes(encoder, n_in, img_size)
+        sizes = _encoder_sizes(encoder, n_in, size)
         widths = [s[-1] for s in sizes]
         # the maps kept for the skips: the last layer before each change of size, deepest first
         self.skip_idxs = [i for i in range(len(widths) - 1) if widths[i] != widths[i + 1]]
@@ -148,7 +156,7 @@ class DynamicUnet(nn.Module):
         # the map after the blocks is at the size of the first kept map; one more pixel shuffle if that is smaller
         last_hw = tuple(sizes[skips[-1]][-2:]) if skips else tuple(sizes[-1][-2:])
         self.final_shuf = (
-            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != img_size else nn.Identity()
+            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != size else nn.Identity()
         )
         self.last_cross = last_cross
         ni = up_c + (n_in if last_cross else 0)
@@ -157,13 +165,13 @@ class DynamicUnet(nn.Module):
         )
         nf = (ni // 2 if bottle else ni) if last_cross else ni
         self.final_conv = ConvLayer(nf, n_out, ks=1, act_cls=None, norm_type=norm_type)
-        nn.init.kaiming_normal_(self.middle_conv[0][0].weight)
-        nn.init.kaiming_normal_(self.final_conv[0].weight)
+        _kaiming_first(self.middle_conv[0])
+        _kaiming_first(self.final_conv)
         self.y_range = SigmoidRange(*y_range) if y_range is not None else None
         self.arch_config: dict[str, Any] | None = None
         self._args = {
             "n_out": n_out,
-            "img_size": list(img_size),
+            "img_size": list(size),
             "blur": blur,
             "blur_final": blur_final,
             "self_attention": self_attention,
@@ -186,7 +194,7 @@ class DynamicUnet(nn.Module):
         h = self.final_shuf(h)
         if h.shape[-2:] != x.shape[-2:]:
             h = F.interpolate(h, x.shape[-2:], mode="nearest")
-        if self.last_cross:
+        if self.res is not None:  # last_cross
             h = self.res(torch.cat([h, x], dim=1))
         h = self.final_conv(h)
         return self.y_range(h) if self.y_range is not None else h
@@ -254,6 +262,8 @@ def unet_learner(
     model.arch_config = {"arch": bb.name, "n_in": n_in, "cut": cut}
 
     def unet_split(m: nn.Module) -> list[list[nn.Parameter]]:
+        if not isinstance(m, DynamicUnet):
+            raise TypeError(f"unet_learner's splitter expects a DynamicUnet, got {type(m).__name__}")
         enc = set(map(id, m.encoder.parameters()))
         groups = bb.split(m.encoder) if cut is None else [list(m.encoder.parameters())]
         return [*groups, [p for p in m.parameters() if id(p) not in enc]]

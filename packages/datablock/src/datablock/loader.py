@@ -13,7 +13,7 @@ import inspect
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import DataLoader as TorchDataLoader
@@ -38,6 +38,8 @@ from datablock.utils import listify
 from dispatch_transforms import Pipeline
 
 __all__ = ["DataLoader", "EVENTS"]
+
+_Loader = TypeVar("_Loader", bound="DataLoader")  # `new` gives a loader of the same class
 
 EVENTS = ("after_item", "before_batch", "after_batch")  # the transform hooks, in the order they run
 
@@ -351,7 +353,7 @@ class DataLoader:
         self.init_kwargs["device"] = self.device
         return self
 
-    def new(self, **kwargs: Any) -> DataLoader:
+    def new(self: _Loader, **kwargs: Any) -> _Loader:
         """A copy of this loader (of the same class) with some arguments changed, e.g. `dl.new(shuffle=False)`.
 
         The other arguments come from `init_kwargs`, so a subclass's own arguments are kept.

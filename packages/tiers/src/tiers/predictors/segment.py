@@ -20,7 +20,9 @@ __all__ = ["predict"]
 def predict(learn: Any, inputs: Sequence[str], out: Path) -> list[dict[str, Any]]:
     """Predict a mask per image; print the share of each predicted class; write `out/predictions.png`."""
     codes = [str(c) for c in (getattr(learn.dls, "vocab", None) or [])]
-    rows, pictures, titles = [], [], []
+    rows: list[dict[str, Any]] = []
+    pictures: list[tuple[Any, TensorMask]] = []  # (image, mask) pairs, shown together
+    titles: list[str] = []
     for f in image_inputs(inputs):
         try:
             image = PILImage.create(f)

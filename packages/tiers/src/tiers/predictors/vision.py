@@ -35,7 +35,7 @@ def image_inputs(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
-def picture_scale(sizes: Sequence[tuple[int, int]], target: int = 96) -> int:
+def picture_scale(sizes: Sequence[Sequence[int]], target: int = 96) -> int:
     """An integer zoom that shows the smallest image at about `target` pixels (tiny digits become visible)."""
     smallest = min((min(s) for s in sizes), default=target)
     return max(1, min(8, target // max(1, smallest)))
@@ -44,7 +44,9 @@ def picture_scale(sizes: Sequence[tuple[int, int]], target: int = 96) -> int:
 def predict(learn: Any, inputs: Sequence[str], out: Path) -> list[dict[str, Any]]:
     """Predict each image; print `file: label (probability)`; write `out/predictions.png`."""
     files = image_inputs(inputs)
-    rows, pictures, titles = [], [], []
+    rows: list[dict[str, Any]] = []
+    pictures: list[Any] = []  # typed tensors, shown together
+    titles: list[str] = []
     for f in files:
         try:
             image = PILImage.create(f)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from apps_tabular import CollabDataLoaders, collab_learner, synthetic_ratings
+from apps_tabular import CollabDataLoaders, EmbeddingDotBias, collab_learner, synthetic_ratings
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture, scatter_picture
 
 __all__ = ["QUICKSTART", "train"]
@@ -29,7 +29,10 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     results = learn.show_results(max_n=12)
     files["show_results"] = save_picture(results, out / "show_results.png", "validation ratings and predictions")
     items = [f"i{k}" for k in range(len(truth.item_bias))]  # the generator names item k "i<k>"
-    learned = learn.model.bias(items).detach().cpu().float()
+    dot_bias = learn.model
+    if not isinstance(dot_bias, EmbeddingDotBias):
+        raise TypeError(f"collab quickstart: expected an EmbeddingDotBias model, got {type(dot_bias).__name__}")
+    learned = dot_bias.bias(items).detach().cpu().float()
     planted = torch.as_tensor(truth.item_bias, dtype=torch.float32)
     corr = float(torch.corrcoef(torch.stack([learned, planted]))[0, 1])
     files["item_biases"] = scatter_picture(

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import torch
 
-from apps_tabular import Categorify, FillMissing, Normalize, TabularDataLoaders, synthetic_census, tabular_learner
+from apps_tabular import (
+    Categorify,
+    FillMissing,
+    Normalize,
+    TabularDataLoader,
+    TabularDataLoaders,
+    synthetic_census,
+    tabular_learner,
+)
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
 from trainloop_callbacks import ClassificationInterpretation, accuracy
 
@@ -38,10 +46,13 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     results = learn.show_results(max_n=12)
     files["show_results"] = save_picture(results, out / "show_results.png", "validation rows: target and prediction")
     files["confusion_matrix"] = out / "confusion_matrix.png"
-    ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])
+    ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])  # type: ignore[attr-defined]  # trainloop types from_learner as returning the base class
     model = learn.export(out / "model.pth")
     rows = out / "rows.csv"  # rows to try `tiers predict` on: validation rows without their target
-    df.iloc[list(dls.valid.tabular.items.index[:5])].drop(columns=[Y_NAME]).to_csv(rows, index=False)
+    valid = dls.valid
+    if not isinstance(valid, TabularDataLoader):
+        raise TypeError(f"tabular quickstart: expected a TabularDataLoader, got {type(valid).__name__}")
+    df.iloc[list(valid.tabular.items.index[:5])].drop(columns=[Y_NAME]).to_csv(rows, index=False)
     files["rows"] = rows
     log = epoch_log(learn)
     return QuickstartResult(
