@@ -97,13 +97,14 @@ def kornia_pipeline(warp: bool) -> Callable[[torch.Tensor], torch.Tensor] | None
 
 def measure(rows: dict[str, Callable | None], x: torch.Tensor, repeats: int) -> dict[str, float | None]:
     """Median images/s per row over `repeats` interleaved rounds (one warm-up round first)."""
-    times: dict[str, list[float]] = {k: [] for k, f in rows.items() if f is not None}
+    funcs = {k: f for k, f in rows.items() if f is not None}
+    times: dict[str, list[float]] = {k: [] for k in funcs}
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     for r in range(repeats + 1):
         for name in times:
             sync()
             start = time.perf_counter()
-            rows[name](x)  # type: ignore[misc]
+            funcs[name](x)
             sync()
             if r:
                 times[name].append(time.perf_counter() - start)

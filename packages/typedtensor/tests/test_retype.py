@@ -114,3 +114,9 @@ def test_op_results_are_not_shape_checked():
     pts = TensorPoint(torch.zeros(3, 2), canvas_size=(1, 1))
     flat = pts.flatten()  # (6,) is no longer (..., 2) but stays a TensorPoint: checks are for constructors
     assert type(flat) is TensorPoint and flat.shape == (6,)
+
+
+def test_cast_to_a_tensor_subclass_that_is_not_typed_is_refused():
+    assert type(cast(TensorPoint(torch.zeros(1, 2)), torch.Tensor)) is torch.Tensor  # plain: allowed
+    with pytest.raises(TypeError, match=r"cast: Parameter is not a typed tensor type"):
+        cast(torch.zeros(2), torch.nn.Parameter)

@@ -14,6 +14,7 @@ import gzip
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -34,14 +35,14 @@ def tiers_home() -> Path:
     return Path(home).expanduser() if home else Path.home() / ".tiers"
 
 
-def _publish(dest: Path, write: object) -> Path:
+def _publish(dest: Path, write: Callable[[Path], object]) -> Path:
     """Run `write(tmp_dir)` and move the result to `dest` in one rename: a failed write leaves nothing behind."""
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        write(tmp)  # type: ignore[operator]
+        write(tmp)
         try:
             tmp.rename(dest)
         except OSError:

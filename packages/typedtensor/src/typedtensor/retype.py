@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import torch
 
@@ -31,7 +31,11 @@ def retain_type(new: Any, like: Any) -> Any:
     return new
 
 
-def cast(x: torch.Tensor, typ: type[T], **meta: Any) -> T:
+@overload
+def cast(x: torch.Tensor, typ: type[T], **meta: Any) -> T: ...
+@overload
+def cast(x: torch.Tensor, typ: type[torch.Tensor], **meta: Any) -> torch.Tensor: ...
+def cast(x: torch.Tensor, typ: type[torch.Tensor], **meta: Any) -> torch.Tensor:
     """View `x` as `typ` (sharing memory), keeping the metadata `typ` declares that `x` has, updated with `meta`.
 
     Unlike `wrap`, the shape is checked (e.g. a `TensorPoint` needs a last dimension of 2), and an already
@@ -43,7 +47,9 @@ def cast(x: torch.Tensor, typ: type[T], **meta: Any) -> T:
         raise TypeError(f"cast: expected a tensor type, got {typ!r}")
     plain = _plain(x)
     if typ is torch.Tensor:
-        return plain  # type: ignore[return-value]
+        return plain
+    if not issubclass(typ, TensorBase):
+        raise TypeError(f"cast: {typ.__name__} is not a typed tensor type (a TensorBase subclass) nor torch.Tensor")
     typ._check_meta_names(meta)
     typ._check_shape(plain)
     out = plain.as_subclass(typ)
