@@ -66,7 +66,8 @@ def digits(dest: str | os.PathLike[str] | None = None, max_per_class: int | None
     out = Path(dest) if dest is not None else tiers_home() / "data" / name
 
     def write(tmp: Path) -> None:
-        raw = resources.files("apps_vision").joinpath("data_files", "digits.csv.gz").read_bytes()
+        # one path part per joinpath call: several at once need Python 3.11
+        raw = resources.files("apps_vision").joinpath("data_files").joinpath("digits.csv.gz").read_bytes()
         table = np.loadtxt(gzip.decompress(raw).decode().splitlines(), delimiter=",", dtype=np.int64)
         pixels, labels = table[:, :64], table[:, 64]
         for d in range(10):
