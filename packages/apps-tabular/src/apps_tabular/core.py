@@ -232,7 +232,8 @@ class TabularPandas:
             if vocab is not None:
                 self.y_vocab = CategoryMap(vocab, sort=False, add_na=add_na)
             else:
-                labels = s.iloc[train].dropna().unique().tolist()
+                labels = pd.unique(s.to_numpy(dtype=object)[train])
+                labels = [v for v in labels.tolist() if not pd.isna(v)]
                 self.y_vocab = CategoryMap(labels, sort=self.y_spec["sort"], add_na=add_na)
         self.items = self._encode_y(self.items)
 
@@ -253,7 +254,7 @@ class TabularPandas:
     def _encode_labels(self, s: pd.Series) -> np.ndarray:
         assert self.y_vocab is not None
         items = [o for o in self.y_vocab.items if not (self.y_vocab.add_na and o == "#na#")]
-        codes = pd.Index(items, dtype=object).get_indexer(s.astype(object))
+        codes = pd.Index(items, dtype=object).get_indexer(s.to_numpy(dtype=object))
         offset = 1 if self.y_vocab.add_na else 0
         bad = codes < 0
         if bad.any() and not self.y_vocab.add_na:
