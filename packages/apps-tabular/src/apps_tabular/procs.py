@@ -29,10 +29,6 @@ NA, RARE = "#na#", "#rare#"
 """Category of missing and unseen values (always code 0), and of values rarer than `min_freq` (code 1)."""
 
 
-def _is_missing(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
 def _plain(v: Any) -> Any:
     """numpy scalars to Python scalars, so state is plain data."""
     if isinstance(v, np.generic):
@@ -364,26 +360,32 @@ class FillMissing(TabularProc):
         self.fill_vals = {k: float(v) for k, v in cfg["fill_vals"].items()}
         self.na_cols = list(cfg["na_cols"])
 
-    def _value(self, s: pd.Series, c: str) -> float:
+    def _value(self, present: np.ndarray, c: str, owned: bool = False) -> float:
+        """The fill value of column `c` from its training values that are not missing (float64); `owned`: a copy
+        that may be reordered (the median then partitions it in place)."""
         if self.fill_strategy == "constant":
             return self.fill_val
-        v = s.median() if self.fill_strategy == "median" else s.mode(dropna=True)
-        if self.fill_strategy == "mode":
-            v = v.iloc[0] if len(v) else float("nan")
-        if _is_missing(v):
+        if present.size == 0:
             raise ValueError(
                 f"FillMissing: column {c!r} has no value in the training rows to take the {self.fill_strategy} of"
             )
-        return float(v)
+        if self.fill_strategy == "median":
+            return float(np.median(present, overwrite_input=owned))
+        return float(pd.Series(present).mode().iloc[0])  # the smallest of the most frequent values (pandas)
 
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
         self.fill_vals, self.na_cols = {}, []
         for c in self.cols or []:
-            s = _rows(df[c], rows)
+            s = df[c]
             if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                 raise TypeError(f"FillMissing: column {c!r} is {s.dtype}, not numeric (is it categorical?)")
-            self.fill_vals[c] = self._value(s, c)
-            if s.isna().any():
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)  # no copy for a float64 column
+            x = v if rows is None else v[rows]  # a numpy gather: no pandas index checks
+            missing = np.isnan(x)
+            has_missing = bool(missing.any())
+            owned = has_missing or rows is not None  # `x` is not the frame's own data
+            self.fill_vals[c] = self._value(x[~missing] if has_missing else x, c, owned)
+            if has_missing:
                 self.na_cols.append(c)
 
     @property
@@ -450,19 +452,26 @@ class TabularNormalize(TabularProc):
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
         self.means, self.stds, self.int_dtypes = {}, {}, {}
         for c in self.cols or []:
-            s = _rows(df[c], rows)
+            s = df[c]
             if not pd.api.types.is_numeric_dtype(s):
                 raise TypeError(f"TabularNormalize: column {c!r} is {s.dtype}, not numeric")
             if pd.api.types.is_integer_dtype(s):
                 self.int_dtypes[c] = str(s.dtype)
             v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            self.means[c] = float(np.nanmean(v)) if v.size else 0.0
-            self.stds[c] = float(np.nanstd(v)) + 1e-7 if v.size else 1.0
+            x = v if rows is None else v[rows]
+            if x.size == 0:
+                self.means[c], self.stds[c] = 0.0, 1.0
+            elif np.isnan(x).any():
+                self.means[c], self.stds[c] = float(np.nanmean(x)), float(np.nanstd(x)) + 1e-7
+            else:  # after FillMissing: the plain reductions, about twice as fast as the nan-aware ones
+                self.means[c], self.stds[c] = float(x.mean()), float(x.std()) + 1e-7
 
     def _apply(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
-            v = df[c].to_numpy(dtype=np.float32, na_value=np.nan)
-            df[c] = (v - np.float32(self.means[c])) / np.float32(self.stds[c])
+            v = df[c].to_numpy(dtype=np.float32, na_value=np.nan)  # may be the frame's own data: not changed
+            out = v - np.float32(self.means[c])  # a new array, scaled in place
+            out /= np.float32(self.stds[c])
+            df[c] = out
 
     def _invert(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
