@@ -261,15 +261,18 @@ class Categorify(TabularProc):
             df[c] = lut[codes]
         self.fitted = True
 
-    def _lut(self, c: str) -> tuple[list[Any], np.ndarray]:
-        """Known values of column `c` (its kept categories, then its rare ones) and the code of each."""
+    def _lut(self, c: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """Column `c`'s lookups, built once (a one-row `predict` would otherwise rebuild a hash table of the whole
+        vocab per call): an index of the known values (kept categories, then rare ones), the code of each with a
+        last slot 0 for values not found, and the labels by code (`#na#` as None) for decoding."""
         luts = self.__dict__.setdefault("_luts", {})
         if c not in luts:
             classes, rare = self.classes[c], self.rare[c]
             start = 2 if rare else 1
             kept = classes[start:]
-            codes = np.concatenate([np.arange(start, start + len(kept)), np.ones(len(rare))]).astype(np.int64)
-            luts[c] = ([*kept, *rare], codes)
+            codes = np.concatenate([np.arange(start, start + len(kept)), np.ones(len(rare)), [0]])
+            labels = np.array([None if v == NA else v for v in classes], dtype=object)
+            luts[c] = (pd.Index([*kept, *rare], dtype=object), codes.astype(_code_dtype(len(classes))), labels)
         return luts[c]
 
     def _align(self, s: pd.Series, c: str) -> pd.Series:
@@ -284,12 +287,9 @@ class Categorify(TabularProc):
 
     def encode_column(self, s: pd.Series, c: str) -> np.ndarray:
         """The codes of values `s` of column `c` (0 for missing or unseen, 1 for rare): one vectorized lookup."""
-        values, codes = self._lut(c)
-        s = self._align(s, c)
-        target = s.to_numpy(dtype=object)  # no copy for pandas' `str` columns
-        idx = pd.Index(values, dtype=object).get_indexer(target) if values else np.full(len(s), -1)
-        out = np.where(idx >= 0, codes[np.maximum(idx, 0)] if len(codes) else 0, 0)
-        return out.astype(_code_dtype(len(self.classes[c])))
+        index, codes, _ = self._lut(c)
+        target = self._align(s, c).to_numpy(dtype=object)  # no copy for pandas' `str` columns
+        return codes[index.get_indexer(target)]  # not found (-1): the last slot, code 0
 
     def _apply(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
@@ -298,7 +298,7 @@ class Categorify(TabularProc):
     def decode_column(self, codes: Any, c: str) -> pd.Series:
         """Codes of column `c` back to labels (`#na#` → missing, `#rare#` stays `#rare#`)."""
         arr = np.asarray(codes, dtype=np.int64)
-        vocab = np.array([None if v == NA else v for v in self.classes[c]], dtype=object)
+        vocab = self._lut(c)[2]
         if arr.size and (arr.min() < 0 or arr.max() >= len(vocab)):
             raise ValueError(f"Categorify: codes of column {c!r} outside 0..{len(vocab) - 1}")
         out = pd.Series(vocab[arr], index=getattr(codes, "index", None), name=c)
