@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from apps_tabular.procs import Categorify, FillMissing, TabularNormalize, TabularProc, proc_from_config
+from apps_tabular.procs import Categorify, FillMissing, TabularNormalize, TabularProc, _plain, proc_from_config
 from datablock import (
     Categorize,
     CategoryMap,
@@ -470,7 +470,3 @@ class TabularPandas:
             f"TabularPandas({len(self)} rows, cat={self.cat_names}, cont={self.cont_names}, y={self.y_names} "
             f"({self.y_spec['kind']}), procs={[type(p).__name__ for p in self.procs]})"
         )
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
