@@ -225,7 +225,9 @@ def fastai_learner(df: pd.DataFrame) -> Any:
 def bench_epoch(rows: int, repeats: int, peer: str) -> Any:
     from pluggable_optim import Adam
 
-    print(f"\n2. one epoch (train + valid) of tabular_learner on {rows:,} rows, bs 1024, layers [200, 100]")
+    threads = torch.get_num_threads()
+    print(f"\n2. one epoch (train + valid) of tabular_learner on {rows:,} rows, bs 1024, layers [200, 100]", end="")
+    print(f", {threads} threads")
     learn, df = build_learner(rows)
     train, valid = learn.dls.train.dataset.tensors, learn.dls.valid.dataset.tensors
     model, loss_fn = learn.model, learn.loss_func
@@ -254,12 +256,19 @@ def bench_epoch(rows: int, repeats: int, peer: str) -> Any:
                 with flearn.no_bar(), flearn.no_logging():
                     flearn.fit(1, 1e-3)
                 times["fastai Learner"].append(time.perf_counter() - t)
+    if torch.get_num_threads() != threads:
+        raise RuntimeError(f"torch threads changed during the epoch bench: {threads} -> {torch.get_num_threads()}")
     med = {k: statistics.median(v) for k, v in times.items()}
+    n_batches = len(learn.dls.train) + len(learn.dls.valid)
     for k, v in med.items():
-        print(f"  {k:<14} {v:7.3f} s")
+        extra = (v - med["hand loop"]) / n_batches * 1e3
+        note = f"   ({extra:+.2f} ms per batch over the hand loop)" if k != "hand loop" else ""
+        print(f"  {k:<14} {v:7.3f} s{note}")
     print(f"  ratio Learner/hand loop: {med['tiers Learner'] / med['hand loop']:.3f}x   (target <= 1.05x)")
     if flearn is not None:
         print(f"  speed-up over fastai: {med['fastai Learner'] / med['tiers Learner']:.2f}x   (target >= 3x)")
+        over = (med["fastai Learner"] - med["hand loop"]) / max(med["tiers Learner"] - med["hand loop"], 1e-9)
+        print(f"  fastai's time beyond the model's own arithmetic (hand loop) is {over:.1f}x tiers'")
     return learn, df, flearn
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps_tabular import NA, RARE, Categorify, FillMissing, TabularNormalize
+from apps_tabular import NA, RARE, Categorify, FillMissing, TabularNormalize, TabularProc
 from apps_tabular.procs import proc_from_config
 
 
@@ -127,3 +127,54 @@ def test_one_pass_path_equals_fit_then_transform(min_freq):
     one._fit_apply(out, rows)
     assert one.to_config() == ref.to_config()
     pd.testing.assert_frame_equal(out, ref.transform(df))
+
+
+def test_normalize_round_trip_restores_integer_columns():
+    """float32 scaling turns an integer 0 into about 1e-5; the inverse rounds back to the training int dtype."""
+    df = pd.DataFrame({"n": np.arange(0, 50, dtype=np.int64), "m": np.arange(50, dtype=np.int16) * 7 - 100})
+    nm = TabularNormalize().fit(df)
+    assert nm.int_dtypes == {"n": "int64", "m": "int16"}
+    back = nm.inverse_transform(nm.transform(df))
+    pd.testing.assert_frame_equal(back, df)  # exact values and dtypes, not 1.4e-05 for 0
+    # a value the training dtype cannot hold stays a float (no silent wrap-around), as does a missing one
+    out = nm.inverse_transform(nm.transform(pd.DataFrame({"n": [0, 10], "m": [40_000.0, np.nan]})))
+    assert out["n"].dtype == np.int64 and out["n"].tolist() == [0, 10]
+    assert out["m"].dtype == np.float64 and out["m"].iloc[0] == pytest.approx(40_000) and np.isnan(out["m"].iloc[1])
+    # the dtype is state (plain data); a config naming a non-integer dtype is refused
+    cfg = json.loads(json.dumps(nm.to_config()))
+    assert proc_from_config(cfg).int_dtypes == nm.int_dtypes
+    with pytest.raises(ValueError, match="not an integer dtype"):
+        proc_from_config({**cfg, "int_dtypes": {"n": "float64"}})
+
+
+def test_fill_missing_and_normalize_restore_a_nullable_integer_column():
+    df = pd.DataFrame({"k": pd.array([0, None, 2, 3, 4, 5, None, 8, 9], dtype="Int64")})
+    fm = FillMissing().fit(df)
+    assert fm.fill_vals == {"k": 4.0}
+    nm = TabularNormalize(["k"]).fit(fm.transform(df))
+    back = fm.inverse_transform(nm.inverse_transform(nm.transform(fm.transform(df))))
+    pd.testing.assert_frame_equal(back, df)  # Int64 with <NA> where the values were missing
+    # a fill value the integer dtype cannot hold (median 3.5) makes the column float rather than failing
+    half = pd.DataFrame({"k": pd.array([1, None, 3, 4, 6], dtype="Int64")})
+    assert FillMissing().fit_transform(half)["k"].tolist() == [1.0, 3.5, 3.0, 4.0, 6.0]
+
+
+def test_proc_base_is_abstract():
+    with pytest.raises(TypeError, match="abstract"):
+        TabularProc()
+
+    class NoInvert(TabularProc):
+        def _state(self):
+            return {}
+
+        def _load_state(self, cfg):
+            pass
+
+        def _fit(self, df, rows):
+            pass
+
+        def _apply(self, df):
+            pass
+
+    with pytest.raises(TypeError, match="_invert"):
+        NoInvert()

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from apps_tabular.procs import Categorify, FillMissing, TabularNormalize, TabularProc, proc_from_config
+from apps_tabular.procs import Categorify, FillMissing, TabularNormalize, TabularProc, _plain, proc_from_config
 from datablock import (
     Categorize,
     CategoryMap,
@@ -234,7 +234,8 @@ class TabularPandas:
             if vocab is not None:
                 self.y_vocab = CategoryMap(vocab, sort=False, add_na=add_na)
             else:
-                labels = s.iloc[train].dropna().unique().tolist()
+                labels = pd.unique(s.to_numpy(dtype=object)[train])
+                labels = [v for v in labels.tolist() if not pd.isna(v)]
                 self.y_vocab = CategoryMap(labels, sort=self.y_spec["sort"], add_na=add_na)
         self.items = self._encode_y(self.items)
 
@@ -255,7 +256,7 @@ class TabularPandas:
     def _encode_labels(self, s: pd.Series) -> np.ndarray:
         assert self.y_vocab is not None
         items = [o for o in self.y_vocab.items if not (self.y_vocab.add_na and o == "#na#")]
-        codes = pd.Index(items, dtype=object).get_indexer(s.astype(object))
+        codes = pd.Index(items, dtype=object).get_indexer(s.to_numpy(dtype=object))
         offset = 1 if self.y_vocab.add_na else 0
         bad = codes < 0
         if bad.any() and not self.y_vocab.add_na:
@@ -471,7 +472,3 @@ class TabularPandas:
             f"TabularPandas({len(self)} rows, cat={self.cat_names}, cont={self.cont_names}, y={self.y_names} "
             f"({self.y_spec['kind']}), procs={[type(p).__name__ for p in self.procs]})"
         )
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from trainloop_callbacks.layers import Embedding, LinBnDrop, SigmoidRange, emb_sz_rule
-from trainloop_callbacks.layers.activation import activation_from_data, activation_to_data
+from trainloop_callbacks import Embedding, LinBnDrop, SigmoidRange, emb_sz_rule
 
 __all__ = ["TabularModel", "tabular_config", "get_emb_sz", "emb_sz_rule"]
 
@@ -64,6 +63,12 @@ def tabular_config(
     return cfg
 
 
+def _act_data(act_cls: Any) -> Any:
+    """`act_cls` (a module, class or name) as data: a name, or `[name, {hyper-parameters}]`, as `LinBnDrop` keeps it
+    (a module outside trainloop-callbacks' `ACTIVATIONS` stays as is, and export refuses it)."""
+    return LinBnDrop(1, 1, bn=False, act=act_cls).config["act"]
+
+
 class TabularModel(nn.Module):
     """fastai's tabular model: an embedding per categorical column (concatenated, with dropout `embed_p`),
     the continuous columns through batch norm (`bn_cont`), then `LinBnDrop` blocks of widths `layers`
@@ -108,7 +113,7 @@ class TabularModel(nn.Module):
         self.n_emb, self.n_cont = sum(nf for _, nf in emb_szs), n_cont
         if self.n_emb + n_cont == 0:
             raise ValueError("TabularModel: no input (no categorical and no continuous column)")
-        act = activation_to_data(act_cls)
+        act = _act_data(act_cls)
         sizes = [self.n_emb + n_cont, *layers, out_sz]
         blocks: list[nn.Module] = []
         for i, p in enumerate([*ps, 0.0]):
@@ -119,7 +124,7 @@ class TabularModel(nn.Module):
                     sizes[i + 1],
                     bn=use_bn and (not last or bn_final),
                     p=p,
-                    act=None if last else activation_from_data(act),
+                    act=None if last else act,
                     lin_first=lin_first,
                 )
             )

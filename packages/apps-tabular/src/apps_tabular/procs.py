@@ -16,6 +16,7 @@ categorical (Categorify) or continuous (FillMissing, TabularNormalize) columns i
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -28,10 +29,6 @@ NA, RARE = "#na#", "#rare#"
 """Category of missing and unseen values (always code 0), and of values rarer than `min_freq` (code 1)."""
 
 
-def _is_missing(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
 def _plain(v: Any) -> Any:
     """numpy scalars to Python scalars, so state is plain data."""
     if isinstance(v, np.generic):
@@ -41,6 +38,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _hashable(s: pd.Series) -> Any:
+    """The values of `s` in the form pandas hashes fastest: a text column as its object ndarray (no copy for
+    pandas' `str` dtype, whose extension-array `factorize` is about twice as slow), other columns as they are."""
+    if pd.api.types.is_string_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.to_numpy(dtype=object)
+    return s
+
+
 def _code_dtype(n: int) -> np.dtype:
     for t in (np.int8, np.int16, np.int32):
         if n <= np.iinfo(t).max:
@@ -48,11 +53,12 @@ def _code_dtype(n: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
-class TabularProc:
+class TabularProc(ABC):
     """A preprocessing step over some columns of a DataFrame: `fit` on training rows, then `transform`.
 
     Subclasses implement `_fit(df, rows)` (learn state from `df`'s rows `rows`, all rows when None),
-    `_apply(df)` (write the transformed columns into `df`, in place) and `_invert(df)`.
+    `_apply(df)` (write the transformed columns into `df`, in place), `_invert(df)`, and `_state()` /
+    `_load_state(cfg)` (the learned state as plain data and back).
     """
 
     order: ClassVar[int] = 0
@@ -122,20 +128,25 @@ class TabularProc:
         self.fitted = True
         self._apply(df)
 
+    @abstractmethod
     def _state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The learned state (and settings) as plain data, merged into `to_config()`."""
 
+    @abstractmethod
     def _load_state(self, cfg: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Set the state back from `to_config()`'s data."""
 
+    @abstractmethod
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
-        raise NotImplementedError
+        """Learn the state from rows `rows` (positions) of `df`, all rows when None."""
 
+    @abstractmethod
     def _apply(self, df: pd.DataFrame) -> None:
-        raise NotImplementedError
+        """Write the transformed columns into `df` (in place)."""
 
+    @abstractmethod
     def _invert(self, df: pd.DataFrame) -> None:
-        raise NotImplementedError
+        """Turn this proc's columns of `df` back (in place), those `df` has."""
 
     def _check_fitted(self, what: str) -> None:
         if not self.fitted:
@@ -214,15 +225,18 @@ class Categorify(TabularProc):
         """Learn the vocab of column `c` from its training values `s`."""
         self.dtypes[c] = self._kind(s)
         counts = s.value_counts(dropna=True, sort=False)
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            values = [_plain(v) for v in s.cat.categories]  # declared order, all categories (fastai)
-        else:
-            values = _sorted([_plain(v) for v in counts.index])
-        rare = [] if self.min_freq == 1 else _sorted([_plain(v) for v, n in counts.items() if n < self.min_freq])
-        rare_set = set(rare)
-        kept = [v for v in values if v not in rare_set]
+        declared = [_plain(v) for v in s.cat.categories] if isinstance(s.dtype, pd.CategoricalDtype) else None
+        self._set_vocab(c, [_plain(v) for v in counts.index], counts.to_numpy(), declared)
+
+    def _set_vocab(self, c: str, seen: list[Any], counts: np.ndarray, declared: list[Any] | None = None) -> set[Any]:
+        """Vocab of column `c` from the values `seen` in training and how often: `#na#`, `#rare#` when some value
+        is rarer than `min_freq`, then the others sorted (or in the `declared` order of a pandas categorical,
+        all its categories, as fastai). Returns the rare values."""
+        rare = set() if self.min_freq == 1 else {v for v, n in zip(seen, counts, strict=True) if n < self.min_freq}
+        kept = [v for v in (_sorted(seen) if declared is None else declared) if v not in rare]
         self.classes[c] = [NA, RARE, *kept] if rare else [NA, *kept]
-        self.rare[c] = rare
+        self.rare[c] = _sorted(list(rare))
+        return rare
 
     def _fit_apply(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
         """One hashing pass per column: factorize all rows, count the training rows' codes, then map each
@@ -235,32 +249,30 @@ class Categorify(TabularProc):
                 df[c] = self.encode_column(s, c)
                 continue
             self.dtypes[c] = self._kind(s)
-            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            codes, uniques = pd.factorize(_hashable(s), use_na_sentinel=True)
             seen = codes if rows is None else codes[rows]
-            counts = np.bincount(seen[seen >= 0], minlength=len(uniques))
+            counts = np.bincount(seen + 1, minlength=len(uniques) + 1)[1:]  # slot 0: missing (code -1)
             present = np.flatnonzero(counts)
             values = [_plain(v) for v in np.asarray(uniques, dtype=object)[present]]
-            few = counts[present] < self.min_freq
-            rare = [v for v, f in zip(values, few, strict=True) if f]
-            rare_set = set(rare)
-            kept = _sorted([v for v in values if v not in rare_set])
-            self.classes[c] = [NA, RARE, *kept] if rare else [NA, *kept]
-            self.rare[c] = _sorted(rare)
+            rare_set = self._set_vocab(c, values, counts[present])
             code_of = {v: i for i, v in enumerate(self.classes[c])}
-            lut = np.zeros(len(uniques) + 1, dtype=np.int64)  # last slot: missing (code -1)
+            lut = np.zeros(len(uniques) + 1, dtype=_code_dtype(len(self.classes[c])))  # last slot: missing (-1)
             lut[present] = [1 if v in rare_set else code_of[v] for v in values]
-            df[c] = lut[codes].astype(_code_dtype(len(self.classes[c])))
+            df[c] = lut[codes]
         self.fitted = True
 
-    def _lut(self, c: str) -> tuple[list[Any], np.ndarray]:
-        """Known values of column `c` (its kept categories, then its rare ones) and the code of each."""
+    def _lut(self, c: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """Column `c`'s lookups, built once (a one-row `predict` would otherwise rebuild a hash table of the whole
+        vocab per call): an index of the known values (kept categories, then rare ones), the code of each with a
+        last slot 0 for values not found, and the labels by code (`#na#` as None) for decoding."""
         luts = self.__dict__.setdefault("_luts", {})
         if c not in luts:
             classes, rare = self.classes[c], self.rare[c]
             start = 2 if rare else 1
             kept = classes[start:]
-            codes = np.concatenate([np.arange(start, start + len(kept)), np.ones(len(rare))]).astype(np.int64)
-            luts[c] = ([*kept, *rare], codes)
+            codes = np.concatenate([np.arange(start, start + len(kept)), np.ones(len(rare)), [0]])
+            labels = np.array([None if v == NA else v for v in classes], dtype=object)
+            luts[c] = (pd.Index([*kept, *rare], dtype=object), codes.astype(_code_dtype(len(classes))), labels)
         return luts[c]
 
     def _align(self, s: pd.Series, c: str) -> pd.Series:
@@ -275,13 +287,9 @@ class Categorify(TabularProc):
 
     def encode_column(self, s: pd.Series, c: str) -> np.ndarray:
         """The codes of values `s` of column `c` (0 for missing or unseen, 1 for rare): one vectorized lookup."""
-        values, codes = self._lut(c)
-        s = self._align(s, c)
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("object")
-        idx = pd.Index(values, dtype=object).get_indexer(s.astype(object)) if values else np.full(len(s), -1)
-        out = np.where(idx >= 0, codes[np.maximum(idx, 0)] if len(codes) else 0, 0)
-        return out.astype(_code_dtype(len(self.classes[c])))
+        index, codes, _ = self._lut(c)
+        target = self._align(s, c).to_numpy(dtype=object)  # no copy for pandas' `str` columns
+        return codes[index.get_indexer(target)]  # not found (-1): the last slot, code 0
 
     def _apply(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
@@ -290,7 +298,7 @@ class Categorify(TabularProc):
     def decode_column(self, codes: Any, c: str) -> pd.Series:
         """Codes of column `c` back to labels (`#na#` → missing, `#rare#` stays `#rare#`)."""
         arr = np.asarray(codes, dtype=np.int64)
-        vocab = np.array([None if v == NA else v for v in self.classes[c]], dtype=object)
+        vocab = self._lut(c)[2]
         if arr.size and (arr.min() < 0 or arr.max() >= len(vocab)):
             raise ValueError(f"Categorify: codes of column {c!r} outside 0..{len(vocab) - 1}")
         out = pd.Series(vocab[arr], index=getattr(codes, "index", None), name=c)
@@ -352,26 +360,32 @@ class FillMissing(TabularProc):
         self.fill_vals = {k: float(v) for k, v in cfg["fill_vals"].items()}
         self.na_cols = list(cfg["na_cols"])
 
-    def _value(self, s: pd.Series, c: str) -> float:
+    def _value(self, present: np.ndarray, c: str, owned: bool = False) -> float:
+        """The fill value of column `c` from its training values that are not missing (float64); `owned`: a copy
+        that may be reordered (the median then partitions it in place)."""
         if self.fill_strategy == "constant":
             return self.fill_val
-        v = s.median() if self.fill_strategy == "median" else s.mode(dropna=True)
-        if self.fill_strategy == "mode":
-            v = v.iloc[0] if len(v) else float("nan")
-        if _is_missing(v):
+        if present.size == 0:
             raise ValueError(
                 f"FillMissing: column {c!r} has no value in the training rows to take the {self.fill_strategy} of"
             )
-        return float(v)
+        if self.fill_strategy == "median":
+            return float(np.median(present, overwrite_input=owned))
+        return float(pd.Series(present).mode().iloc[0])  # the smallest of the most frequent values (pandas)
 
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
         self.fill_vals, self.na_cols = {}, []
         for c in self.cols or []:
-            s = _rows(df[c], rows)
+            s = df[c]
             if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                 raise TypeError(f"FillMissing: column {c!r} is {s.dtype}, not numeric (is it categorical?)")
-            self.fill_vals[c] = self._value(s, c)
-            if s.isna().any():
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)  # no copy for a float64 column
+            x = v if rows is None else v[rows]  # a numpy gather: no pandas index checks
+            missing = np.isnan(x)
+            has_missing = bool(missing.any())
+            owned = has_missing or rows is not None  # `x` is not the frame's own data
+            self.fill_vals[c] = self._value(x[~missing] if has_missing else x, c, owned)
+            if has_missing:
                 self.na_cols.append(c)
 
     @property
@@ -387,14 +401,20 @@ class FillMissing(TabularProc):
             if c in na_cols and self.add_col:
                 df[f"{c}_na"] = missing.to_numpy()
             if missing.any():
-                df[c] = s.fillna(self.fill_vals[c])
+                fill = self.fill_vals[c]
+                if pd.api.types.is_integer_dtype(s) and not fill.is_integer():  # a nullable int column, median 3.5
+                    s = s.astype("float64")
+                df[c] = s.fillna(fill)
 
     def _invert(self, df: pd.DataFrame) -> None:
         for c in self.na_cols if self.add_col else []:
             ind = f"{c}_na"
             if ind in df.columns:
                 mask = df[ind].astype(bool).to_numpy()
-                df[c] = df[c].astype("float64").mask(mask)
+                col = df[c]
+                if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":  # numpy ints hold no NaN
+                    col = col.astype("float64")
+                df[c] = col.mask(mask)  # a nullable integer column (Int64) gets <NA> and keeps its dtype
                 del df[ind]
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> list[str]:
@@ -404,7 +424,10 @@ class FillMissing(TabularProc):
 class TabularNormalize(TabularProc):
     """Continuous columns scaled to `(x - mean) / std`, with mean and std of the training rows (fastai:
     population std plus 1e-7). Written as float32. In `TabularPandas(procs=...)`, datablock's `Normalize`
-    means this proc (fastai spells both `Normalize`; see the README)."""
+    means this proc (fastai spells both `Normalize`; see the README).
+
+    `inverse_transform` gives float64 values, except that a column that held integers in training is rounded
+    back to its integer dtype (float32 scaling would otherwise turn 0 into about 1e-5)."""
 
     order = 3
     kind = "cont"
@@ -413,33 +436,63 @@ class TabularNormalize(TabularProc):
         super().__init__(cols)
         self.means: dict[str, float] = {}
         self.stds: dict[str, float] = {}
+        self.int_dtypes: dict[str, str] = {}  # columns that held integers in training: their dtype's name
 
     def _state(self) -> dict[str, Any]:
-        return {"means": self.means, "stds": self.stds}
+        return {"means": self.means, "stds": self.stds, "int_dtypes": self.int_dtypes}
 
     def _load_state(self, cfg: dict[str, Any]) -> None:
         self.means = {k: float(v) for k, v in cfg["means"].items()}
         self.stds = {k: float(v) for k, v in cfg["stds"].items()}
+        self.int_dtypes = {k: str(v) for k, v in cfg.get("int_dtypes", {}).items()}
+        for k, v in self.int_dtypes.items():  # data, never code: only integer dtype names are accepted
+            if not pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(v)):
+                raise ValueError(f"TabularNormalize: int_dtypes[{k!r}] = {v!r} is not an integer dtype")
 
     def _fit(self, df: pd.DataFrame, rows: np.ndarray | None) -> None:
-        self.means, self.stds = {}, {}
+        self.means, self.stds, self.int_dtypes = {}, {}, {}
         for c in self.cols or []:
-            s = _rows(df[c], rows)
+            s = df[c]
             if not pd.api.types.is_numeric_dtype(s):
                 raise TypeError(f"TabularNormalize: column {c!r} is {s.dtype}, not numeric")
+            if pd.api.types.is_integer_dtype(s):
+                self.int_dtypes[c] = str(s.dtype)
             v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            self.means[c] = float(np.nanmean(v)) if v.size else 0.0
-            self.stds[c] = float(np.nanstd(v)) + 1e-7 if v.size else 1.0
+            x = v if rows is None else v[rows]
+            if x.size == 0:
+                self.means[c], self.stds[c] = 0.0, 1.0
+            elif np.isnan(x).any():
+                self.means[c], self.stds[c] = float(np.nanmean(x)), float(np.nanstd(x)) + 1e-7
+            else:  # after FillMissing: the plain reductions, about twice as fast as the nan-aware ones
+                self.means[c], self.stds[c] = float(x.mean()), float(x.std()) + 1e-7
 
     def _apply(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
-            v = df[c].to_numpy(dtype=np.float32, na_value=np.nan)
-            df[c] = (v - np.float32(self.means[c])) / np.float32(self.stds[c])
+            v = df[c].to_numpy(dtype=np.float32, na_value=np.nan)  # may be the frame's own data: not changed
+            out = v - np.float32(self.means[c])  # a new array, scaled in place
+            out /= np.float32(self.stds[c])
+            df[c] = out
 
     def _invert(self, df: pd.DataFrame) -> None:
         for c in self.cols or []:
             if c in df.columns:
-                df[c] = df[c].to_numpy(dtype=np.float64) * self.stds[c] + self.means[c]
+                v = df[c].to_numpy(dtype=np.float64, na_value=np.nan) * self.stds[c] + self.means[c]
+                df[c] = self._as_int(v, c, df.index) if c in self.int_dtypes else v
+
+    def _as_int(self, v: np.ndarray, c: str, index: pd.Index) -> Any:
+        """Values `v` of column `c` rounded to its training integer dtype; left as floats where that dtype cannot
+        hold them (a missing value in a numpy int column, or a value outside its range: never a silent wrap)."""
+        dt = pd.api.types.pandas_dtype(self.int_dtypes[c])
+        info = np.iinfo(dt if isinstance(dt, np.dtype) else dt.numpy_dtype)
+        r = np.rint(v)
+        missing = np.isnan(r)
+        if (
+            (missing.any() and isinstance(dt, np.dtype))
+            or (r[~missing] < info.min).any()
+            or (r[~missing] > info.max).any()
+        ):
+            return v
+        return pd.Series(r, index=index).astype(dt)
 
 
 _PROCS: dict[str, type[TabularProc]] = {p.__name__: p for p in (Categorify, FillMissing, TabularNormalize)}
