@@ -56,7 +56,7 @@ def clean(stdout: str, out: Path) -> str:
         if not KEEP.match(line):
             continue
         line = line.replace(str(out), "tiers-quickstart/vision").replace(str(Path.home()), "~")
-        if line not in lines or not line.startswith("epoch "):  # the table header once
+        if line not in lines:  # a progress bar may print the table's header and rows again
             lines.append(line)
     return "\n".join(lines)
 
@@ -69,7 +69,7 @@ def block(output: str, seconds: float, load: tuple[float, float], epochs: str) -
         [
             f"A measured run of `tiers quickstart vision --cpu{epochs}` ({platform.python_implementation()} "
             f"{platform.python_version()}, {cores} CPU cores, load average {load[0]:.1f} before and {load[1]:.1f} "
-            f"after: the machine was shared; {seconds:.0f} s for the whole command), as "
+            f"after, the machine shared with other jobs; {seconds:.0f} s for the whole command), as "
             "`python tools/gen_readme_assets.py` regenerates it with its pictures:",
             "",
             "```text",
