@@ -114,7 +114,7 @@ def optim_step(log: str) -> list[Row]:
 def loop_overhead(log: str) -> list[Row]:
     rows = []
     for title, start, end in (
-        ("training loop, MLP on CPU, Adam, bar off", "train + valid batches of", "the loop alone"),
+        ("training loop, MLP on CPU, Adam, bar off", "metric accuracy", "the loop alone"),
         ("training loop alone (model costs ~0), Adam, bar off", "the loop alone", "techniques as callbacks"),
     ):
         part = section(log, start, end)
@@ -133,20 +133,23 @@ def loop_overhead(log: str) -> list[Row]:
 
 
 def dataloader(log: str) -> list[Row]:
-    def rate(name: str) -> float | None:
-        return figure(log, rf"images\s+workers=0\s+{re.escape(name)}")
+    def rate(workers: int, name: str) -> float | None:
+        return figure(log, rf"images\s+workers={workers}\s+{re.escape(name)}")
 
-    fast = figure(log, r"memory\s+workers=0\s+datablock fast path")
-    return [
+    rows = [
         Row(
-            "DataBlock image loading (PNG -> 64 px tensors), 0 workers",
+            f"DataBlock image loading (PNG -> 64 px tensors), {workers} workers",
             "img/s",
-            must(rate("datablock"), "datablock images"),
-            rate("torch ImageFolder"),
-            rate("fastai"),
+            must(rate(workers, "datablock"), f"datablock images, {workers} workers"),
+            rate(workers, "torch ImageFolder"),
+            rate(workers, "fastai"),
             True,
             "ImageFolder + DataLoader",
-        ),
+        )
+        for workers in (0, 2)
+    ]
+    fast = figure(log, r"memory\s+workers=0\s+datablock fast path")
+    rows.append(
         Row(
             "in-memory tensors, bs 256",
             "batches/s",
@@ -155,23 +158,27 @@ def dataloader(log: str) -> list[Row]:
             None,
             True,
             "TensorDataset + DataLoader",
-        ),
-    ]
+        )
+    )
+    return rows
 
 
 def vision_loader(log: str) -> list[Row]:
-    part = section(log, "0 workers", "2 workers")
-    return [
-        Row(
-            "ImageDataLoaders.from_folder epoch with augmentation, 0 workers",
-            "img/s",
-            must(figure(part, r"tiers"), "tiers"),
-            figure(part, r"torchvision v2"),
-            figure(part, r"fastai"),
-            True,
-            "torchvision v2 per item",
+    rows = []
+    for workers, end in ((0, "2 workers"), (2, None)):
+        part = section(log, f"{workers} workers", end)
+        rows.append(
+            Row(
+                f"ImageDataLoaders.from_folder epoch with augmentation, {workers} workers",
+                "img/s",
+                must(figure(part, r"tiers"), f"tiers, {workers} workers"),
+                figure(part, r"torchvision v2"),
+                figure(part, r"fastai"),
+                True,
+                "torchvision v2 per item",
+            )
         )
-    ]
+    return rows
 
 
 def batch_augment(log: str) -> list[Row]:
