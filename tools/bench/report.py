@@ -320,8 +320,8 @@ BENCHES = [
     Bench("padded_loader", ("--repeats", "3", "--n", "5000"), padded_loader),
     Bench("transform_overhead", ("--repeats", "3", "--number", "20000"), transform_overhead),
     Bench("typedtensor_overhead", ("--repeats", "3", "--number", "2000"), typedtensor_overhead),
-    Bench("tabular", ("--rows", "100000", "--repeats", "3"), tabular),
-    Bench("text", ("--docs", "2000", "--lm-docs", "100", "--repeats", "2"), text),
+    Bench("tabular", ("--rows", "20000", "--repeats", "2"), tabular),
+    Bench("text", ("--docs", "1000", "--lm-docs", "50", "--repeats", "2"), text),
 ]
 
 
