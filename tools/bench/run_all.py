@@ -1,6 +1,7 @@
-"""Run every benchmark script in tools/bench/ (or those named) one after another.
+"""Run every benchmark script in tools/bench/ (or those named) one after another, with its default settings.
 
 Usage: python tools/bench/run_all.py [name ...]     e.g. `optim_step`
+(`tools/bench/report.py` runs them with reduced settings and writes the README's Performance table.)
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+NOT_BENCHES = {Path(__file__).name, "report.py"}
 
 
 def main(names: list[str]) -> int:
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    scripts = sorted(p for p in HERE.glob("*.py") if p.name not in NOT_BENCHES)
     if names:
         scripts = [p for p in scripts if p.stem in names]
     failed = []
