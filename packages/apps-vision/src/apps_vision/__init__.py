@@ -38,6 +38,13 @@ from apps_vision.learner import (
     default_loss,
     vision_learner,
 )
+from apps_vision.metrics_detection import (
+    COCO_IOU_THRESHOLDS,
+    MeanAveragePrecision,
+    mean_average_precision,
+    recall_thresholds,
+    unpad_targets,
+)
 from apps_vision.unet import DynamicUnet, UnetBlock, unet_learner
 from apps_vision.xresnet import XResNet, init_cnn, xresnet18, xresnet34, xresnet50
 
@@ -99,6 +106,12 @@ __all__ = [
     "xresnet18",
     "xresnet34",
     "xresnet50",
+    # detection metrics
+    "MeanAveragePrecision",
+    "mean_average_precision",
+    "COCO_IOU_THRESHOLDS",
+    "recall_thresholds",
+    "unpad_targets",
     # interpretation
     "ImageClassificationInterpretation",
     "SegmentationInterpretation",
