@@ -25,9 +25,19 @@ from apps_vision.backbones import (
     weights_path,
 )
 from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
+from apps_vision.coco import get_annotations, get_keypoints
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
-from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
+from apps_vision.datasets import (
+    DETECTION_CLASSES,
+    DETECTION_KEYPOINTS,
+    SHAPES_CODES,
+    detection_shapes,
+    digits,
+    shapes,
+    shapes_label,
+    tiers_home,
+)
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
 from apps_vision.learner import (
@@ -121,4 +131,10 @@ __all__ = [
     "shapes",
     "shapes_label",
     "SHAPES_CODES",
+    "detection_shapes",
+    "DETECTION_CLASSES",
+    "DETECTION_KEYPOINTS",
+    # COCO-style annotations
+    "get_annotations",
+    "get_keypoints",
 ]
