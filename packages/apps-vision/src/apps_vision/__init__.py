@@ -38,6 +38,22 @@ from apps_vision.datasets import (
     shapes_label,
     tiers_home,
 )
+from apps_vision.detection import (
+    DetectionLearner,
+    DetectionLoss,
+    Detections,
+    DetectionTargets,
+    LossTerm,
+    detection_learner,
+)
+from apps_vision.detection_models import (
+    DETECTION_ARCHS,
+    LOSS_TERMS,
+    DetectionModel,
+    FPNBackbone,
+    SSDLiteBackbone,
+    build_detector,
+)
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
 from apps_vision.learner import (
@@ -116,7 +132,19 @@ __all__ = [
     "xresnet18",
     "xresnet34",
     "xresnet50",
-    # detection metrics
+    # object detection
+    "detection_learner",
+    "DetectionLearner",
+    "DetectionModel",
+    "DetectionLoss",
+    "DetectionTargets",
+    "Detections",
+    "LossTerm",
+    "build_detector",
+    "FPNBackbone",
+    "SSDLiteBackbone",
+    "DETECTION_ARCHS",
+    "LOSS_TERMS",
     "MeanAveragePrecision",
     "mean_average_precision",
     "COCO_IOU_THRESHOLDS",
