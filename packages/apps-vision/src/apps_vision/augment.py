@@ -4,8 +4,8 @@ resize, crop, pad, flip.
 Each transform draws its random parameters once per sample (`dispatch_transforms.RandTransform`), so an
 image and its mask get the same crop and flip; masks are resampled with nearest, so every mask pixel keeps
 a class code and stays under the image content it labels. Points and boxes (`TensorPoint`, `TensorBBox` with
-their image's `canvas_size`) move exactly as the pixels do (see `apps_vision.coords`). Sizes are given as fastai does: an int or
-(height, width); Pillow's own sizes are (width, height).
+their image's `canvas_size`) move exactly as the pixels do (see `apps_vision.coords`). Sizes are given as
+fastai does: an int or (height, width); Pillow's own sizes are (width, height).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
 def PointBlock() -> TransformBlock:
     """Key points as a regression target: each item's [[x, y], ...] pixels → `TensorPoint` (k, 2) on its image's
     canvas, moved with the image by the item and batch transforms, and scaled to [-1, 1] as the last batch step
-    (decoded back to pixels). `dls.c` is 2 × points and the loss is MSE: use `vision_learner(dls, arch,
+    (decoded back to pixels). `dls.c` is 2 * points and the loss is MSE: use `vision_learner(dls, arch,
     y_range=(-1, 1))`.
     """
     return TransformBlock(type_tfms=[PointCreate()], item_tfms=[CanvasFromImage()], batch_tfms=[PointScaler()])

@@ -53,7 +53,7 @@ def _as_float_tensor(x: Any, owner: str, width: int, what: str) -> torch.Tensor:
 class PointCreate(DisplayedTransform):
     """Key points of an item ([[x, y], ...] pixels, as a list, array or tensor) → a `TensorPoint` (k, 2).
 
-    `c` (2 × points, the model's outputs) is learned from the first training item, and every item must have
+    `c` (2 * points, the model's outputs) is learned from the first training item, and every item must have
     as many points (one batch stacks them). The canvas size comes later, from the sample's image
     (`CanvasFromImage`, which `PointBlock` adds to the item transforms).
     """
