@@ -1,4 +1,4 @@
-"""apps_vision: image classification and segmentation in a few lines."""
+"""apps_vision: image classification, segmentation, key points and boxes in a few lines."""
 
 from apps_vision.__about__ import __version__
 from apps_vision.augment import (
@@ -24,8 +24,9 @@ from apps_vision.backbones import (
     num_features,
     weights_path,
 )
-from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
+from apps_vision.blocks import BBoxBlock, BBoxLblBlock, ImageBlock, ImageCreate, MaskBlock, PointBlock
 from apps_vision.coco import get_annotations, get_keypoints
+from apps_vision.coords import BBoxCreate, BBoxLabels, CanvasFromImage, PointCreate
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
 from apps_vision.datasets import (
@@ -92,6 +93,13 @@ __all__ = [
     "ImageBlock",
     "MaskBlock",
     "ImageCreate",
+    "PointBlock",
+    "BBoxBlock",
+    "BBoxLblBlock",
+    "PointCreate",
+    "BBoxCreate",
+    "BBoxLabels",
+    "CanvasFromImage",
     # item transforms
     "ResizeMethod",
     "PadMode",
