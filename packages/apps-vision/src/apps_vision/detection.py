@@ -24,7 +24,7 @@ from apps_vision.metrics_detection import MeanAveragePrecision, unpad_targets
 from datablock import Normalize
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback, Learner
+from trainloop_callbacks import Callback, DataLoaderPair, Learner
 from typedtensor import TensorBBox, TensorImage, show_images
 
 if TYPE_CHECKING:
@@ -164,7 +164,8 @@ class DetectionLearner(Learner):
         (a file name, a PIL image...) that goes through `dls.test_dl`, or an image tensor (3, h, w)."""
         test_dl = getattr(self.dls, "test_dl", None)
         if callable(test_dl) and not isinstance(item, Tensor):
-            dl: Iterable[Any] = test_dl([item])
+            # the image alone: the batch step that pads boxes (bb_pad) has no boxes to pad here
+            dl: Iterable[Any] = test_dl([item], before_batch=None)
         elif isinstance(item, Tensor) and item.ndim == 3:
             dl = [(item[None],)]
         else:
@@ -274,6 +275,8 @@ def detection_learner(
     """
     if arch not in DETECTION_ARCHS:
         raise ValueError(f"detection_learner: unknown arch {arch!r}; one of {list(DETECTION_ARCHS)}")
+    if isinstance(dls, (tuple, list)) and len(dls) == 2:
+        dls = DataLoaderPair(*dls)  # (train_dl, valid_dl), as the Learner takes them
     n_classes, vocab = _classes(dls, n_classes)
     if min_size is None or max_size is None:
         images = _first_batch(dls)[0]

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
 from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
-from torchvision.models.detection.fcos import FCOSHead
+from torchvision.models.detection.fcos import FCOSClassificationHead, FCOSHead, FCOSRegressionHead
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.models.detection.roi_heads import RoIHeads
@@ -234,7 +234,12 @@ def build_detector(
     post = {"score_thresh": score_thresh, "nms_thresh": nms_thresh, "detections_per_img": detections_per_img}
     if arch == "fcos":
         anchors = AnchorGenerator(tuple((s,) for s in bb.strides), ((1.0,),) * len(bb.strides))
-        head = FCOSHead(fpn_channels, anchors.num_anchors_per_location()[0], n_classes)
+        n_anchors = anchors.num_anchors_per_location()[0]
+        # torchvision's FCOSHead hard-codes GroupNorm(32) in its two branches: build it at a width that allows
+        # that (its box coder does not depend on the width), then put in branches of the pyramid's width
+        head = FCOSHead(32, n_anchors, n_classes)
+        head.classification_head = FCOSClassificationHead(fpn_channels, n_anchors, n_classes, norm_layer=_group_norm)
+        head.regression_head = FCOSRegressionHead(fpn_channels, n_anchors, norm_layer=_group_norm)
         return FCOS(bb, n_classes, anchor_generator=anchors, head=head, **common, **post, **kwargs)
     anchors = AnchorGenerator(_anchor_sizes(bb.strides, anchor_scale), ((0.5, 1.0, 2.0),) * len(bb.strides))
     head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], n_classes, norm_layer=_group_norm)
