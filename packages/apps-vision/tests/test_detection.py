@@ -153,13 +153,13 @@ def test_a_vocab_without_padding_label_is_refused(tiers_home):
 
 def test_short_training_lowers_the_loss_and_records_each_term(tiers_home):
     torch.manual_seed(0)
-    dls = detection_dls(n_train=8, n_valid=4, size=64, bs=4)
-    learn = detection_learner(dls, "retinanet", fpn_channels=32)
-    assert isinstance(learn, DetectionLearner) and learn.model.net.transform.min_size == (64,)
+    dls = detection_dls(n_train=8, n_valid=4, size=48, bs=4)
+    learn = detection_learner(dls, "retinanet", fpn_channels=16)
+    assert isinstance(learn, DetectionLearner) and learn.model.net.transform.min_size == (48,)
     fixed = [next(iter(dls.train))]
     with learn.no_bar():
         before = learn.validate(dl=fixed)
-        learn.fit(4, 2e-3)
+        learn.fit(3, 2e-3)
         after = learn.validate(dl=fixed)
     names = learn.recorder.metric_names
     assert names[1:-1] == ["train_loss", "valid_loss", "classification", "bbox_regression", "map", "map50"]

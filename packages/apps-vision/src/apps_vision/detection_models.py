@@ -158,7 +158,9 @@ class SSDLiteBackbone(nn.Module):
         super().__init__()
         self.body, chans, _ = _tapped(arch, n_in, pretrained, weights, 2)
         widths = [512, 256, 256, 128]
-        self.extra = nn.ModuleList(_extra_block(ci, co) for ci, co in zip([chans[-1], *widths[:-1]], widths, strict=True))
+        self.extra = nn.ModuleList(
+            _extra_block(ci, co) for ci, co in zip([chans[-1], *widths[:-1]], widths, strict=True)
+        )
         self.out_channels = [*chans, *widths]
 
     def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
@@ -291,10 +293,15 @@ class DetectionModel(nn.Module):
             if targets is None:
                 raise ValueError("DetectionModel in training mode needs targets: forward(images, boxes, labels)")
             return {"losses": self.net(imgs, targets)}
-        out: dict[str, Any] = {"detections": self.net(imgs)}
+        out: dict[str, Any] = {"detections": [self._drop_background(d) for d in self.net(imgs)]}
         if targets is not None:
             out["losses"] = self.frozen_losses(imgs, targets)
         return out
+
+    def _drop_background(self, det: dict[str, Tensor]) -> dict[str, Tensor]:
+        # RetinaNet and FCOS score every class column, the background's (index pad_idx) too: never a detection
+        keep = det["labels"] != self.pad_idx
+        return det if bool(keep.all()) else {k: v[keep] for k, v in det.items()}
 
     def frozen_losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """The training losses without gradients, batch norm and dropout in eval mode (their statistics and
