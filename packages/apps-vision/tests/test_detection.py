@@ -144,8 +144,9 @@ def test_bad_arguments_are_refused(tiers_home):
 
 def test_a_vocab_without_padding_label_is_refused(tiers_home):
     class Data:
-        vocab = ["circle", "square"]
-        train = valid = [_batch()]
+        def __init__(self):
+            self.vocab = ["circle", "square"]
+            self.train = self.valid = [_batch()]
 
     with pytest.raises(ValueError, match="must start with the background/padding label '#na#'"):
         detection_learner(Data())
@@ -224,9 +225,10 @@ def test_model_describes_itself_as_data():
 
 def test_loss_term_and_map_metrics_read_the_prediction():
     class Learn:
-        pred = {"losses": {"a": torch.tensor(2.0)}, "detections": []}
-        xb = (torch.zeros(3, 3, 8, 8),)
-        yb = (torch.zeros(3, 1, 4), torch.zeros(3, 1, dtype=torch.long))
+        def __init__(self):
+            self.pred = {"losses": {"a": torch.tensor(2.0)}, "detections": []}
+            self.xb = (torch.zeros(3, 3, 8, 8),)
+            self.yb = (torch.zeros(3, 1, 4), torch.zeros(3, 1, dtype=torch.long))
 
     term = LossTerm("a")
     term.accumulate(Learn())
