@@ -40,7 +40,10 @@ def test_drop_empty_boxes_removes_them_with_their_labels():
     assert out_boxes.tolist() == [[1, 1, 3, 3], [2, 2, 5, 4]] and out_boxes.canvas_size == (8, 8)
     assert out_labels.tolist() == [4, 7] and isinstance(out_labels, TensorMultiCategory)
     with pytest.raises(Exception, match="TensorBBox followed by its labels"):
-        DropEmptyBoxes()((img, labels))
+        DropEmptyBoxes()((img, boxes))
+    assert DropEmptyBoxes()((img, labels))[1] is labels  # no boxes (an unlabelled test item): nothing to drop
+    # decoding drops them too (a decoded batch item is shown without its padding boxes)
+    assert DropEmptyBoxes().decode((img, boxes, labels))[2].tolist() == [4, 7]
 
 
 def test_flip_moves_boxes_exactly():

@@ -1,4 +1,4 @@
-"""apps_vision: image classification and segmentation in a few lines."""
+"""apps_vision: image classification, segmentation, key points and boxes in a few lines."""
 
 from apps_vision.__about__ import __version__
 from apps_vision.augment import (
@@ -24,10 +24,37 @@ from apps_vision.backbones import (
     num_features,
     weights_path,
 )
-from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
+from apps_vision.blocks import BBoxBlock, BBoxLblBlock, ImageBlock, ImageCreate, MaskBlock, PointBlock
+from apps_vision.coco import get_annotations, get_keypoints
+from apps_vision.coords import BBoxCreate, BBoxLabels, CanvasFromImage, PointCreate
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
-from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
+from apps_vision.datasets import (
+    DETECTION_CLASSES,
+    DETECTION_KEYPOINTS,
+    SHAPES_CODES,
+    detection_shapes,
+    digits,
+    shapes,
+    shapes_label,
+    tiers_home,
+)
+from apps_vision.detection import (
+    DetectionLearner,
+    DetectionLoss,
+    Detections,
+    DetectionTargets,
+    LossTerm,
+    detection_learner,
+)
+from apps_vision.detection_models import (
+    DETECTION_ARCHS,
+    LOSS_TERMS,
+    DetectionModel,
+    FPNBackbone,
+    SSDLiteBackbone,
+    build_detector,
+)
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
 from apps_vision.learner import (
@@ -37,6 +64,13 @@ from apps_vision.learner import (
     create_head,
     default_loss,
     vision_learner,
+)
+from apps_vision.metrics_detection import (
+    COCO_IOU_THRESHOLDS,
+    MeanAveragePrecision,
+    mean_average_precision,
+    recall_thresholds,
+    unpad_targets,
 )
 from apps_vision.unet import DynamicUnet, UnetBlock, unet_learner
 from apps_vision.xresnet import XResNet, init_cnn, xresnet18, xresnet34, xresnet50
@@ -59,6 +93,13 @@ __all__ = [
     "ImageBlock",
     "MaskBlock",
     "ImageCreate",
+    "PointBlock",
+    "BBoxBlock",
+    "BBoxLblBlock",
+    "PointCreate",
+    "BBoxCreate",
+    "BBoxLabels",
+    "CanvasFromImage",
     # item transforms
     "ResizeMethod",
     "PadMode",
@@ -99,6 +140,24 @@ __all__ = [
     "xresnet18",
     "xresnet34",
     "xresnet50",
+    # object detection
+    "detection_learner",
+    "DetectionLearner",
+    "DetectionModel",
+    "DetectionLoss",
+    "DetectionTargets",
+    "Detections",
+    "LossTerm",
+    "build_detector",
+    "FPNBackbone",
+    "SSDLiteBackbone",
+    "DETECTION_ARCHS",
+    "LOSS_TERMS",
+    "MeanAveragePrecision",
+    "mean_average_precision",
+    "COCO_IOU_THRESHOLDS",
+    "recall_thresholds",
+    "unpad_targets",
     # interpretation
     "ImageClassificationInterpretation",
     "SegmentationInterpretation",
@@ -108,4 +167,10 @@ __all__ = [
     "shapes",
     "shapes_label",
     "SHAPES_CODES",
+    "detection_shapes",
+    "DETECTION_CLASSES",
+    "DETECTION_KEYPOINTS",
+    # COCO-style annotations
+    "get_annotations",
+    "get_keypoints",
 ]

@@ -1,9 +1,11 @@
-"""Item transforms on Pillow images and masks (CPU, in the loader's workers): resize, crop, pad, flip.
+"""Item transforms on Pillow images and masks, and the points and boxes on them (CPU, in the loader's workers):
+resize, crop, pad, flip.
 
 Each transform draws its random parameters once per sample (`dispatch_transforms.RandTransform`), so an
 image and its mask get the same crop and flip; masks are resampled with nearest, so every mask pixel keeps
-a class code and stays under the image content it labels. Sizes are given as fastai does: an int or
-(height, width); Pillow's own sizes are (width, height).
+a class code and stays under the image content it labels. Points and boxes (`TensorPoint`, `TensorBBox` with
+their image's `canvas_size`) move exactly as the pixels do (see `apps_vision.coords`). Sizes are given as
+fastai does: an int or (height, width); Pillow's own sizes are (width, height).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from apps_vision.coords import canvas_of, dihedral_coords, window_coords
 from apps_vision.core import PILBase, PILMask
 from dispatch_transforms import RandTransform
+from typedtensor import TensorBBox, TensorPoint
 
 __all__ = [
     "ResizeMethod",
@@ -338,3 +342,59 @@ class DihedralItem(RandTransform):
     def encodes(self, x: PILBase):
         k = self.params
         return type(x).wrap(x.copy() if k == 0 else x.transpose(_DIHEDRAL[k - 1]))
+
+
+# --- points and boxes: each transform moves them exactly as it moves the image of their sample -------------------
+# (the coordinate twins of the Pillow operations above; tests/test_coords_align.py checks them against the pixels)
+Coords = TensorPoint | TensorBBox
+
+
+def _wh_of(x: Coords, owner: str) -> tuple[int, int]:
+    h, w = canvas_of(x, owner)
+    return (w, h)
+
+
+@Resize.encodes.dispatch
+def _resize_coords(self: Resize, x: Coords) -> Coords:
+    size, tl = self.window(_wh_of(x, "Resize"), self.params)
+    return window_coords(x, size, tl, self._wh)
+
+
+@RandomResizedCrop.encodes.dispatch
+def _rrc_coords(self: RandomResizedCrop, x: Coords) -> Coords:
+    p = self.params
+    if not p:
+        return x
+    res = window_coords(x, p["cp"], p["tl"], p["final"])
+    if p["final"] != self._wh:  # validation: one final centre crop
+        fw, fh = p["final"]
+        res = window_coords(res, self._wh, ((fw - self._wh[0]) // 2, (fh - self._wh[1]) // 2))
+    return res
+
+
+@RatioResize.encodes.dispatch
+def _ratio_resize_coords(self: RatioResize, x: Coords) -> Coords:
+    w, h = _wh_of(x, "RatioResize")
+    nw, nh = (self.max_sz, h * self.max_sz / w) if w >= h else (w * self.max_sz / h, self.max_sz)
+    return window_coords(x, (w, h), (0, 0), (max(int(nw), 1), max(int(nh), 1)))
+
+
+@CropPad.encodes.dispatch
+def _crop_pad_coords(self: CropPad, x: Coords) -> Coords:
+    (w, h), (tw, th) = _wh_of(x, "CropPad"), self._wh
+    return window_coords(x, self._wh, ((w - tw) // 2, (h - th) // 2))
+
+
+@RandomCrop.encodes.dispatch
+def _random_crop_coords(self: RandomCrop, x: Coords) -> Coords:
+    return window_coords(x, self._wh, self.params)
+
+
+@FlipItem.encodes.dispatch
+def _flip_coords(self: FlipItem, x: Coords) -> Coords:  # noqa: ARG001
+    return dihedral_coords(x, 1)
+
+
+@DihedralItem.encodes.dispatch
+def _dihedral_coords(self: DihedralItem, x: Coords) -> Coords:
+    return dihedral_coords(x, self.params)

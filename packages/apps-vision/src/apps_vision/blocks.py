@@ -1,4 +1,5 @@
-"""Blocks for the DataBlock API: `ImageBlock` (an input image) and `MaskBlock` (a segmentation target)."""
+"""Blocks for the DataBlock API: `ImageBlock` (an input image), `MaskBlock` (a segmentation target), `PointBlock`
+(key points), `BBoxBlock` and `BBoxLblBlock` (boxes and their labels)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from apps_vision.core import AddMaskCodes, ImageSource, ImageToTensor, PILBase, PILImage, PILMask
+from apps_vision.coords import BBoxCreate, BBoxLabels, CanvasFromImage, PointCreate
 from datablock import IntToFloatTensor, TransformBlock
 from dispatch_transforms import Transform
+from gpu_augment import DropEmptyBoxes, PadEmptyBoxes, PointScaler, bb_pad
 
-__all__ = ["ImageCreate", "ImageBlock", "MaskBlock"]
+__all__ = ["ImageCreate", "ImageBlock", "MaskBlock", "PointBlock", "BBoxBlock", "BBoxLblBlock"]
 
 
 def _class_path(cls: type) -> str:
@@ -72,4 +75,36 @@ def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
         type_tfms=[ImageCreate(PILMask), AddMaskCodes(codes=codes)],
         item_tfms=[ImageToTensor()],
         batch_tfms=[IntToFloatTensor()],
+    )
+
+
+def PointBlock() -> TransformBlock:
+    """Key points as a regression target: each item's [[x, y], ...] pixels → `TensorPoint` (k, 2) on its image's
+    canvas, moved with the image by the item and batch transforms, and scaled to [-1, 1] as the last batch step
+    (decoded back to pixels). `dls.c` is 2 * points and the loss is MSE: use `vision_learner(dls, arch,
+    y_range=(-1, 1))`.
+    """
+    return TransformBlock(type_tfms=[PointCreate()], item_tfms=[CanvasFromImage()], batch_tfms=[PointScaler()])
+
+
+def BBoxBlock() -> TransformBlock:
+    """Boxes: each item's [[x1, y1, x2, y2], ...] pixels → `TensorBBox` (k, 4) on its image's canvas, moved with
+    the image by the item and batch transforms (clipped to the canvas; a box with no area left becomes the
+    padding box (0, 0, 0, 0)), padded per batch by `bb_pad`. Boxes stay in pixels (fastai scales them to
+    [-1, 1]; detection models read pixels). Put `BBoxLblBlock` right after it for the labels.
+    """
+    return TransformBlock(type_tfms=[BBoxCreate()], item_tfms=[CanvasFromImage()], dls_kwargs={"before_batch": bb_pad})
+
+
+def BBoxLblBlock(vocab: Sequence[str] | None = None, add_na: bool = True) -> TransformBlock:
+    """The labels of the boxes of the block before it: each item's list of names → `TensorCategory` (k,) indices
+    into `vocab` (learned from the training labels unless given; with `add_na`, index 0 is '#na#', the label of
+    padding boxes). Boxes emptied by an item transform are dropped with their labels; labels of boxes emptied by
+    a batch transform become 0, like `bb_pad`'s padding. With `add_na=False` index 0 is a real class, so tell
+    padding by its empty box (`gpu_augment.empty_boxes`), not by its label.
+    """
+    return TransformBlock(
+        type_tfms=[BBoxLabels(vocab=vocab, add_na=add_na)],
+        item_tfms=[DropEmptyBoxes()],
+        batch_tfms=[PadEmptyBoxes(pad_idx=0)],
     )

@@ -189,7 +189,20 @@ def draw_boxes(
         right, bottom = math.ceil(max(x1, x2)) - 1, math.ceil(max(y1, y2)) - 1
         draw.rectangle([left, top, max(left, right), max(top, bottom)], outline=c, width=width)
         if labels is not None and labels[i]:
-            draw.text((left + width + 1, top + width), str(labels[i]), fill=c, font=font)
+            _caption(draw, str(labels[i]), (left, top), c, font)
+
+
+def _caption(draw: ImageDraw.ImageDraw, text: str, at: tuple[int, int], color: Color, font: Any) -> None:
+    """`text` on a box filled with `color` just above `at` (inside the picture when there is no room above), in
+    black or white, whichever reads better on that fill: readable on any background."""
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    tw, th = x1 - x0 + 2, y1 - y0 + 2
+    left, top = at
+    top = top - th if top - th >= 0 else top
+    draw.rectangle([left, top, left + tw - 1, top + th - 1], fill=color)
+    luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+    draw.text((left + 1 - x0, top + 1 - y0), text, fill=ink, font=font)
 
 
 def show_images(
