@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from gpu_augment import AffineCoordTfm, AffineParams, DropEmptyBoxes, Flip, affine_boxes, bb_pad, empty_boxes
+from gpu_augment import (
+    AffineCoordTfm,
+    AffineParams,
+    DropEmptyBoxes,
+    Flip,
+    PadEmptyBoxes,
+    affine_boxes,
+    bb_pad,
+    empty_boxes,
+)
 from typedtensor import TensorBBox, TensorImage, TensorMultiCategory
 
 
@@ -51,3 +60,28 @@ def test_flip_moves_boxes_exactly():
     out = Flip(p=1.0)((TensorImage(torch.zeros(1, 1, 10, 20)), box))[1]
     assert out.tolist() == [[[16, 2, 19, 7]]]
     assert isinstance(AffineCoordTfm(), AffineCoordTfm)
+
+
+def test_bb_pad_finds_the_boxes_by_type_and_pads_boxes_without_labels():
+    img = TensorImage(torch.zeros(3, 4, 4))
+    pts = torch.zeros(2, 2)
+    one = TensorBBox(torch.tensor([[1.0, 1, 3, 3]]), canvas_size=(4, 4))
+    two = TensorBBox(torch.tensor([[1.0, 1, 3, 3], [0, 0, 2, 2]]), canvas_size=(4, 4))
+    a, b = bb_pad([(img, one, torch.tensor([5]), pts), (img, two, torch.tensor([1, 2]), pts)], pad_idx=0)
+    assert a[1].tolist() == [[1, 1, 3, 3], [0, 0, 0, 0]] and a[2].tolist() == [5, 0] and a[3] is pts
+    assert isinstance(a[1], TensorBBox) and a[1].canvas_size == (4, 4) and b[2].tolist() == [1, 2]
+    a, b = bb_pad([(img, one), (img, two)])
+    assert a[1].tolist() == [[1, 1, 3, 3], [0, 0, 0, 0]] and len(a) == 2
+    with pytest.raises(ValueError, match="sample 1 needs boxes"):
+        bb_pad([(img, one, torch.tensor([5])), (img, two, torch.tensor([1]))])
+
+
+def test_pad_empty_boxes_gives_emptied_boxes_the_padding_label():
+    img = TensorImage(torch.zeros(2, 3, 8, 8))
+    boxes = TensorBBox(torch.tensor([[[1.0, 1, 3, 3], [0, 0, 0, 0]], [[2, 2, 2, 5], [1, 1, 4, 4]]]), canvas_size=(8, 8))
+    labels = TensorMultiCategory(torch.tensor([[4, 6], [7, 3]]))
+    out = PadEmptyBoxes(pad_idx=0)((img, boxes, labels))
+    assert out[1] is boxes and out[2].tolist() == [[4, 0], [0, 3]] and isinstance(out[2], TensorMultiCategory)
+    assert PadEmptyBoxes()((img,)) == (img,)  # no boxes: passes through
+    with pytest.raises(Exception, match="labels of shape"):
+        PadEmptyBoxes()((img, boxes, labels[:, :1]))

@@ -60,6 +60,7 @@ class PointCreate(DisplayedTransform):
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
 
+    target_type = TensorPoint  # a model's plain predictions are typed as points, so they decode to pixels
     order = 1
     train_setup = True
     loss_kind = "mse"
@@ -92,6 +93,7 @@ class BBoxCreate(DisplayedTransform):
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
 
+    target_type = TensorBBox
     order = 1
 
     def encodes(self, x: object) -> None:

@@ -25,31 +25,43 @@ def empty_boxes(boxes: torch.Tensor) -> torch.Tensor:
     return (boxes[..., 2] <= boxes[..., 0]) | (boxes[..., 3] <= boxes[..., 1])
 
 
-def bb_pad(samples: Sequence[tuple[Any, ...]], pad_idx: int = 0) -> list[tuple[Any, ...]]:
-    """Pad each sample's boxes (k, 4) and labels (k,) (the last two elements) to the largest k of the batch.
+def _box_place(sample: tuple[Any, ...]) -> tuple[int, bool]:
+    """Where a sample's boxes are and whether labels follow them: its `TensorBBox` (labels: the element after it,
+    when there is one), else the last two elements (plain tensors: boxes, then labels)."""
+    where = [i for i, e in enumerate(sample) if isinstance(e, TensorBBox)]
+    if len(where) == 1:
+        return where[0], where[0] + 1 < len(sample)
+    return len(sample) - 2, True
 
-    Padding boxes are (0, 0, 0, 0) and padding labels `pad_idx`; types and metadata are kept. A sample that ends
-    with a `TensorBBox` (boxes without labels) has its boxes padded alone.
+
+def bb_pad(samples: Sequence[tuple[Any, ...]], pad_idx: int = 0) -> list[tuple[Any, ...]]:
+    """Pad each sample's boxes (k, 4) and their labels (k,) to the largest k of the batch.
+
+    The boxes are the sample's `TensorBBox` and the labels the element right after it (a sample ending with its
+    `TensorBBox` has its boxes padded alone); without a `TensorBBox`, the last two elements (as fastai's `bb_pad`).
+    Padding boxes are (0, 0, 0, 0) and padding labels `pad_idx`; types and metadata are kept.
     """
     if not samples:
         return []
-    if all(isinstance(s, tuple) and s and isinstance(s[-1], TensorBBox) for s in samples):
-        most = max(int(s[-1].shape[0]) for s in samples)
-        return [(*s[:-1], torch.cat([s[-1], s[-1].new_zeros(most - s[-1].shape[0], 4)])) for s in samples]
-    most = max(int(s[-2].shape[0]) for s in samples)
-    out = []
+    places = []
     for i, s in enumerate(samples):
-        if len(s) < 2:
-            raise ValueError(f"bb_pad: sample {i} must end with (boxes, labels), got {len(s)} element(s)")
-        boxes, labels = s[-2], s[-1]
-        if boxes.ndim != 2 or boxes.shape[-1] != 4 or labels.shape[0] != boxes.shape[0]:
-            raise ValueError(
-                f"bb_pad: sample {i} needs boxes (k, 4), k labels; got {tuple(boxes.shape)} and {tuple(labels.shape)}"
-            )
+        if not isinstance(s, tuple) or len(s) < 2:
+            n = len(s) if isinstance(s, tuple) else 1
+            raise ValueError(f"bb_pad: sample {i} must hold an image and its boxes (and labels), got {n} element(s)")
+        places.append(_box_place(s))
+    most = max(int(s[j].shape[0]) if s[j].ndim else 0 for s, (j, _) in zip(samples, places, strict=True))
+    out = []
+    for i, (s, (j, labelled)) in enumerate(zip(samples, places, strict=True)):
+        boxes = s[j]
+        labels = s[j + 1] if labelled else None
+        if boxes.ndim != 2 or boxes.shape[-1] != 4 or (labels is not None and labels.shape[0] != boxes.shape[0]):
+            got = f"{tuple(boxes.shape)}" + (f" and {tuple(labels.shape)}" if labels is not None else "")
+            raise ValueError(f"bb_pad: sample {i} needs boxes (k, 4) and k labels; got {got}")
         extra = most - boxes.shape[0]
-        padded_boxes = torch.cat([boxes, boxes.new_zeros(extra, 4)])
-        padded_labels = torch.cat([labels, labels.new_full((extra, *labels.shape[1:]), pad_idx)])
-        out.append((*s[:-2], padded_boxes, padded_labels))
+        padded = [torch.cat([boxes, boxes.new_zeros(extra, 4)])]
+        if labels is not None:
+            padded.append(torch.cat([labels, labels.new_full((extra, *labels.shape[1:]), pad_idx)]))
+        out.append((*s[:j], *padded, *s[j + len(padded) :]))
     return out
 
 
