@@ -28,6 +28,15 @@ from apps_vision.blocks import ImageBlock, ImageCreate, MaskBlock
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
 from apps_vision.datasets import SHAPES_CODES, digits, shapes, shapes_label, tiers_home
+from apps_vision.deploy import (
+    PROGRAM_META_FILE,
+    ImagePredictor,
+    export_onnx,
+    export_program,
+    image_predictor,
+    pil_resize,
+    predict_files,
+)
 from apps_vision.files import get_image_files, image_extensions, verify_image, verify_images
 from apps_vision.interpret import ImageClassificationInterpretation, SegmentationInterpretation
 from apps_vision.learner import (
@@ -99,6 +108,14 @@ __all__ = [
     "xresnet18",
     "xresnet34",
     "xresnet50",
+    # deployment
+    "PROGRAM_META_FILE",
+    "ImagePredictor",
+    "image_predictor",
+    "export_program",
+    "export_onnx",
+    "predict_files",
+    "pil_resize",
     # interpretation
     "ImageClassificationInterpretation",
     "SegmentationInterpretation",

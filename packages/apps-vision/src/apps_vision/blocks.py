@@ -6,8 +6,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILMask
-from datablock import IntToFloatTensor, TransformBlock
+from apps_vision.core import AddMaskCodes, PILBase, PILImage, PILMask
+from datablock import IntToFloatTensor, ToTensor, TransformBlock
 from dispatch_transforms import Transform
 
 __all__ = ["ImageCreate", "ImageBlock", "MaskBlock"]
@@ -56,7 +56,7 @@ def _load_class(path: str) -> type[PILBase]:
 
 def ImageBlock(cls: type[PILBase] = PILImage) -> TransformBlock:
     """An image input: items open as `cls`, become uint8 tensors per item and floats in [0, 1] per batch."""
-    return TransformBlock(type_tfms=[ImageCreate(cls)], item_tfms=[ImageToTensor()], batch_tfms=[IntToFloatTensor()])
+    return TransformBlock(type_tfms=[ImageCreate(cls)], item_tfms=[ToTensor()], batch_tfms=[IntToFloatTensor()])
 
 
 def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
@@ -64,6 +64,6 @@ def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
     batch); `codes` name the classes and are the loaders' `vocab`."""
     return TransformBlock(
         type_tfms=[ImageCreate(PILMask), AddMaskCodes(codes=codes)],
-        item_tfms=[ImageToTensor()],
+        item_tfms=[ToTensor()],
         batch_tfms=[IntToFloatTensor()],
     )

@@ -20,18 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datablock import config_safe
+from datablock import config_safe, tiers_home
 
 __all__ = ["tiers_home", "digits", "shapes", "shapes_label", "SHAPES_CODES"]
 
 SHAPES_CODES: list[str] = ["background", "circle", "square"]
 """The classes of the `shapes` masks, by code."""
-
-
-def tiers_home() -> Path:
-    """The tiers cache directory: `$TIERS_HOME`, else `~/.tiers`."""
-    home = os.environ.get("TIERS_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".tiers"
 
 
 def _publish(dest: Path, write: object) -> Path:

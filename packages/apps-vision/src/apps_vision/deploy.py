@@ -199,9 +199,9 @@ class ImagePredictor(nn.Module):
 def _step_for(t: Any, rule: bool) -> nn.Module | None:
     """The module doing what item transform `t` does on validation (None: nothing), or an error naming it."""
     from apps_vision.augment import RandomResizedCrop, Resize
-    from apps_vision.core import ImageToTensor
+    from datablock import ToTensor
 
-    if isinstance(t, ImageToTensor) or getattr(t, "split_idx", None) == 0:
+    if isinstance(t, ToTensor) or getattr(t, "split_idx", None) == 0:
         return None  # the conversion (the program's input is already a tensor) or a training-only transform
     if isinstance(t, Resize):
         if t.method == "pad":
@@ -271,10 +271,9 @@ def image_predictor(learn: Any) -> tuple[ImagePredictor, dict[str, Any]]:
         raise ValueError(f"export: before_batch transforms {names} have no exported form")
     div, mean, std = _batch_steps(getattr(dl.after_batch, "fs", []))
     task, thresh = _task(learn)
-    img_cls = next(
-        (getattr(t, "_cls", None) for t in learn.dls.valid_ds.tls[0].tfms.fs if hasattr(t, "_cls")), None
-    )
-    mode = getattr(img_cls, "_open_mode", "RGB") if isinstance(img_cls, type) and issubclass(img_cls, PILBase) else "RGB"
+    img_cls = next((t._cls for t in learn.dls.valid_ds.tls[0].tfms.fs if hasattr(t, "_cls")), None)
+    is_pil = isinstance(img_cls, type) and issubclass(img_cls, PILBase)
+    mode = img_cls._open_mode if is_pil else "RGB"
     channels = 1 if mode == "L" else 3
     model = copy.deepcopy(learn.model).cpu().eval()
     predictor = ImagePredictor(model, steps, div, mean, std, task, thresh, channels).eval()

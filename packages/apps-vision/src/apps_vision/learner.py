@@ -210,6 +210,24 @@ class VisionLearner(Learner):
             )
         super().fine_tune(epochs, *args, **kwargs)
 
+    def export_program(self, path: str | Path = "model.pt2") -> Path:
+        """This learner as a `torch.export` program that runs with plain torch (see `apps_vision.deploy`)."""
+        from apps_vision.deploy import export_program
+
+        return export_program(self, path)
+
+    def export_onnx(self, path: str | Path = "model.onnx", opset_version: int | None = None) -> Path:
+        """This learner as an ONNX model (see `apps_vision.deploy`; needs the `onnx` extra)."""
+        from apps_vision.deploy import export_onnx
+
+        return export_onnx(self, path, opset_version=opset_version)
+
+    def predict_files(self, paths: Sequence[str | Path], bs: int = 64, **kwargs: Any) -> tuple[list[Any], Any, Any]:
+        """`(labels, decoded, probabilities)` for many image files, in batches of `bs`, with a progress bar."""
+        from apps_vision.deploy import predict_files
+
+        return predict_files(self, paths, bs=bs, **kwargs)
+
     def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 9, **kwargs: Any) -> Any:
         """A batch with its predictions. For masks: one row per image, the target mask then the predicted one,
         overlaid on the image; other targets as trainloop-callbacks shows them (titles `target / prediction`)."""

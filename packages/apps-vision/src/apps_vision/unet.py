@@ -19,7 +19,7 @@ from torch import nn
 from apps_vision.backbones import backbone, create_body
 from apps_vision.learner import VisionLearner, add_normalize, default_loss
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback
+from trainloop_callbacks import Callback, in_channels, model_sizes
 from trainloop_callbacks.layers import (
     BatchNorm,
     ConvLayer,
@@ -31,28 +31,6 @@ from trainloop_callbacks.layers import (
 )
 
 __all__ = ["UnetBlock", "DynamicUnet", "unet_learner"]
-
-
-def _encoder_sizes(encoder: nn.Sequential, n_in: int, img_size: tuple[int, int]) -> list[torch.Size]:
-    """Output shape of each layer of `encoder` for one dummy image (eval mode, no gradient)."""
-    p = next(iter(encoder.parameters()), None)
-    x = torch.zeros(1, n_in, *img_size, device=p.device if p is not None else None)
-    sizes = []
-    was_training = encoder.training
-    encoder.eval()
-    with torch.no_grad():
-        for layer in encoder:
-            x = layer(x)
-            sizes.append(x.shape)
-    encoder.train(was_training)
-    return sizes
-
-
-def _in_channels(m: nn.Module) -> int:
-    for layer in m.modules():
-        if isinstance(layer, nn.Conv2d):
-            return layer.in_channels
-    raise ValueError("the encoder has no Conv2d layer to read its input channels from")
 
 
 class UnetBlock(nn.Module):
@@ -115,8 +93,8 @@ class DynamicUnet(nn.Module):
     ) -> None:
         super().__init__()
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        n_in = _in_channels(encoder)
-        sizes = _encoder_sizes(encoder, n_in, img_size)
+        n_in = in_channels(encoder)
+        sizes = model_sizes(encoder, img_size)
         widths = [s[-1] for s in sizes]
         # the maps kept for the skips: the last layer before each change of size, deepest first
         self.skip_idxs = [i for i in range(len(widths) - 1) if widths[i] != widths[i + 1]]
