@@ -50,8 +50,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=10)
     args = ap.parse_args()
-    from apps_vision import imagenet_stats
     from torchvision.transforms import v2
+
+    from apps_vision import imagenet_stats
 
     with tempfile.TemporaryDirectory() as tmp:
         learn = make_learner(Path(tmp) / "data")

@@ -53,7 +53,9 @@ def test_pretrained_timm_reads_a_file_and_never_downloads(tmp_path, folder_data)
     dls = ImageDataLoaders.from_folder(folder_data, item_tfms=Resize(32), bs=4)
     learn = vision_learner(dls, "timm:resnet18", weights=tmp_path / "resnet18.pth")
     assert torch.equal(learn.model[0][0].model.conv1.weight, ref.conv1.weight)
-    assert not any(p.requires_grad for p in learn.model[0].parameters())  # pretrained: the body is frozen
+    body = learn.model[0][0].model
+    assert not body.conv1.weight.requires_grad and not body.layer4[1].conv2.weight.requires_grad  # frozen body
+    assert body.bn1.weight.requires_grad  # but its batch norms train (train_bn=True, as fastai)
 
 
 def test_timm_learner_trains_exports_and_loads(tmp_path, folder_data):

@@ -44,7 +44,9 @@ from apps_vision.learner import (
     VisionModel,
     add_normalize,
     create_head,
+    data_n_out,
     default_loss,
+    make_vision_learner,
     vision_learner,
 )
 from apps_vision.unet import DynamicUnet, UnetBlock, unet_learner
@@ -100,6 +102,8 @@ __all__ = [
     "vision_learner",
     "default_loss",
     "add_normalize",
+    "data_n_out",
+    "make_vision_learner",
     "DynamicUnet",
     "UnetBlock",
     "unet_learner",

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps_vision.backbones import backbone, create_body
-from apps_vision.learner import VisionLearner, add_normalize, default_loss
+from apps_vision.learner import VisionLearner, add_normalize, data_n_out, make_vision_learner
 from pluggable_optim import Adam
 from trainloop_callbacks import Callback, in_channels, model_sizes
 from trainloop_callbacks.layers import (
@@ -218,11 +218,7 @@ def unet_learner(
     `dls.c` (the mask codes); `img_size` to the size of a batch's images; pretrained bodies are frozen and
     their normalization added to the data. Parameter groups: early encoder, late encoder, decoder."""
     bb = backbone(arch)
-    if n_out is None:
-        try:
-            n_out = int(dls.c)
-        except AttributeError as e:
-            raise ValueError(f"unet_learner: pass n_out= (the data do not say how many classes: {e})") from None
+    n_out = data_n_out(dls, n_out, "unet_learner")
     if img_size is None:
         img_size = tuple(dls.one_batch()[0].shape[-2:])
     if normalize and pretrained and n_in == len(bb.stats[0]):
@@ -236,23 +232,8 @@ def unet_learner(
         groups = bb.split(m.encoder) if cut is None else [list(m.encoder.parameters())]
         return [*groups, [p for p in m.parameters() if id(p) not in enc]]
 
-    learn = VisionLearner(
-        dls,
-        model,
-        loss_func=loss_func if loss_func is not None else default_loss(dls),
-        opt_func=opt_func,
-        lr=lr,
-        splitter=splitter if splitter is not None else unet_split,
-        cbs=cbs,
-        metrics=metrics,
-        path=path if path is not None else getattr(dls, "path", "."),
-        model_dir=model_dir,
-        wd=wd,
-        wd_bn_bias=wd_bn_bias,
-        train_bn=train_bn,
-        moms=moms,
-    )
-    learn.arch, learn.pretrained = bb.name, pretrained
-    if pretrained:
-        learn.freeze()
-    return learn
+    return make_vision_learner(
+        dls, model, bb, pretrained, loss_func=loss_func, opt_func=opt_func, lr=lr,
+        splitter=splitter if splitter is not None else unet_split, cbs=cbs, metrics=metrics, path=path,
+        model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms,
+    )  # fmt: skip
