@@ -109,3 +109,13 @@ def test_pil_types_pickle_and_from_bytes_io():
     buf = io.BytesIO()
     Image.fromarray(_rgb()).save(buf, format="PNG")
     assert np.array_equal(np.asarray(PILImage.create(buf.getvalue())), _rgb())
+
+
+def test_datablock_to_tensor_knows_the_image_types():
+    # apps_vision extends datablock's dispatched conversion (no local copy): ToTensor and to_tensor type each class
+    from datablock import ToTensor, to_tensor
+
+    mask = PILMask.create(np.arange(48, dtype=np.int64).reshape(6, 8) % 3)
+    assert type(to_tensor(mask)) is TensorMask and to_tensor(mask).shape == (6, 8)
+    assert type(ToTensor()(PILImageBW.create(_rgb()))) is TensorImageBW
+    assert isinstance(ImageToTensor(), ToTensor)  # the old name, kept for exported files, is the same step

@@ -39,6 +39,15 @@ from apps_vision.datasets import (
     shapes_label,
     tiers_home,
 )
+from apps_vision.deploy import (
+    PROGRAM_META_FILE,
+    ImagePredictor,
+    export_onnx,
+    export_program,
+    image_predictor,
+    pil_resize,
+    predict_files,
+)
 from apps_vision.detection import (
     DetectionLearner,
     DetectionLoss,
@@ -62,7 +71,9 @@ from apps_vision.learner import (
     VisionModel,
     add_normalize,
     create_head,
+    data_n_out,
     default_loss,
+    make_vision_learner,
     vision_learner,
 )
 from apps_vision.metrics_detection import (
@@ -132,6 +143,8 @@ __all__ = [
     "vision_learner",
     "default_loss",
     "add_normalize",
+    "data_n_out",
+    "make_vision_learner",
     "DynamicUnet",
     "UnetBlock",
     "unet_learner",
@@ -158,6 +171,14 @@ __all__ = [
     "COCO_IOU_THRESHOLDS",
     "recall_thresholds",
     "unpad_targets",
+    # deployment
+    "PROGRAM_META_FILE",
+    "ImagePredictor",
+    "image_predictor",
+    "export_program",
+    "export_onnx",
+    "predict_files",
+    "pil_resize",
     # interpretation
     "ImageClassificationInterpretation",
     "SegmentationInterpretation",

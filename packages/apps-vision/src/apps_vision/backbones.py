@@ -20,6 +20,17 @@ import torch
 import torchvision
 from torch import nn
 
+from apps_vision.timm_backbones import (
+    TIMM_PREFIX,
+    load_timm_weights,
+    timm_body,
+    timm_min_size,
+    timm_model,
+    timm_split,
+    timm_stats,
+)
+from trainloop_callbacks import dummy_eval
+
 __all__ = [
     "Backbone",
     "backbone",
@@ -115,6 +126,7 @@ _FAMILIES: dict[str, tuple[Callable[[Any], list[nn.Module]], Callable[[nn.Sequen
     "vit": (lambda m: [ViTBody(m)], _vit_split),
     # from-scratch XResNet: stem convs | max pool and the stages (fastai's _xresnet_split); cut -4
     "xresnet": (lambda m: _children(m, 4), _split_at(3)),
+    "timm": (timm_body, timm_split),  # "timm:<name>" (the timm extra): the model without classifier
 }
 
 _TIERS_MODELS = ("xresnet18", "xresnet34", "xresnet50")  # built here (apps_vision.xresnet); no pretrained weights
@@ -163,16 +175,20 @@ class Backbone:
             from apps_vision import xresnet
 
             return getattr(xresnet, self.name)
+        if self.source == "timm":
+            return lambda **_: timm_model(self.name)
         return torchvision.models.get_model_builder(self.name)
 
     def build(self) -> nn.Module:
         """The whole classifier, randomly initialised."""
-        return self.builder() if self.source == "tiers" else self.builder(weights=None)
+        return self.builder() if self.source in ("tiers", "timm") else self.builder(weights=None)
 
     def default_weights(self) -> Any:
         """torchvision's default weights enum member for this architecture (no download)."""
         if self.source == "tiers":
             raise ValueError(f"{self.name} has no pretrained weights: train it from scratch (pretrained=False)")
+        if self.source == "timm":
+            raise ValueError(f"{self.name}: timm weights come from a file: pass weights='/path/to/file'")
         return torchvision.models.get_model_weights(self.name).DEFAULT
 
     def body(self, model: nn.Module) -> nn.Sequential:
@@ -193,6 +209,7 @@ def _min_size(name: str) -> int:
 
 
 _REGISTRY: dict[str, Backbone] = {}
+_TIMM: dict[str, Backbone] = {}
 
 
 def _registry() -> dict[str, Backbone]:
@@ -216,10 +233,15 @@ def list_backbones(family: str | None = None, source: str | None = None) -> list
 
 
 def backbone(arch: str | Callable[..., nn.Module] | Backbone) -> Backbone:
-    """The registry entry for `arch`: a name (`"resnet34"`), the torchvision builder (`resnet34`) or an entry."""
+    """The registry entry for `arch`: a name (`"resnet34"`), the torchvision builder (`resnet34`), an entry, or
+    `"timm:<name>"` for a timm model (with the `timm` extra)."""
     if isinstance(arch, Backbone):
         return arch
     name = arch if isinstance(arch, str) else getattr(arch, "__name__", None)
+    if isinstance(name, str) and name.startswith(TIMM_PREFIX):
+        if name not in _TIMM:  # built on demand: timm has too many models to list
+            _TIMM[name] = Backbone(name, "timm", timm_stats(name), timm_min_size(name), source="timm")
+        return _TIMM[name]
     reg = _registry()
     if name in reg:
         return reg[name]
@@ -272,6 +294,8 @@ def load_weights(arch: str | Callable[..., nn.Module], weights: Any = None) -> t
     Never downloads: a missing file raises `FileNotFoundError` naming the file, where to put it and its URL.
     """
     bb = backbone(arch)
+    if bb.source == "timm":
+        return load_timm_weights(bb.name, weights), None
     if bb.source == "tiers" and isinstance(weights, (str, os.PathLike)) and os.path.exists(weights):
         model = bb.build()
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
@@ -371,14 +395,7 @@ def create_body(
     return body
 
 
-def num_features(body: nn.Module, n_in: int = 3, size: int = 64) -> int:
-    """Channels of the body's output map, from a dummy forward pass of one (n_in, size, size) image (on the
-    body's device; a body on the meta device costs no compute)."""
-    p = next(iter(body.parameters()), None)
-    device = p.device if p is not None else torch.device("cpu")
-    was_training = body.training
-    body.eval()
-    with torch.no_grad():
-        out = body(torch.zeros(1, n_in, size, size, device=device))
-    body.train(was_training)
-    return int(out.shape[1])
+def num_features(body: nn.Module, n_in: int = 3, size: int = 64) -> int:  # noqa: ARG001 (n_in: read from the body)
+    """Channels of the body's output map, from trainloop-callbacks' `dummy_eval` of one (size, size) image with the
+    body's input channels (on the body's device; a body on the meta device costs no compute)."""
+    return int(dummy_eval(body, (size, size)).shape[1])

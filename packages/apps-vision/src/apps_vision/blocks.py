@@ -7,9 +7,9 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from apps_vision.core import AddMaskCodes, ImageSource, ImageToTensor, PILBase, PILImage, PILMask
 from apps_vision.coords import BBoxCreate, BBoxLabels, CanvasFromImage, PointCreate
-from datablock import IntToFloatTensor, TransformBlock
+from apps_vision.core import AddMaskCodes, ImageSource, PILBase, PILImage, PILMask
+from datablock import IntToFloatTensor, ToTensor, TransformBlock
 from dispatch_transforms import Transform
 from gpu_augment import DropEmptyBoxes, PadEmptyBoxes, PointScaler, bb_pad
 
@@ -65,7 +65,7 @@ def _load_class(path: str) -> type[PILBase]:
 
 def ImageBlock(cls: type[PILBase] = PILImage) -> TransformBlock:
     """An image input: items open as `cls`, become uint8 tensors per item and floats in [0, 1] per batch."""
-    return TransformBlock(type_tfms=[ImageCreate(cls)], item_tfms=[ImageToTensor()], batch_tfms=[IntToFloatTensor()])
+    return TransformBlock(type_tfms=[ImageCreate(cls)], item_tfms=[ToTensor()], batch_tfms=[IntToFloatTensor()])
 
 
 def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
@@ -73,7 +73,7 @@ def MaskBlock(codes: Sequence[str] | None = None) -> TransformBlock:
     batch); `codes` name the classes and are the loaders' `vocab`."""
     return TransformBlock(
         type_tfms=[ImageCreate(PILMask), AddMaskCodes(codes=codes)],
-        item_tfms=[ImageToTensor()],
+        item_tfms=[ToTensor()],
         batch_tfms=[IntToFloatTensor()],
     )
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from dispatch_transforms import DisplayedTransform, Transform
+from datablock import ToTensor, to_tensor
+from dispatch_transforms import DisplayedTransform
 from typedtensor import Canvas, TensorBase, TensorImage, TensorImageBW, TensorMask
 
 __all__ = [
@@ -144,21 +145,19 @@ class PILMask(PILBase):
     _tensor_cls = TensorMask
 
 
-class ImageToTensor(Transform):
-    """`PILImage`/`PILImageBW`/`PILMask` → `TensorImage`/`TensorImageBW`/`TensorMask` (uint8, channels first).
+@to_tensor.register
+def _pil_base_to_tensor(x: PILBase) -> None:  # -> None: the tensor type is the result, no re-typing to PIL
+    """datablock's `to_tensor` extended (its extension point): each image class converts to its own tensor
+    type, so a `PILMask` becomes a `TensorMask` (Pillow's L mode alone would read as a grey-scale image)."""
+    return x.to_tensor()
 
-    Each class converts to its own tensor type, so a mask stays a mask (datablock's `ToTensor` would read
-    an L-mode mask as a grey-scale image). Other types pass through; there is no decode (tensors show
-    themselves).
-    """
+
+class ImageToTensor(ToTensor):
+    """datablock's `ToTensor` under the name files exported before it took the image types: the same table
+    (`to_tensor`, which this package extends), so `PILImage`/`PILImageBW`/`PILMask` → `TensorImage`/
+    `TensorImageBW`/`TensorMask`. New pipelines use `ToTensor` itself."""
 
     config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
-
-    order = 5
-    retain = False  # the tensor type is the result, no re-typing to PIL
-
-    def encodes(self, x: PILBase) -> torch.Tensor:
-        return x.to_tensor()
 
 
 class AddMaskCodes(DisplayedTransform):

@@ -54,10 +54,10 @@ class UsingAttr:
         return f"UsingAttr({getattr(self.func, '__name__', self.func)!r}, {self.attr!r})"
 
 
-_Loaders = TypeVar("_Loaders", "ImageDataLoaders", "SegmentationDataLoaders")
+_D = TypeVar("_D", bound=DataLoaders)
 
 
-def _finish(dls: DataLoaders, cls: type[_Loaders], path: PathLike, val_bs: int | None) -> _Loaders:
+def _finish(dls: DataLoaders, cls: type[_D], path: PathLike, val_bs: int | None) -> _D:
     loaders = list(dls.loaders)
     if val_bs is not None:
         loaders[1:] = [dl.new(bs=val_bs) for dl in loaders[1:]]
@@ -66,14 +66,14 @@ def _finish(dls: DataLoaders, cls: type[_Loaders], path: PathLike, val_bs: int |
     return out
 
 
-class ImageDataLoaders(DataLoaders):
-    """DataLoaders for image classification (single- or multi-label, or regression) in one call."""
+class _VisionDataLoaders(DataLoaders):
+    """What the vision factories share: `from_dblock`, which each `from_*` ends with."""
 
     path: Path  # where the data came from (`path=` of the factory)
 
     @classmethod
     def from_dblock(
-        cls,
+        cls: type[_D],
         dblock: DataBlock,
         source: Any,
         path: PathLike = ".",
@@ -82,10 +82,20 @@ class ImageDataLoaders(DataLoaders):
         shuffle: bool = True,
         device: torch.device | str | None = None,
         **kwargs: Any,
-    ) -> ImageDataLoaders:
+    ) -> _D:
         """`dblock.dataloaders(source)` as this class; `val_bs` (default `bs`) for validation; `.path` is `path`."""
         dls = dblock.dataloaders(source, bs=bs, shuffle=shuffle, device=device, **kwargs)
         return _finish(dls, cls, path, val_bs)
+
+
+def _image_dblock(img_cls: type[PILBase], y_block: Any, item_tfms: Any, batch_tfms: Any, **kwargs: Any) -> DataBlock:
+    """The DataBlock of every factory: an `ImageBlock(img_cls)` input, the `y_block` target, the transforms, and
+    how to get items, labels and the split (`kwargs`)."""
+    return DataBlock(blocks=(ImageBlock(img_cls), y_block), item_tfms=item_tfms, batch_tfms=batch_tfms, **kwargs)
+
+
+class ImageDataLoaders(_VisionDataLoaders):
+    """DataLoaders for image classification (single- or multi-label, or regression) in one call."""
 
     @classmethod
     def from_folder(
@@ -108,14 +118,10 @@ class ImageDataLoaders(DataLoaders):
         else:
             splitter = RandomSplitter(valid_pct, seed=seed)
             get_items = FileGetter(extensions=sorted(image_extensions))
-        dblock = DataBlock(
-            blocks=(ImageBlock(img_cls), CategoryBlock(vocab=vocab)),
-            get_items=get_items,
-            splitter=splitter,
+        dblock = _image_dblock(
+            img_cls, CategoryBlock(vocab=vocab), item_tfms, batch_tfms, get_items=get_items, splitter=splitter,
             get_y=parent_label,
-            item_tfms=item_tfms,
-            batch_tfms=batch_tfms,
-        )
+        )  # fmt: skip
         return cls.from_dblock(dblock, path, path=path, **kwargs)
 
     @classmethod
@@ -132,13 +138,8 @@ class ImageDataLoaders(DataLoaders):
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Images `fnames` labelled by `label_func(path)`, a random `valid_pct` for validation."""
-        dblock = DataBlock(
-            blocks=(ImageBlock(img_cls), CategoryBlock),
-            splitter=RandomSplitter(valid_pct, seed=seed),
-            get_y=label_func,
-            item_tfms=item_tfms,
-            batch_tfms=batch_tfms,
-        )
+        splitter = RandomSplitter(valid_pct, seed=seed)
+        dblock = _image_dblock(img_cls, CategoryBlock, item_tfms, batch_tfms, splitter=splitter, get_y=label_func)
         return cls.from_dblock(dblock, list(fnames), path=path, **kwargs)
 
     @classmethod
@@ -184,14 +185,10 @@ class ImageDataLoaders(DataLoaders):
             multi = (isinstance(label_col, (list, tuple)) and len(label_col) > 1) or label_delim is not None
             y_block = MultiCategoryBlock if multi else CategoryBlock
         splitter = RandomSplitter(valid_pct, seed=seed) if valid_col is None else ColSplitter(valid_col)
-        dblock = DataBlock(
-            blocks=(ImageBlock(img_cls), y_block),
-            get_x=ColReader(fn_col, pref=pref, suff=suff),
-            get_y=ColReader(label_col, label_delim=label_delim),
-            splitter=splitter,
-            item_tfms=item_tfms,
-            batch_tfms=batch_tfms,
-        )
+        dblock = _image_dblock(
+            img_cls, y_block, item_tfms, batch_tfms, get_x=ColReader(fn_col, pref=pref, suff=suff),
+            get_y=ColReader(label_col, label_delim=label_delim), splitter=splitter,
+        )  # fmt: skip
         return cls.from_dblock(dblock, df, path=path, **kwargs)
 
     @classmethod
@@ -236,37 +233,17 @@ class ImageDataLoaders(DataLoaders):
                 y_block = RegressionBlock
             else:
                 y_block = CategoryBlock
-        dblock = DataBlock(
-            blocks=(ImageBlock(img_cls), y_block),
-            get_x=ItemGetter(0),
-            get_y=ItemGetter(1),
+        dblock = _image_dblock(
+            img_cls, y_block, item_tfms, batch_tfms, get_x=ItemGetter(0), get_y=ItemGetter(1),
             splitter=RandomSplitter(valid_pct, seed=seed),
-            item_tfms=item_tfms,
-            batch_tfms=batch_tfms,
-        )
+        )  # fmt: skip
         return cls.from_dblock(dblock, list(zip(fnames, labels, strict=True)), path=path, **kwargs)
 
 
-class SegmentationDataLoaders(DataLoaders):
+class SegmentationDataLoaders(_VisionDataLoaders):
     """DataLoaders for segmentation: images and their masks."""
 
     path: Path  # where the data came from (`path=` of the factory)
-
-    @classmethod
-    def from_dblock(
-        cls,
-        dblock: DataBlock,
-        source: Any,
-        path: PathLike = ".",
-        bs: int = 64,
-        val_bs: int | None = None,
-        shuffle: bool = True,
-        device: torch.device | str | None = None,
-        **kwargs: Any,
-    ) -> SegmentationDataLoaders:
-        """`dblock.dataloaders(source)` as this class; `val_bs` for validation, `path` kept as `.path`."""
-        dls = dblock.dataloaders(source, bs=bs, shuffle=shuffle, device=device, **kwargs)
-        return _finish(dls, cls, path, val_bs)
 
     @classmethod
     def from_label_func(
@@ -283,11 +260,8 @@ class SegmentationDataLoaders(DataLoaders):
         **kwargs: Any,
     ) -> SegmentationDataLoaders:
         """Images `fnames` with masks at `label_func(fname)`; `codes` name the mask's classes."""
-        dblock = DataBlock(
-            blocks=(ImageBlock(img_cls), MaskBlock(codes=codes)),
-            splitter=RandomSplitter(valid_pct, seed=seed),
+        dblock = _image_dblock(
+            img_cls, MaskBlock(codes=codes), item_tfms, batch_tfms, splitter=RandomSplitter(valid_pct, seed=seed),
             get_y=label_func,
-            item_tfms=item_tfms,
-            batch_tfms=batch_tfms,
-        )
+        )  # fmt: skip
         return cls.from_dblock(dblock, list(fnames), path=path, **kwargs)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datablock import config_safe
+from datablock import config_safe, tiers_home
 
 __all__ = [
     "tiers_home",
@@ -40,12 +40,6 @@ __all__ = [
 
 SHAPES_CODES: list[str] = ["background", "circle", "square"]
 """The classes of the `shapes` masks, by code."""
-
-
-def tiers_home() -> Path:
-    """The tiers cache directory: `$TIERS_HOME`, else `~/.tiers`."""
-    home = os.environ.get("TIERS_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".tiers"
 
 
 def _publish(dest: Path, write: Callable[[Path], object]) -> Path:

@@ -29,7 +29,16 @@ from trainloop_callbacks import (
 from trainloop_callbacks.layers import AdaptiveConcatPool2d, Flatten, LinBnDrop, SigmoidRange
 from typedtensor import TensorMask, show_images
 
-__all__ = ["create_head", "VisionModel", "VisionLearner", "vision_learner", "default_loss", "add_normalize"]
+__all__ = [
+    "create_head",
+    "VisionModel",
+    "VisionLearner",
+    "vision_learner",
+    "default_loss",
+    "add_normalize",
+    "data_n_out",
+    "make_vision_learner",
+]
 
 
 def create_head(
@@ -211,6 +220,24 @@ class VisionLearner(Learner):
             )
         super().fine_tune(epochs, *args, **kwargs)
 
+    def export_program(self, path: str | Path = "model.pt2") -> Path:
+        """This learner as a `torch.export` program that runs with plain torch (see `apps_vision.deploy`)."""
+        from apps_vision.deploy import export_program
+
+        return export_program(self, path)
+
+    def export_onnx(self, path: str | Path = "model.onnx", opset_version: int | None = None) -> Path:
+        """This learner as an ONNX model (see `apps_vision.deploy`; needs the `onnx` extra)."""
+        from apps_vision.deploy import export_onnx
+
+        return export_onnx(self, path, opset_version=opset_version)
+
+    def predict_files(self, paths: Sequence[str | Path], bs: int = 64, **kwargs: Any) -> tuple[list[Any], Any, Any]:
+        """`(labels, decoded, probabilities)` for many image files, in batches of `bs`, with a progress bar."""
+        from apps_vision.deploy import predict_files
+
+        return predict_files(self, paths, bs=bs, **kwargs)
+
     def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 9, **kwargs: Any) -> Any:
         """A batch with its predictions. For masks: one row per image, the target mask then the predicted one,
         overlaid on the image; other targets as trainloop-callbacks shows them (titles `target / prediction`)."""
@@ -280,11 +307,7 @@ def vision_learner(
     (`normalize`); parameter groups for discriminative learning rates are (early body, late body, head).
     """
     bb = backbone(arch)
-    if n_out is None:
-        try:
-            n_out = int(dls.c)
-        except AttributeError as e:
-            raise ValueError(f"vision_learner: pass n_out= (the data do not say how many outputs: {e})") from None
+    n_out = data_n_out(dls, n_out, "vision_learner")
     if normalize and pretrained and n_in == len(bb.stats[0]):
         add_normalize(dls, bb.stats)
     head_args = {
@@ -303,21 +326,39 @@ def vision_learner(
     )  # fmt: skip
     if splitter is None:
         splitter = _splitter(bb, None if cut is None else _whole_body)
+    return make_vision_learner(
+        dls, model, bb, pretrained, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs,
+        metrics=metrics, path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms,
+    )  # fmt: skip
+
+
+def data_n_out(dls: Any, n_out: int | None, who: str) -> int:
+    """`n_out`, or the number of outputs the data call for (`dls.c`), or an error asking for it."""
+    if n_out is not None:
+        return n_out
+    try:
+        return int(dls.c)
+    except AttributeError as e:
+        raise ValueError(f"{who}: pass n_out= (the data do not say how many outputs: {e})") from None
+
+
+def make_vision_learner(
+    dls: Any,
+    model: nn.Module,
+    bb: Backbone,
+    pretrained: bool,
+    loss_func: Callable[..., torch.Tensor] | None = None,
+    path: str | Path | None = None,
+    **kwargs: Any,
+) -> VisionLearner:
+    """What every vision learner factory ends with: a `VisionLearner` on `model` with the targets' loss (unless
+    `loss_func`), `path` from the data, the backbone's name recorded, and the body frozen when `pretrained`."""
     learn = VisionLearner(
         dls,
         model,
         loss_func=loss_func if loss_func is not None else default_loss(dls),
-        opt_func=opt_func,
-        lr=lr,
-        splitter=splitter,
-        cbs=cbs,
-        metrics=metrics,
         path=path if path is not None else getattr(dls, "path", "."),
-        model_dir=model_dir,
-        wd=wd,
-        wd_bn_bias=wd_bn_bias,
-        train_bn=train_bn,
-        moms=moms,
+        **kwargs,
     )
     learn.arch, learn.pretrained = bb.name, pretrained
     if pretrained:

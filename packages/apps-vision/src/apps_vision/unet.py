@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps_vision.backbones import backbone, create_body
-from apps_vision.learner import VisionLearner, add_normalize, default_loss
+from apps_vision.learner import VisionLearner, add_normalize, data_n_out, make_vision_learner
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback
+from trainloop_callbacks import Callback, in_channels, model_sizes
 from trainloop_callbacks.layers import (
     BatchNorm,
     ConvLayer,
@@ -39,28 +39,6 @@ def _kaiming_first(layer: nn.Module) -> None:
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"{type(layer).__name__}: its first module has no weight tensor to initialise")
     nn.init.kaiming_normal_(weight)
-
-
-def _encoder_sizes(encoder: nn.Sequential, n_in: int, img_size: tuple[int, int]) -> list[torch.Size]:
-    """Output shape of each layer of `encoder` for one dummy image (eval mode, no gradient)."""
-    p = next(iter(encoder.parameters()), None)
-    x = torch.zeros(1, n_in, *img_size, device=p.device if p is not None else None)
-    sizes = []
-    was_training = encoder.training
-    encoder.eval()
-    with torch.no_grad():
-        for layer in encoder:
-            x = layer(x)
-            sizes.append(x.shape)
-    encoder.train(was_training)
-    return sizes
-
-
-def _in_channels(m: nn.Module) -> int:
-    for layer in m.modules():
-        if isinstance(layer, nn.Conv2d):
-            return layer.in_channels
-    raise ValueError("the encoder has no Conv2d layer to read its input channels from")
 
 
 class UnetBlock(nn.Module):
@@ -122,9 +100,9 @@ class DynamicUnet(nn.Module):
         norm_type: NormType | str | None = None,
     ) -> None:
         super().__init__()
-        size = (img_size, img_size) if isinstance(img_size, int) else (int(img_size[0]), int(img_size[1]))
-        n_in = _in_channels(encoder)
-        sizes = _encoder_sizes(encoder, n_in, size)
+        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        n_in = in_channels(encoder)
+        sizes = model_sizes(encoder, img_size)
         widths = [s[-1] for s in sizes]
         # the maps kept for the skips: the last layer before each change of size, deepest first
         self.skip_idxs = [i for i in range(len(widths) - 1) if widths[i] != widths[i + 1]]
@@ -156,7 +134,7 @@ class DynamicUnet(nn.Module):
         # the map after the blocks is at the size of the first kept map; one more pixel shuffle if that is smaller
         last_hw = tuple(sizes[skips[-1]][-2:]) if skips else tuple(sizes[-1][-2:])
         self.final_shuf = (
-            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != size else nn.Identity()
+            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != img_size else nn.Identity()
         )
         self.last_cross = last_cross
         ni = up_c + (n_in if last_cross else 0)
@@ -171,7 +149,7 @@ class DynamicUnet(nn.Module):
         self.arch_config: dict[str, Any] | None = None
         self._args = {
             "n_out": n_out,
-            "img_size": list(size),
+            "img_size": list(img_size),
             "blur": blur,
             "blur_final": blur_final,
             "self_attention": self_attention,
@@ -248,11 +226,7 @@ def unet_learner(
     `dls.c` (the mask codes); `img_size` to the size of a batch's images; pretrained bodies are frozen and
     their normalization added to the data. Parameter groups: early encoder, late encoder, decoder."""
     bb = backbone(arch)
-    if n_out is None:
-        try:
-            n_out = int(dls.c)
-        except AttributeError as e:
-            raise ValueError(f"unet_learner: pass n_out= (the data do not say how many classes: {e})") from None
+    n_out = data_n_out(dls, n_out, "unet_learner")
     if img_size is None:
         img_size = tuple(dls.one_batch()[0].shape[-2:])
     if normalize and pretrained and n_in == len(bb.stats[0]):
@@ -268,23 +242,8 @@ def unet_learner(
         groups = bb.split(m.encoder) if cut is None else [list(m.encoder.parameters())]
         return [*groups, [p for p in m.parameters() if id(p) not in enc]]
 
-    learn = VisionLearner(
-        dls,
-        model,
-        loss_func=loss_func if loss_func is not None else default_loss(dls),
-        opt_func=opt_func,
-        lr=lr,
-        splitter=splitter if splitter is not None else unet_split,
-        cbs=cbs,
-        metrics=metrics,
-        path=path if path is not None else getattr(dls, "path", "."),
-        model_dir=model_dir,
-        wd=wd,
-        wd_bn_bias=wd_bn_bias,
-        train_bn=train_bn,
-        moms=moms,
-    )
-    learn.arch, learn.pretrained = bb.name, pretrained
-    if pretrained:
-        learn.freeze()
-    return learn
+    return make_vision_learner(
+        dls, model, bb, pretrained, loss_func=loss_func, opt_func=opt_func, lr=lr,
+        splitter=splitter if splitter is not None else unet_split, cbs=cbs, metrics=metrics, path=path,
+        model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms,
+    )  # fmt: skip

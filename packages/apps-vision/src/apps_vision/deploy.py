@@ -1,0 +1,387 @@
+"""Deployment: a trained vision learner as one file that runs with plain torch (or onnxruntime), without tiers.
+
+`export_program(learn, path)` writes a `torch.export` program whose input is a decoded image, a uint8 tensor
+(C, H, W) of any height and width (RGB for colour models, one channel for grey-scale ones), and which does inside
+what `learn.predict` does around the model: the validation item transforms (`Resize`: crop, squish; the
+validation form of `RandomResizedCrop`), the scaling to [0, 1], the normalization, the model, and the decoding to
+class indices and scores. The class names and the stated input layout travel in the file (`extra_files`,
+"tiers.json"); `export_onnx` writes the same program through torch's ONNX exporter, with the same description in
+the model's `metadata_props`.
+
+The resize inside is Pillow's: the data pipeline resizes `PILImage`s with Pillow's bilinear filter (antialiased,
+8-bit fixed point, two separable passes), and `pil_resize` computes the same integers with tensor ops (float64
+matrix products of exact integers), so the program's scores match `learn.predict` to float rounding, not just
+roughly. Pillow 13 changed which pass runs first; the order of the Pillow that trained the model is written into
+the program at export.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import PIL
+import torch
+from torch import nn
+
+__all__ = [
+    "PROGRAM_META_FILE",
+    "pil_resize",
+    "ImagePredictor",
+    "image_predictor",
+    "export_program",
+    "export_onnx",
+    "predict_files",
+]
+
+PROGRAM_META_FILE = "tiers.json"  # the extra file of an exported program (and the ONNX metadata key) describing it
+
+_PRECISION_BITS = 22  # Pillow's fixed point for 8-bit images: 32 - 8 - 2 bits
+_ONE = float(1 << _PRECISION_BITS)
+_HALF = float(1 << (_PRECISION_BITS - 1))
+
+
+def _pil_vertical_first_rule() -> bool:
+    """Whether the installed Pillow may run the vertical pass first (Pillow >= 13 does, when it is cheaper)."""
+    try:
+        return int(PIL.__version__.split(".")[0]) >= 13
+    except ValueError:  # an unparseable version: assume the current behaviour
+        return True
+
+
+def _pil_weights(pos: torch.Tensor, offset: torch.Tensor, length: torch.Tensor, out_size: int) -> torch.Tensor:
+    """Pillow's fixed-point bilinear coefficients (`precompute_coeffs` + `normalize_coeffs_8bpc`) for resizing the
+    window [offset, offset + length) of an axis to `out_size`, as a dense (out_size, N) float64 matrix over the
+    axis' pixels `pos` (zero outside each output pixel's support and outside the window)."""
+    scale = length / out_size
+    filterscale = torch.clamp(scale, min=1.0)
+    support = filterscale  # the bilinear (triangle) filter's support is 1
+    center = (torch.arange(out_size, dtype=torch.float64, device=pos.device) + 0.5) * scale
+    inv = 1.0 / filterscale
+    xmin = torch.clamp(torch.trunc(center - support + 0.5), min=0.0)
+    xmax = torch.minimum(torch.trunc(center + support + 0.5), length)
+    rel = (pos - offset)[None, :]
+    # the same expression, in the same order, as Pillow: ((x + xmin) - center + 0.5) * ss
+    w = torch.clamp(1.0 - (((rel - center[:, None]) + 0.5) * inv).abs(), min=0.0)
+    w = torch.where((rel >= xmin[:, None]) & (rel < xmax[:, None]), w, torch.zeros_like(w))
+    ww = torch.cumsum(w, dim=1)[:, -1:]  # summed left to right, as Pillow's loop does
+    k = torch.where(ww != 0, w / torch.where(ww != 0, ww, torch.ones_like(ww)), w)
+    return torch.where(k < 0, torch.trunc(k * _ONE - 0.5), torch.trunc(k * _ONE + 0.5))
+
+
+def _clip8(acc: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(torch.floor((acc + _HALF) / _ONE), 0.0, 255.0)
+
+
+def pil_resize(
+    img: torch.Tensor,
+    size: tuple[int, int],
+    window: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    vertical_first_rule: bool | None = None,
+) -> torch.Tensor:
+    """The (top, left, height, width) `window` of `img` (C, H, W), integer values, float64, resized to
+    `size` (height, width) as Pillow's `crop(window).resize(size, BILINEAR)` does: the same uint8 values.
+
+    The window's numbers are 0-d float64 tensors (they may depend on the image size: the function has no
+    branches on sizes, so `torch.export` keeps H and W dynamic); no window is the whole image.
+    `vertical_first_rule` (default: as the installed Pillow) lets the vertical pass run first when it removes
+    more rows than twice the columns the horizontal pass removes, as Pillow >= 13 does.
+    """
+    th, tw = size
+    dev = img.device
+    pos_h = torch.arange(img.shape[-2], dtype=torch.float64, device=dev)
+    pos_w = torch.arange(img.shape[-1], dtype=torch.float64, device=dev)
+    if window is None:
+        zero = torch.zeros((), dtype=torch.float64, device=dev)
+        window = (zero, zero, pos_h[-1] + 1, pos_w[-1] + 1)
+    top, left, ch, cw = window
+    kv = _pil_weights(pos_h, top, ch, th)  # (th, H)
+    kh = _pil_weights(pos_w, left, cw, tw)  # (tw, W)
+    h_first = _clip8(kv @ _clip8(img @ kh.T))
+    if vertical_first_rule is None:
+        vertical_first_rule = _pil_vertical_first_rule()
+    if not vertical_first_rule:
+        return h_first
+    v_first = _clip8(_clip8(kv @ img) @ kh.T)
+    use_v = 2.0 * torch.clamp(cw - tw, min=0.0) < ch - th
+    return torch.where(use_v, v_first, h_first)
+
+
+class _ResizeStep(nn.Module):
+    """`apps_vision.Resize` on validation: the centre window of the target's aspect ratio (crop) or the whole
+    image (squish), resized with Pillow's bilinear filter; the same integer arithmetic as `Resize.window`."""
+
+    def __init__(self, size: tuple[int, int], method: str, vertical_first_rule: bool) -> None:
+        super().__init__()
+        self.size, self.method, self.rule = size, method, vertical_first_rule
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        th, tw = self.size
+        h = torch.arange(img.shape[-2], dtype=torch.float64, device=img.device)[-1] + 1
+        w = torch.arange(img.shape[-1], dtype=torch.float64, device=img.device)[-1] + 1
+        if self.method == "squish":
+            zero = torch.zeros_like(h)
+            return pil_resize(img, self.size, (zero, zero, h, w), self.rule)
+        by_w = (w / tw) < (h / th)  # crop: fit the side that is relatively shorter
+        m = torch.where(by_w, w / tw, h / th)
+        cw, ch = torch.trunc(m * tw), torch.trunc(m * th)
+        left, top = torch.trunc(0.5 * (w - cw)), torch.trunc(0.5 * (h - ch))
+        return pil_resize(img, self.size, (top, left, ch, cw), self.rule)
+
+
+class _ResizeCentreCropStep(nn.Module):
+    """`RandomResizedCrop` on validation: the whole image resized to `final` (width + xtra...), then centre-cropped."""
+
+    def __init__(self, final_hw: tuple[int, int], size: tuple[int, int], vertical_first_rule: bool) -> None:
+        super().__init__()
+        self.final_hw, self.size, self.rule = final_hw, size, vertical_first_rule
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        out = pil_resize(img, self.final_hw, None, self.rule)
+        (fh, fw), (th, tw) = self.final_hw, self.size
+        top, left = (fh - th) // 2, (fw - tw) // 2
+        return out[:, top : top + th, left : left + tw]
+
+
+class ImagePredictor(nn.Module):
+    """A decoded image (uint8 (C, H, W)) → the model's decoded prediction, everything `learn.predict` does inside.
+
+    `steps` are the validation item transforms (as modules on float64 integer images), then `/ div`,
+    `(x - mean) / std`, the model, and the decoding of `task`: "classification" → (class index, class
+    probabilities); "multi_label" → (a boolean per class, probability > thresh; probabilities);
+    "segmentation" → (per-pixel class indices (h, w), probabilities (classes, h, w)).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        steps: Sequence[nn.Module],
+        div: float | None,
+        mean: Sequence[float] | None,
+        std: Sequence[float] | None,
+        task: str,
+        thresh: float = 0.5,
+        channels: int = 3,
+    ) -> None:
+        super().__init__()
+        if task not in ("classification", "multi_label", "segmentation"):
+            raise ValueError(f"ImagePredictor: task must be classification, multi_label or segmentation, got {task!r}")
+        self.model, self.steps = model, nn.ModuleList(steps)
+        self.div, self.task, self.thresh, self.channels = div, task, thresh, channels
+        if (mean is None) != (std is None):
+            raise ValueError("ImagePredictor: give both mean and std, or neither")
+        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
+        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = image
+        if self.steps:
+            x = x.to(torch.float64)
+            for step in self.steps:
+                x = step(x)
+        # as datablock's IntToFloatTensor and Normalize: float32 first, then the division, then the stats
+        x = x.to(torch.float32)
+        if self.div is not None:
+            x = x / self.div
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        out = self.model(x[None])[0]
+        if self.task == "multi_label":
+            probs = torch.sigmoid(out)
+            return probs > self.thresh, probs
+        probs = torch.softmax(out, dim=0)
+        return probs.argmax(dim=0), probs
+
+
+def _step_for(t: Any, rule: bool) -> nn.Module | None:
+    """The module doing what item transform `t` does on validation (None: nothing), or an error naming it."""
+    from apps_vision.augment import RandomResizedCrop, Resize
+    from datablock import ToTensor
+
+    if isinstance(t, ToTensor) or getattr(t, "split_idx", None) == 0:
+        return None  # the conversion (the program's input is already a tensor) or a training-only transform
+    if isinstance(t, Resize):
+        if t.method == "pad":
+            raise ValueError(
+                "export: Resize(method='pad') cannot be exported yet (only crop and squish); "
+                "use Resize(size, method='crop' or 'squish') for a model you deploy"
+            )
+        return _ResizeStep((t._wh[1], t._wh[0]), t.method, rule)
+    if isinstance(t, RandomResizedCrop):
+        tw, th = t._wh
+        import math
+
+        xtra = math.ceil(max(t._wh) * t.val_xtra / 8) * 8
+        return _ResizeCentreCropStep((th + xtra, tw + xtra), (th, tw), rule)
+    raise ValueError(
+        f"export: the validation item transform {type(t).__name__} has no exported form (supported: Resize with "
+        "crop or squish, RandomResizedCrop, and training-only transforms); predict with learn.predict instead"
+    )
+
+
+def _batch_steps(fs: Sequence[Any]) -> tuple[float | None, list[float] | None, list[float] | None]:
+    from datablock import IntToFloatTensor, Normalize
+
+    div = mean = std = None
+    for t in fs:
+        if getattr(t, "split_idx", None) == 0:
+            continue  # training-only batch augmentation
+        if isinstance(t, IntToFloatTensor):
+            div = float(t.div)
+        elif isinstance(t, Normalize):
+            if t.mean is None:
+                raise ValueError("export: Normalize has no stats yet (run one batch through the loader first)")
+            mean, std = list(t.mean), list(t.std)
+        else:
+            raise ValueError(
+                f"export: the validation batch transform {type(t).__name__} has no exported form (supported: "
+                "IntToFloatTensor, Normalize and training-only augmentations)"
+            )
+    return div, mean, std
+
+
+def _task(learn: Any) -> tuple[str, float]:
+    from trainloop_callbacks import BCEWithLogitsLossFlat, CrossEntropyLossFlat
+
+    loss = learn.loss_func
+    if isinstance(loss, BCEWithLogitsLossFlat):
+        return "multi_label", float(loss.thresh)
+    if isinstance(loss, CrossEntropyLossFlat):
+        axis = loss.config.get("axis", -1)
+        return ("segmentation" if axis == 1 else "classification"), 0.5
+    raise ValueError(
+        f"export: cannot tell how to decode the outputs of a model trained with {type(loss).__name__} (supported: "
+        "CrossEntropyLossFlat for classes and masks, BCEWithLogitsLossFlat for several labels)"
+    )
+
+
+def image_predictor(learn: Any) -> tuple[ImagePredictor, dict[str, Any]]:
+    """The learner's validation pipeline and model as one `ImagePredictor` (on CPU, eval mode, a copy), and the
+    description written with it: task, class names, input layout, outputs."""
+    from apps_vision.core import PILBase
+
+    dl = learn.dls.valid
+    rule = _pil_vertical_first_rule()
+    steps = [s for t in getattr(dl.after_item, "fs", []) if (s := _step_for(t, rule)) is not None]
+    if getattr(dl, "before_batch", None) is not None and list(getattr(dl.before_batch, "fs", [])):
+        names = [type(t).__name__ for t in dl.before_batch.fs]
+        raise ValueError(f"export: before_batch transforms {names} have no exported form")
+    div, mean, std = _batch_steps(getattr(dl.after_batch, "fs", []))
+    task, thresh = _task(learn)
+    img_cls = next((t._cls for t in learn.dls.valid_ds.tls[0].tfms.fs if hasattr(t, "_cls")), None)
+    is_pil = isinstance(img_cls, type) and issubclass(img_cls, PILBase)
+    mode = img_cls._open_mode if is_pil else "RGB"
+    channels = 1 if mode == "L" else 3
+    model = copy.deepcopy(learn.model).cpu().eval()
+    predictor = ImagePredictor(model, steps, div, mean, std, task, thresh, channels).eval()
+    vocab = getattr(learn.dls, "vocab", None)
+    classes = [str(v) for v in vocab] if vocab is not None else None
+    outputs = {
+        "classification": ["index: int64 scalar, the class", "scores: float32 (classes,), softmax probabilities"],
+        "multi_label": ["labels: bool (classes,), probability > thresh", "scores: float32 (classes,), sigmoids"],
+        "segmentation": ["indices: int64 (h, w), class per pixel", "scores: float32 (classes, h, w), softmax"],
+    }[task]
+    meta = {
+        "format": "tiers-vision-program/1",
+        "task": task,
+        "classes": classes,
+        "thresh": thresh if task == "multi_label" else None,
+        "input": {
+            "dtype": "uint8",
+            "layout": "CHW",
+            "channels": channels,
+            "color": "RGB" if channels == 3 else "L",
+            "height": "any >= 2",
+            "width": "any >= 2",
+            "note": "a decoded image as Pillow gives it (upright: apply the EXIF orientation before), unbatched",
+        },
+        "outputs": outputs,
+        "preprocessing": [type(s).__name__ for s in steps] + ["div", "normalize"],
+        "pillow_version": PIL.__version__,
+    }
+    return predictor, meta
+
+
+def _example(channels: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    from torch.export import Dim
+
+    example = torch.randint(0, 256, (channels, 67, 91), dtype=torch.uint8)
+    dims = {1: Dim("height", min=2, max=16384), 2: Dim("width", min=2, max=16384)}
+    return example, {"image": dims}
+
+
+def export_program(learn: Any, path: str | Path = "model.pt2") -> Path:
+    """Write `learn` as a `torch.export` program (see the module doc): load it with plain torch,
+    `torch.export.load(path, extra_files={"tiers.json": ""})`, and call `.module()(image)` on a uint8 (C, H, W)
+    image; the description (class names, input layout, outputs) is the JSON of that extra file."""
+    predictor, meta = image_predictor(learn)
+    example, dynamic = _example(meta["input"]["channels"])
+    try:
+        ep = torch.export.export(predictor, (example,), dynamic_shapes=dynamic, strict=False)
+    except Exception as e:  # torch's messages are long; say what to change first
+        raise RuntimeError(
+            f"export_program: torch.export could not trace the {meta['task']} program with a dynamic image size "
+            f"({type(e).__name__}: {str(e)[:500]}); a model whose forward branches on the input size needs a "
+            "Resize item transform, so that it sees one fixed size"
+        ) from e
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.export.save(ep, path, extra_files={PROGRAM_META_FILE: json.dumps(meta)})
+    return path
+
+
+def export_onnx(learn: Any, path: str | Path = "model.onnx", opset_version: int | None = None) -> Path:
+    """Write `learn` as an ONNX model doing what `export_program`'s program does (input "image", uint8 (C, H, W)
+    with dynamic H and W; outputs as described), the description in `metadata_props["tiers.json"]` and the
+    class names in `metadata_props["classes"]` (JSON). Needs the `onnx` extra (onnx, onnxscript)."""
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError("export_onnx needs onnx and onnxscript: pip install 'apps-vision[onnx]'") from e
+    predictor, meta = image_predictor(learn)
+    example, dynamic = _example(meta["input"]["channels"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = ["labels", "scores"] if meta["task"] == "multi_label" else ["index", "scores"]
+    torch.onnx.export(
+        predictor,
+        (example,),
+        str(path),
+        input_names=["image"],
+        output_names=names,
+        dynamic_shapes=dynamic,
+        opset_version=opset_version,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    proto = onnx.load(str(path))
+    for key, value in ((PROGRAM_META_FILE, json.dumps(meta)), ("classes", json.dumps(meta["classes"]))):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+    return path
+
+
+def predict_files(learn: Any, paths: Sequence[str | Path], bs: int = 64, **kwargs: Any) -> tuple[list[Any], Any, Any]:
+    """Predictions for many image files in batches of `bs` through the validation pipeline, with a progress bar:
+    `(labels, decoded, probabilities)` for all files in order, like `predict` for each (labels: class names,
+    lists of names for several labels, the decoded masks or numbers otherwise). `kwargs` go to `test_dl`
+    (e.g. `num_workers`)."""
+    items = [Path(p) for p in paths]
+    if not items:
+        return [], None, None
+    dl = learn.dls.test_dl(items, bs=bs, **kwargs)
+    probs, _, dec = learn.get_preds(dl=dl, with_decoded=True)
+    vocab = getattr(learn.dls, "vocab", None)
+    plain = dec.as_subclass(torch.Tensor) if isinstance(dec, torch.Tensor) else dec
+    if vocab is not None and isinstance(plain, torch.Tensor) and plain.ndim == 1 and not plain.is_floating_point():
+        labels: list[Any] = [vocab[int(i)] for i in plain]
+    elif vocab is not None and isinstance(plain, torch.Tensor) and plain.ndim == 2 and plain.dtype == torch.bool:
+        labels = [[vocab[int(j)] for j in torch.nonzero(row).flatten()] for row in plain]
+    else:
+        labels = list(dec)
+    return labels, dec, probs

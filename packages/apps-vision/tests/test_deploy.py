@@ -1,0 +1,231 @@
+"""Deployment: the exported program and ONNX file agree with `learn.predict`, in a process where tiers cannot be
+imported; Pillow's resize reproduced exactly; batched prediction over files."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from apps_vision import (
+    SHAPES_CODES,
+    ImageDataLoaders,
+    Resize,
+    SegmentationDataLoaders,
+    get_image_files,
+    pil_resize,
+    shapes,
+    shapes_label,
+    unet_learner,
+    vision_learner,
+)
+from apps_vision.deploy import _ResizeStep
+
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
+TIERS = [
+    "apps_vision",
+    "apps_text",
+    "apps_tabular",
+    "datablock",
+    "trainloop_callbacks",
+    "gpu_augment",
+    "typedtensor",
+    "dispatch_transforms",
+    "pluggable_optim",
+    "tiers",
+]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pil_resize_gives_pillows_bytes(seed):
+    # against Pillow itself: every pixel equal, down- and up-scaling, both pass orders, crop windows
+    rng = np.random.default_rng(seed)
+    for _ in range(12):
+        h, w = (int(v) for v in rng.integers(2, 120, 2))
+        th, tw = (int(v) for v in rng.integers(2, 90, 2))
+        a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        img = torch.from_numpy(a).permute(2, 0, 1).double()
+        ref = np.asarray(Image.fromarray(a).resize((tw, th), Image.Resampling.BILINEAR))
+        out = pil_resize(img, (th, tw)).permute(1, 2, 0).numpy().astype(np.uint8)
+        np.testing.assert_array_equal(out, ref)
+        top, left = int(rng.integers(0, h // 2 + 1)), int(rng.integers(0, w // 2 + 1))
+        ch, cw = (
+            h - top - int(rng.integers(0, (h - top) // 2 + 1)),
+            w - left - int(rng.integers(0, (w - left) // 2 + 1)),
+        )
+        ref = np.asarray(Image.fromarray(a).crop((left, top, left + cw, top + ch)).resize((tw, th), 2))
+        window = tuple(torch.tensor(float(v), dtype=torch.float64) for v in (top, left, ch, cw))
+        out = pil_resize(img, (th, tw), window).permute(1, 2, 0).numpy().astype(np.uint8)
+        np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("method", ["crop", "squish"])
+def test_resize_step_is_resize_on_validation(method):
+    rng = np.random.default_rng(1)
+    from apps_vision import PILImage
+
+    for h, w, size in [(40, 70, 24), (70, 40, (20, 30)), (17, 17, 32), (300, 20, (16, 9))]:
+        a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        ref = np.asarray(Resize(size, method=method)(PILImage.create(a), split_idx=1))
+        size2 = (size, size) if isinstance(size, int) else size
+        out = _ResizeStep(size2, method, True)(torch.from_numpy(a).permute(2, 0, 1).double())
+        np.testing.assert_array_equal(out.permute(1, 2, 0).numpy().astype(np.uint8), ref)
+
+
+def _image_folders(root, n_train=6, n_valid=10, seed=0):
+    """cats dark, dogs bright, noisy, each image a different size (the program must take any size)."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        for label, value in (("cat", 60), ("dog", 190)):
+            (root / split / label).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                h, w = (int(v) for v in rng.integers(24, 80, 2))
+                a = np.clip(rng.normal(value, 45, (h, w, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(a).save(root / split / label / f"{label}_{i}.png")
+    return root
+
+
+_RUN_WITHOUT_TIERS = """
+import importlib.abc, json, sys
+BLOCKED = set(json.loads(sys.argv[1]))
+
+class NoTiers(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: the exported files must run without tiers")
+        return None
+
+sys.meta_path.insert(0, NoTiers())
+import numpy as np
+import torch
+from PIL import Image
+
+program, onnx_file, files = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+extra = {"tiers.json": ""}
+module = torch.export.load(program, extra_files=extra).module()
+meta = json.loads(extra["tiers.json"])
+out = {"classes": meta["classes"], "task": meta["task"], "program": [], "onnx": []}
+images = [np.ascontiguousarray(np.asarray(Image.open(f).convert("RGB")).transpose(2, 0, 1)) for f in files]
+with torch.no_grad():
+    for a in images:
+        idx, scores = module(torch.from_numpy(a))
+        out["program"].append([idx.tolist(), scores.tolist()])
+if onnx_file:
+    import onnxruntime as ort
+    sess = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+    props = sess.get_modelmeta().custom_metadata_map
+    out["onnx_classes"] = json.loads(props["classes"])
+    for a in images:
+        idx, scores = sess.run(None, {"image": a})
+        out["onnx"].append([idx.tolist(), scores.tolist()])
+assert not BLOCKED & {m.split(".")[0] for m in sys.modules}, "a tiers package was imported"
+print(json.dumps(out))
+"""
+
+
+def _run_without_tiers(program, onnx_file, files):
+    res = subprocess.run(
+        [sys.executable, "-c", _RUN_WITHOUT_TIERS, json.dumps(TIERS), str(program), str(onnx_file or ""),
+         json.dumps([str(f) for f in files])],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """An untrained classifier whose last bias is moved so that half of the 20 validation images are cats and half
+    dogs: the comparison then covers both labels, and images near the decision boundary (no training needed)."""
+    root = _image_folders(tmp_path_factory.mktemp("images"), n_train=2)
+    files = sorted(root.glob("valid/*/*.png"))
+    torch.manual_seed(0)
+    dls = ImageDataLoaders.from_folder(root, item_tfms=Resize(32), bs=4)
+    learn = vision_learner(dls, "resnet18", pretrained=False)
+    with learn.no_bar():
+        logits, _ = learn.get_preds(dl=dls.test_dl(files), act=lambda x: x)
+    margin = (logits[:, 1] - logits[:, 0]).sort().values
+    last = [m for m in learn.model[1].modules() if isinstance(m, torch.nn.Linear)][-1]
+    shift = torch.tensor([0.0, -float(margin[9] + margin[10]) / 2])
+    last.bias = torch.nn.Parameter(shift if last.bias is None else last.bias.detach() + shift)
+    return learn, files
+
+
+def test_blocker_refuses_tiers(tmp_path):
+    code = _RUN_WITHOUT_TIERS.split("import numpy")[0] + "import apps_vision\n"
+    res = subprocess.run([sys.executable, "-c", code, json.dumps(TIERS)], capture_output=True, text=True)
+    assert res.returncode != 0 and "apps_vision is blocked" in res.stderr
+
+
+def test_program_and_onnx_agree_with_predict_without_tiers(classifier, tmp_path):
+    learn, files = classifier
+    assert len(files) == 20
+    with learn.no_bar():
+        expected = [learn.predict(f) for f in files]
+    program = learn.export_program(tmp_path / "model.pt2")
+    onnx_file = learn.export_onnx(tmp_path / "model.onnx") if HAS_ONNX else None
+    out = _run_without_tiers(program, onnx_file, files)
+    assert out["classes"] == ["cat", "dog"] and out["task"] == "classification"
+    labels = {str(lbl) for lbl, _, _ in expected}
+    assert labels == {"cat", "dog"}  # the check means something: both classes are predicted
+    for (label, idx, probs), (p_idx, p_scores) in zip(expected, out["program"], strict=True):
+        assert p_idx == int(idx) and out["classes"][p_idx] == str(label)
+        np.testing.assert_allclose(p_scores, probs.numpy(), atol=1e-4, rtol=0)
+    if HAS_ONNX:
+        assert out["onnx_classes"] == ["cat", "dog"]
+        for (label, idx, probs), (o_idx, o_scores) in zip(expected, out["onnx"], strict=True):
+            assert o_idx == int(idx) and out["classes"][o_idx] == str(label)
+            np.testing.assert_allclose(o_scores, probs.numpy(), atol=1e-4, rtol=0)
+
+
+def test_program_states_its_input(classifier, tmp_path):
+    learn, _ = classifier
+    extra = {"tiers.json": ""}
+    torch.export.load(learn.export_program(tmp_path / "m.pt2"), extra_files=extra)
+    meta = json.loads(extra["tiers.json"])
+    assert meta["input"]["dtype"] == "uint8" and meta["input"]["layout"] == "CHW" and meta["input"]["channels"] == 3
+    assert meta["preprocessing"] == ["_ResizeStep", "div", "normalize"]
+
+
+def test_predict_files_matches_predict(classifier):
+    learn, files = classifier
+    with learn.no_bar():
+        labels, dec, probs = learn.predict_files(files[:7], bs=3)
+        expected = [learn.predict(f) for f in files[:7]]
+    assert labels == [str(lbl) for lbl, _, _ in expected] or labels == [lbl for lbl, _, _ in expected]
+    assert dec.tolist() == [int(i) for _, i, _ in expected]
+    torch.testing.assert_close(probs, torch.stack([p for _, _, p in expected]), atol=1e-5, rtol=0)
+
+
+def test_unsupported_item_transform_is_refused(tmp_path):
+    root = _image_folders(tmp_path, n_train=2, n_valid=1)
+    dls = ImageDataLoaders.from_folder(root, item_tfms=Resize(32, method="pad"), bs=2)
+    learn = vision_learner(dls, "resnet18", pretrained=False)
+    with pytest.raises(ValueError, match="pad"):
+        learn.export_program(tmp_path / "m.pt2")
+
+
+@pytest.mark.slow
+def test_segmentation_program_gives_predicts_masks(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERS_HOME", str(tmp_path / "tiers"))
+    torch.manual_seed(0)
+    path = shapes(n=12, size=40, seed=0)
+    dls = SegmentationDataLoaders.from_label_func(
+        path, get_image_files(path / "images"), shapes_label, codes=SHAPES_CODES, bs=4, seed=0, item_tfms=Resize(32)
+    )
+    learn = unet_learner(dls, "resnet18", pretrained=False)
+    with learn.no_bar():
+        learn.fit_one_cycle(1, 1e-2)
+    program = learn.export_program(tmp_path / "unet.pt2")
+    files = get_image_files(path / "images")[:4]
+    out = _run_without_tiers(program, None, files)
+    assert out["task"] == "segmentation" and out["classes"] == list(SHAPES_CODES)
+    for f, (indices, scores) in zip(files, out["program"], strict=True):
+        with learn.no_bar():
+            mask, _, probs = learn.predict(f)
+        assert np.array_equal(np.asarray(indices), mask.as_subclass(torch.Tensor).numpy())
+        np.testing.assert_allclose(scores, probs.numpy(), atol=1e-4, rtol=0)
