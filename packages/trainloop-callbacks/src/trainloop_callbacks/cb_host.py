@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trainloop_callbacks.callback import EVENT_NAMES, Callback, sort_by_run
-from trainloop_callbacks.events import CANCEL_EXCEPTIONS
+from trainloop_callbacks.events import BATCH_EVENTS, BRACKETS, CANCEL_EXCEPTIONS, render_loop
 from trainloop_callbacks.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -18,49 +18,8 @@ __all__ = ["CallbackHost", "listify"]
 
 _NOTED = "_trainloop_callback_noted"
 _FREE = object()
-_BATCH_EVENTS = frozenset(
-    (
-        "before_batch",
-        "after_pred",
-        "after_loss",
-        "before_backward",
-        "after_cancel_backward",
-        "after_backward",
-        "before_step",
-        "after_cancel_step",
-        "after_step",
-        "after_cancel_batch",
-        "after_batch",
-    )
-)
-_BACKWARD_EVENTS = ("before_backward", "after_cancel_backward", "after_backward")
-_STEP_EVENTS = ("before_step", "after_cancel_step", "after_step")
-# how deep each event sits in the loop, for `show_training_loop`
-_LAYOUT = (
-    ("before_fit", 0),
-    ("before_epoch", 1),
-    ("before_train", 2),
-    ("before_batch", 3),
-    ("after_pred", 4),
-    ("after_loss", 4),
-    ("before_backward", 4),
-    ("after_cancel_backward", 4),
-    ("after_backward", 4),
-    ("before_step", 4),
-    ("after_cancel_step", 4),
-    ("after_step", 4),
-    ("after_cancel_batch", 3),
-    ("after_batch", 3),
-    ("after_cancel_train", 2),
-    ("after_train", 2),
-    ("before_validate", 2),
-    ("after_cancel_validate", 2),
-    ("after_validate", 2),
-    ("after_cancel_epoch", 1),
-    ("after_epoch", 1),
-    ("after_cancel_fit", 0),
-    ("after_fit", 0),
-)
+_BACKWARD_EVENTS = BRACKETS["backward"][:3]
+_STEP_EVENTS = BRACKETS["step"][:3]
 
 
 class CallbackHost:
@@ -195,7 +154,7 @@ class CallbackHost:
 
     def __call__(self, event: str) -> None:
         """Run every active callback's handler for `event` (a name or an `Event`)."""
-        training, batch_level = self.training, event in _BATCH_EVENTS
+        training, batch_level = self.training, event in BATCH_EVENTS
         for cb, method in self._table[event]:
             # run_train/run_valid filter batch-level events only: fit/epoch/phase events reach every callback
             if cb.learn is self and cb.run and (not batch_level or (cb.run_train if training else cb.run_valid)):
@@ -208,10 +167,8 @@ class CallbackHost:
                     raise
 
     def show_training_loop(self) -> None:
-        """Print the loop with the callbacks that run at each event."""
-        for event, depth in _LAYOUT:
-            names = ", ".join(type(c).__name__ for c, _ in self._table[event])
-            print(f"{'  ' * depth}{event:<{26 - 2 * depth}}: [{names}]")
+        """Print the loop (`events.render_loop`) with the callbacks that run at each event."""
+        print(render_loop(lambda event: [type(c).__name__ for c, _ in self._table[event]]))
 
 
 def _note(e: Exception, cb: Callback, event: str) -> None:

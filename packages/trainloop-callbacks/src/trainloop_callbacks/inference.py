@@ -12,14 +12,14 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.data import retype_like
-from trainloop_callbacks.events import CancelValidException
+from trainloop_callbacks.events import BRACKETS
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
 __all__ = ["GatherPredsCallback", "InferenceMixin", "unshuffled"]
 
-_VALID = ("before_validate", "after_cancel_validate", "after_validate")
+_VALID = BRACKETS["validate"]
 
 
 def _cat(items: list[Any]) -> Any:
@@ -115,7 +115,7 @@ class InferenceMixin:
         self.model.eval()
         try:
             with self.added_cbs(list(cbs)), torch.no_grad():
-                self._with_events(self._all_batches, _VALID, CancelValidException)
+                self._with_events(self._all_batches, _VALID)
         finally:
             self.model.train(was_training)
 

@@ -13,15 +13,7 @@ from pluggable_optim import Adam, norm_params
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.cb_host import CallbackHost, listify
 from trainloop_callbacks.data import as_dataloaders, to_device, to_plain
-from trainloop_callbacks.events import (
-    CancelBackwardException,
-    CancelBatchException,
-    CancelEpochException,
-    CancelFitException,
-    CancelStepException,
-    CancelTrainException,
-    CancelValidException,
-)
+from trainloop_callbacks.events import BRACKETS, Bracket
 from trainloop_callbacks.fit_policies import FitPoliciesMixin
 from trainloop_callbacks.inference import InferenceMixin
 from trainloop_callbacks.losses import loss_from_kind
@@ -37,12 +29,11 @@ from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = ["Learner", "default_splitter"]
 
-_FIT = ("before_fit", "after_cancel_fit", "after_fit")
-_EPOCH = ("before_epoch", "after_cancel_epoch", "after_epoch")
-_TRAIN = ("before_train", "after_cancel_train", "after_train")
-_VALID = ("before_validate", "after_cancel_validate", "after_validate")
-_BACKWARD = ("before_backward", "after_cancel_backward", "after_backward")
-_STEP = ("before_step", "after_cancel_step", "after_step")
+# the brackets of the loop, as `Event` defines them (events.BRACKETS)
+_FIT, _EPOCH, _TRAIN, _VALID = BRACKETS["fit"], BRACKETS["epoch"], BRACKETS["train"], BRACKETS["validate"]
+_BATCH, _BACKWARD, _STEP = BRACKETS["batch"], BRACKETS["backward"], BRACKETS["step"]
+_CancelBatch, _CancelBackward, _CancelStep = _BATCH.exc, _BACKWARD.exc, _STEP.exc
+_BEFORE_BATCH, _CANCELLED_BATCH, _AFTER_BATCH = _BATCH[:3]  # plain names: read every batch
 
 
 def default_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -136,10 +127,10 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self.add_cbs(listify(cbs))
 
     # ---- the loop --------------------------------------------------------------------------------
-    def _with_events(self, body: Callable[[], None], names: tuple[str, str, str], exc: type[Exception]) -> None:
+    def _with_events(self, body: Callable[[], None], bracket: Bracket) -> None:
         # Events without callbacks are skipped without a call: this runs three times per batch
         # (tools/bench/loop_overhead.py measures it).
-        before, cancelled, after = names
+        before, cancelled, after, exc = bracket
         table = self._table
         try:
             if table[before]:
@@ -189,7 +180,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             self._prepare_batches()
             logger = self.logger
             try:
-                self._with_events(self._do_fit, _FIT, CancelFitException)
+                self._with_events(self._do_fit, _FIT)
             finally:  # an error inside fit skips after_fit: still give the logger back (ProgressCallback swaps it)
                 self.logger, self.training = logger, False
 
@@ -216,14 +207,14 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     def _do_fit(self) -> None:
         for epoch in range(self.n_epoch):
             self.epoch = epoch
-            self._with_events(self._do_epoch, _EPOCH, CancelEpochException)
+            self._with_events(self._do_epoch, _EPOCH)
 
     def _do_epoch(self) -> None:
         self.dl = self.dls.train
-        self._with_events(self._all_batches, _TRAIN, CancelTrainException)
+        self._with_events(self._all_batches, _TRAIN)
         self.dl = self.dls.valid
         with torch.no_grad():
-            self._with_events(self._all_batches, _VALID, CancelValidException)
+            self._with_events(self._all_batches, _VALID)
 
     def _all_batches(self) -> None:
         dl = self.dl
@@ -257,18 +248,18 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
 
     def _one_batch(self, i: int, b: Any) -> None:
-        # `_with_events(self._do_one_batch, _BATCH, CancelBatchException)` written out: this runs every batch
+        # `_with_events(self._do_one_batch, _BATCH)` written out: this runs every batch
         self.iter = i
         self._split(b)
         table = self._table
         try:
-            if table["before_batch"]:
-                self("before_batch")
+            if table[_BEFORE_BATCH]:
+                self(_BEFORE_BATCH)
             self._do_one_batch()
-        except CancelBatchException:
-            self("after_cancel_batch")
-        if table["after_batch"]:
-            self("after_batch")
+        except _CancelBatch:
+            self(_CANCELLED_BATCH)
+        if table[_AFTER_BATCH]:
+            self(_AFTER_BATCH)
 
     def _do_one_batch(self) -> None:
         table = self._table
@@ -291,17 +282,17 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         if self._quiet_backward:
             try:
                 self.loss_grad.backward()
-            except CancelBackwardException:
+            except _CancelBackward:
                 pass
         else:
-            self._with_events(self._backward, _BACKWARD, CancelBackwardException)
+            self._with_events(self._backward, _BACKWARD)
         if self._quiet_step:
             try:
                 self.opt.step()
-            except CancelStepException:
+            except _CancelStep:
                 pass
         else:
-            self._with_events(self._step, _STEP, CancelStepException)
+            self._with_events(self._step, _STEP)
         self.opt.zero_grad()
 
     def _backward(self) -> None:
