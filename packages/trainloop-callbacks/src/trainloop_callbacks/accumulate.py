@@ -7,7 +7,6 @@ import warnings
 from torch import nn
 
 from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
 from trainloop_callbacks.data import find_bs
 from trainloop_callbacks.events import CancelBatchException
 from trainloop_callbacks.step_clock import ensure_step_clock
@@ -25,7 +24,7 @@ class GradientAccumulation(Callback):
     per micro-batch: a warning says so. Samples left at the end of a fit are dropped with their gradient.
     """
 
-    order = 6  # before MixedPrecision (10): decide to step before the scaler unscales (see conflicts.ORDER_RULES)
+    order = 6  # before MixedPrecision (10): decide to step before the scaler unscales (MixedPrecision.run_after)
     unique = True  # one per learner: another instance replaces it
     run_valid = False
 
@@ -38,7 +37,6 @@ class GradientAccumulation(Callback):
 
     def before_fit(self) -> None:
         learn = self.learn
-        check_conflicts(learn.cbs)
         bns = [type(m).__name__ for m in learn.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if bns:
             warnings.warn(

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
 from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
+from trainloop_callbacks.schedule import ParamScheduler
+from trainloop_callbacks.tracker import SaveModelCallback
 
 __all__ = ["EMA", "SWA"]
 
@@ -29,7 +30,8 @@ class EMA(Callback):
     weights when `keep_ema` (what was validated and checkpointed by `SaveModelCallback`), else the trained ones.
     """
 
-    order = 55  # after_fit before SaveModelCallback (61), which loads its best (averaged) checkpoint last
+    order = 55
+    run_before = {SaveModelCallback: "at after_fit, the best checkpoint is loaded after EMA puts its weights in"}  # noqa: RUF012
 
     def __init__(self, decay: float = 0.999, validate_with_ema: bool = True, keep_ema: bool = True) -> None:
         if not 0.0 <= decay < 1.0:
@@ -41,7 +43,6 @@ class EMA(Callback):
         self._skip = False
 
     def before_fit(self) -> None:
-        check_conflicts(self.learn.cbs)
         model = _bare(self.learn.model)
         if self.ema_model is None or not _same_shapes(self.ema_model, model):
             self.ema_model = copy.deepcopy(model).requires_grad_(False)
@@ -118,7 +119,9 @@ class SWA(Callback):
     training data (`update_bn`). `swa_model` holds the average.
     """
 
-    order = 65  # before_batch after ParamScheduler (60): the SWA lr wins once SWA has started
+    order = 65
+    run_after = {ParamScheduler: "at before_batch, SWA's learning rate replaces the schedule's once SWA starts"}  # noqa: RUF012
+    conflicts_with = {EMA: "both replace the trained weights by an average at the end; use one of them"}  # noqa: RUF012
 
     def __init__(self, start_epoch: int, swa_lr: float, anneal_epochs: int = 1, anneal_strategy: str = "cos") -> None:
         if start_epoch < 0 or swa_lr <= 0 or anneal_epochs < 0:
@@ -135,7 +138,6 @@ class SWA(Callback):
 
     def before_fit(self) -> None:
         learn = self.learn
-        check_conflicts(learn.cbs)
         if self.start_epoch >= learn.n_epoch:
             raise ValueError(f"SWA start_epoch={self.start_epoch} is not before the end of a {learn.n_epoch}-epoch fit")
         self.swa_model = AveragedModel(_bare(learn.model))

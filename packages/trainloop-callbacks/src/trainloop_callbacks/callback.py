@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trainloop_callbacks.events import Event
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
-__all__ = ["Callback", "sort_by_run", "EVENT_NAMES"]
+__all__ = ["Callback", "sort_by_run", "matches", "EVENT_NAMES"]
 
 EVENT_NAMES: tuple[str, ...] = tuple(e.value for e in Event)
 
@@ -26,9 +26,11 @@ class Callback:
     """Base class of callbacks: define methods named after `Event`s; they read and write `self.learn`.
 
     Ordering: callbacks run by ascending `order`; `run_before`/`run_after` (a class or class name, or a
-    collection of them) refine it. `run_train`/`run_valid` switch a callback's batch-level events off in the
-    training or the validation phase (fit, epoch and phase events always run); setting `run = False`
-    switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
+    collection of them) refine it. Given as a mapping `{other: reason}` they are requirements: the Learner refuses
+    to fit when an `order` was set against one (`conflicts.check_conflicts`). `conflicts_with = {other: reason}`
+    names callbacks that cannot share a fit with this one. `run_train`/`run_valid` switch a callback's batch-level
+    events off in the training or the validation phase (fit, epoch and phase events always run); setting
+    `run = False` switches it off entirely. `state_dict()`/`load_state_dict()` let checkpoints restore it.
 
     Several callbacks of one class may run on a learner (two `SaveModelCallback`s watching different
     metrics), each under its own `name`. A class with `unique = True` (the loop's own callbacks, mixed
@@ -38,6 +40,7 @@ class Callback:
     order: int = 0
     run_before: type | str | Iterable[type | str] | None = ()
     run_after: type | str | Iterable[type | str] | None = ()
+    conflicts_with: ClassVar[Mapping[type | str, str]] = {}
     run_train: bool = True
     run_valid: bool = True
     run: bool = True
@@ -86,7 +89,8 @@ def _refs(owner: Callback, attr: str) -> tuple[type | str, ...]:
     return items
 
 
-def _matches(cb: Callback, refs: Iterable[type | str]) -> bool:
+def matches(cb: Callback, refs: Iterable[type | str]) -> bool:
+    """Whether `cb` is an instance of one of `refs` (classes, or class names compared with its class's name)."""
     for ref in refs:
         if isinstance(ref, str):
             if type(cb).__name__ == ref:
@@ -103,7 +107,7 @@ def sort_by_run(cbs: Sequence[Callback]) -> list[Callback]:
     after = {id(c): _refs(c, "run_after") for c in todo}
 
     def must_precede(a: Callback, b: Callback) -> bool:
-        return _matches(b, before[id(a)]) or _matches(a, after[id(b)])
+        return matches(b, before[id(a)]) or matches(a, after[id(b)])
 
     out: list[Callback] = []
     while todo:

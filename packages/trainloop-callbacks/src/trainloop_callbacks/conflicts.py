@@ -1,84 +1,51 @@
-"""Known order-sensitive and incompatible callback combinations, checked at `before_fit`."""
+"""The one check of how a learner's callbacks combine, run by the Learner before `before_fit`.
+
+The rules live on the callbacks themselves: `run_before`/`run_after` given as a mapping `{other: reason}` are
+requirements (the order is wrong, not just different, if they are broken), and `conflicts_with = {other: reason}`
+names callbacks that cannot share a fit. `sort_by_run` applies the orderings; this check refuses an `order` set
+against a requirement, and any conflicting pair, with the reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
 
-from trainloop_callbacks.callback import Callback
+from trainloop_callbacks.callback import Callback, matches
 
-__all__ = ["CallbackConflictError", "OrderRule", "ORDER_RULES", "EXCLUSIVE", "check_conflicts"]
+__all__ = ["CallbackConflictError", "check_conflicts"]
 
 
 class CallbackConflictError(ValueError):
-    """Raised at `before_fit` when the callbacks of a learner cannot work together as attached."""
+    """Raised at the start of a fit when the callbacks of a learner cannot work together as attached."""
 
 
-class OrderRule(NamedTuple):
-    """`first` must run before `then` at `event`, because `why`."""
-
-    first: str
-    then: str
-    event: str
-    why: str
-
-
-ORDER_RULES: tuple[OrderRule, ...] = (
-    OrderRule(
-        "GradientAccumulation",
-        "MixedPrecision",
-        "before_step",
-        "accumulation must decide whether this batch steps before the grad scaler unscales the gradients "
-        "(unscaling a partial sum corrupts the next micro-batches)",
-    ),
-    OrderRule("MixedPrecision", "GradientClip", "before_step", "gradients must be unscaled before they are clipped"),
-    OrderRule(
-        "GradientAccumulation",
-        "GradientClip",
-        "before_step",
-        "the accumulated gradient is clipped once per optimizer step, after it is complete",
-    ),
-    OrderRule(
-        "DistributedTrainer",
-        "TrainEvalCallback",
-        "before_fit",
-        "the training loader must be sharded before the batch count of the schedule is read",
-    ),
-    OrderRule(
-        "TrainEvalCallback", "StepClock", "after_batch", "the step clock corrects the position TrainEval advanced"
-    ),
-    OrderRule("ParamScheduler", "SWA", "before_batch", "SWA's learning rate replaces the schedule's once SWA starts"),
-    OrderRule("EMA", "SaveModelCallback", "after_fit", "the best checkpoint is loaded after EMA puts its weights in"),
-)
-
-EXCLUSIVE: tuple[tuple[str, str, str], ...] = (
-    ("MixUp", "CutMix", "both mix the batch and replace the loss; use one mixing callback per fit"),
-    ("EMA", "SWA", "both replace the trained weights by an average at the end; use one of them"),
-    ("GANTrainer", "GradientAccumulation", "accumulated gradients would mix generator and critic steps"),
-    ("GANTrainer", "MixUp", "mixing a GAN's noise with real samples is not meaningful"),
-    ("GANTrainer", "CutMix", "mixing a GAN's noise with real samples is not meaningful"),
-)
-
-
-def _is(cb: Callback, name: str) -> bool:
-    return any(k.__name__ == name for k in type(cb).__mro__)
-
-
-def _find(cbs: Sequence[Callback], name: str) -> list[int]:
-    return [i for i, cb in enumerate(cbs) if _is(cb, name)]
+def _reasons(cb: Callback, attr: str) -> Iterator[tuple[type | str, str]]:
+    refs = getattr(cb, attr)
+    if isinstance(refs, Mapping):
+        yield from refs.items()
 
 
 def check_conflicts(cbs: Sequence[Callback]) -> None:
-    """Raise `CallbackConflictError` if `cbs` (in run order, as `learn.cbs`) break an `ORDER_RULES` entry or hold
-    two callbacks that `EXCLUSIVE` forbids together; the message names both and says why and how to fix it."""
-    for a, b, why in EXCLUSIVE:
-        if _find(cbs, a) and _find(cbs, b):
-            raise CallbackConflictError(f"{a} and {b} cannot be used in the same fit: {why}")
-    for rule in ORDER_RULES:
-        firsts, thens = _find(cbs, rule.first), _find(cbs, rule.then)
-        if firsts and thens and max(firsts) > min(thens):
-            first, then = cbs[max(firsts)], cbs[min(thens)]
-            raise CallbackConflictError(
-                f"{rule.first} (order {first.order}) must run before {rule.then} (order {then.order}) at "
-                f"{rule.event}: {rule.why}. Keep their default `order`s or set run_before/run_after accordingly."
-            )
+    """Raise `CallbackConflictError` if two of `cbs` (in run order, as `learn.cbs`) declare each other a conflict
+    (`conflicts_with`), or if an `order` contradicts a reasoned `run_before`/`run_after`; the message names both
+    callbacks and says why and how to fix it."""
+    position = {id(c): i for i, c in enumerate(cbs)}
+    for cb in cbs:
+        for ref, why in _reasons(cb, "conflicts_with"):
+            for other in cbs:
+                if other is not cb and matches(other, (ref,)):
+                    a, b = sorted((cb, other), key=lambda c: position[id(c)])
+                    raise CallbackConflictError(
+                        f"{type(a).__name__} and {type(b).__name__} cannot be used in the same fit: {why}"
+                    )
+        for attr in ("run_before", "run_after"):
+            for ref, why in _reasons(cb, attr):
+                for other in cbs:
+                    if other is cb or not matches(other, (ref,)):
+                        continue
+                    first, then = (cb, other) if attr == "run_before" else (other, cb)
+                    if first.order > then.order:
+                        raise CallbackConflictError(
+                            f"{type(first).__name__} (order {first.order}) must run before {type(then).__name__} "
+                            f"(order {then.order}): {why}. Keep their default `order`s."
+                        )

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from pluggable_optim import Adam, norm_params
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.cb_host import CallbackHost, listify
+from trainloop_callbacks.conflicts import check_conflicts
 from trainloop_callbacks.data import as_dataloaders, to_device, to_plain
 from trainloop_callbacks.events import BRACKETS, Bracket
 from trainloop_callbacks.fit_policies import FitPoliciesMixin
@@ -178,6 +179,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
             self.n_epoch, self.start_epoch = n_epoch, start_epoch
             self._check_train_data()
             self._prepare_batches()
+            check_conflicts(self.cbs)  # once, before any callback runs: the rules are on the callback classes
             logger = self.logger
             try:
                 self._with_events(self._do_fit, _FIT)

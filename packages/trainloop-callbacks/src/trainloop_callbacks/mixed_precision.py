@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from trainloop_callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
 from trainloop_callbacks.events import CancelStepException
 from trainloop_callbacks.step_clock import ensure_step_clock
 
@@ -56,6 +56,10 @@ class MixedPrecision(Callback):
     """
 
     order = 10
+    run_after = {  # noqa: RUF012
+        GradientAccumulation: "accumulation must decide whether this batch steps (before_step) before the grad "
+        "scaler unscales the gradients (unscaling a partial sum corrupts the next micro-batches)"
+    }
     unique = True  # one per learner: another instance replaces it
 
     def __init__(
@@ -82,7 +86,6 @@ class MixedPrecision(Callback):
         self.device_type: str | None = None
 
     def before_fit(self) -> None:
-        check_conflicts(self.learn.cbs)
         self.device_type = _device_type(self.learn.model)
         if self.amp_mode == "fp16" and self.scaler is None:
             self.scaler = torch.amp.GradScaler(self.device_type, **self.scaler_kwargs)

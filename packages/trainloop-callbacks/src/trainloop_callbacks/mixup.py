@@ -10,7 +10,6 @@ from torch import Tensor
 from torch.distributions import Beta
 
 from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
 from trainloop_callbacks.data import find_bs
 
 __all__ = ["MixHandler", "MixUp", "CutMix"]
@@ -70,9 +69,6 @@ class MixHandler(Callback):
         self.yb_shuffled: tuple[Any, ...] | None = None
         self.shuffle: Tensor | None = None  # the permutation that paired each sample with its partner
         self._orig_loss: Any = None
-
-    def before_fit(self) -> None:
-        check_conflicts(self.learn.cbs)
 
     def before_train(self) -> None:
         learn = self.learn
@@ -136,6 +132,8 @@ class MixUp(MixHandler):
 class CutMix(MixHandler):
     """CutMix (Yun et al. 2019): paste a random box of a shuffled image into each image of shape `(bs, C, H, W)`;
     `lam` is the fraction of each image left as it was, and mixes the targets or the loss."""
+
+    conflicts_with = {MixUp: "both mix the batch and replace the loss; use one mixing callback per fit"}  # noqa: RUF012
 
     def before_batch(self) -> None:
         learn = self.learn

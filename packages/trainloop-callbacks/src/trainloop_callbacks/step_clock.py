@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainloop_callbacks.callback import Callback
+from trainloop_callbacks.train_eval import TrainEvalCallback
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -23,7 +24,8 @@ class StepClock(Callback):
     Without skipped or accumulated steps the position is exactly `TrainEvalCallback`'s.
     """
 
-    order = -9  # after TrainEvalCallback (-10), which advances pct_train per batch; before ParamScheduler
+    order = -9  # before ParamScheduler (60)
+    run_after = {TrainEvalCallback: "at after_batch the step clock corrects the position TrainEval advanced"}  # noqa: RUF012
     unique = True  # one per learner: another instance replaces it
     run_valid = False
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from trainloop_callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
+from trainloop_callbacks.mixed_precision import MixedPrecision
 
 __all__ = ["GradientClip", "BnFreeze", "ChannelsLast", "set_bn_eval"]
 
@@ -19,15 +20,16 @@ class GradientClip(Callback):
     """
 
     order = 11
+    run_after = {  # noqa: RUF012
+        MixedPrecision: "gradients must be unscaled before they are clipped",
+        GradientAccumulation: "the accumulated gradient is clipped once per optimizer step, after it is complete",
+    }
 
     def __init__(self, max_norm: float = 1.0, norm_type: float = 2.0) -> None:
         if max_norm <= 0:
             raise ValueError(f"GradientClip needs max_norm > 0, got {max_norm}")
         self.max_norm, self.norm_type = max_norm, norm_type
         self.last_norm: Tensor | None = None
-
-    def before_fit(self) -> None:
-        check_conflicts(self.learn.cbs)
 
     def before_step(self) -> None:
         params = [p for g in self.learn.opt.param_groups for p in g["params"] if p.grad is not None]
