@@ -122,7 +122,6 @@ from trainloop_callbacks.schedule import (
     sched_poly,
 )
 from trainloop_callbacks.splitters import BodyHeadSplitter, check_split, split_body_head
-from trainloop_callbacks.step_clock import StepClock
 from trainloop_callbacks.summary import ModelSummary, model_summary
 from trainloop_callbacks.tracker import (
     CSVLogger,
@@ -134,7 +133,7 @@ from trainloop_callbacks.tracker import (
     TerminateOnNaNCallback,
     TrackerCallback,
 )
-from trainloop_callbacks.train_eval import TrainEvalCallback
+from trainloop_callbacks.train_eval import StepClock, TrainEvalCallback
 from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
 from trainloop_callbacks.tta import tta
 from trainloop_callbacks.wd_filter import NoBnBiasDecay

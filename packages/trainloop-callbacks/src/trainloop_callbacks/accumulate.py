@@ -9,7 +9,6 @@ from torch import nn
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.data import find_bs
 from trainloop_callbacks.events import CancelBatchException
-from trainloop_callbacks.step_clock import ensure_step_clock
 
 __all__ = ["GradientAccumulation"]
 
@@ -27,6 +26,7 @@ class GradientAccumulation(Callback):
     order = 6  # before MixedPrecision (10): decide to step before the scaler unscales (MixedPrecision.run_after)
     unique = True  # one per learner: another instance replaces it
     run_valid = False
+    needs_step_clock = True  # batches that only accumulate are not steps
 
     def __init__(self, n_acc: int = 32) -> None:
         if not isinstance(n_acc, int) or n_acc < 1:
@@ -49,7 +49,6 @@ class GradientAccumulation(Callback):
         self.count, self.n_steps = 0, 0
         if learn.opt is not None:
             learn.opt.zero_grad()
-        ensure_step_clock(learn)
 
     def after_loss(self) -> None:
         bs = find_bs(self.learn.yb)

@@ -45,6 +45,7 @@ class Callback:
     run_valid: bool = True
     run: bool = True
     unique: bool = False
+    needs_step_clock: bool = False  # some batches are not optimizer steps: the Learner adds a StepClock for the fit
     learn: Learner | None = None
     _name: str | None = None  # given by `Learner.add_cb` when the class's name is taken by another instance
 

@@ -20,8 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.data import find_bs
-from trainloop_callbacks.step_clock import StepClock
-from trainloop_callbacks.train_eval import TrainEvalCallback
+from trainloop_callbacks.train_eval import StepClock, TrainEvalCallback
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner

@@ -25,7 +25,7 @@ from trainloop_callbacks.progress import ProgressCallback
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.techniques import TechniquesMixin
 from trainloop_callbacks.tracker import FiniteLossCheck
-from trainloop_callbacks.train_eval import SkipToEpoch, TrainEvalCallback
+from trainloop_callbacks.train_eval import SkipToEpoch, StepClock, TrainEvalCallback
 from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = ["Learner", "default_splitter"]
@@ -166,9 +166,12 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
         """Train for `n_epoch` epochs; `cbs` live for this call only; `start_epoch` skips epochs (resume)."""
         if n_epoch < 1:
             raise ValueError(f"fit needs n_epoch >= 1, got {n_epoch}")
-        cbs = listify(cbs)
+        cbs = [c() if isinstance(c, type) else c for c in listify(cbs)]
         if start_epoch:
             cbs.append(SkipToEpoch(start_epoch))
+        every = [*self.cbs, *cbs]
+        if any(c.needs_step_clock for c in every) and not any(isinstance(c, StepClock) for c in every):
+            cbs.append(StepClock())  # for this fit only: schedules follow optimizer steps (accumulation, fp16 skips)
         with self.added_cbs(cbs):
             if reset_opt or self.opt is None:
                 self.create_opt()
@@ -176,7 +179,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
                 self.opt.set_hyper("wd", wd)
             if lr is not None:
                 self.opt.set_hyper("lr", lr)
-            self.n_epoch, self.start_epoch = n_epoch, start_epoch
+            self.n_epoch, self.start_epoch, self.epoch = n_epoch, start_epoch, 0
             self._check_train_data()
             self._prepare_batches()
             check_conflicts(self.cbs)  # once, before any callback runs: the rules are on the callback classes

@@ -10,7 +10,6 @@ from torch import Tensor
 from trainloop_callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.events import CancelStepException
-from trainloop_callbacks.step_clock import ensure_step_clock
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -73,6 +72,7 @@ class MixedPrecision(Callback):
         if amp_mode not in _DTYPES:
             raise ValueError(f"MixedPrecision amp_mode must be one of {sorted(_DTYPES)}, got {amp_mode!r}")
         self.amp_mode, self.dtype = amp_mode, _DTYPES[amp_mode]
+        self.needs_step_clock = amp_mode == "fp16"  # skipped (overflowed) steps must not advance the schedule
         self.scaler_kwargs = {
             "init_scale": init_scale,
             "growth_factor": growth_factor,
@@ -90,8 +90,6 @@ class MixedPrecision(Callback):
         if self.amp_mode == "fp16" and self.scaler is None:
             self.scaler = torch.amp.GradScaler(self.device_type, **self.scaler_kwargs)
         self.skipped_steps = 0
-        if self.scaler is not None:
-            ensure_step_clock(self.learn)
 
     def before_batch(self) -> None:
         if self.device_type is None:  # inference (validate, get_preds) outside a fit
