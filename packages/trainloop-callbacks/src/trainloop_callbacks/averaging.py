@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
 from trainloop_callbacks.callback import Callback
+from trainloop_callbacks.protocols import n_inp_of
 from trainloop_callbacks.schedule import ParamScheduler
 from trainloop_callbacks.tracker import SaveModelCallback
 
@@ -184,7 +185,7 @@ class SWA(Callback):
             p.copy_(a)
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
             device = next(model.parameters()).device
-            update_bn(_inputs(self.learn.dls.train, getattr(self.learn.dls, "n_inp", 1)), model, device=device)
+            update_bn(_inputs(self.learn.dls.train, n_inp_of(self.learn.dls)), model, device=device)
 
 
 def _inputs(dl: Any, n_inp: int) -> Any:

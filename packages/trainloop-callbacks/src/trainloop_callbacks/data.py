@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from trainloop_callbacks.protocols import DataProtocol
+
 __all__ = ["DataLoaderPair", "as_dataloaders", "to_device", "to_plain", "retype_like", "find_bs"]
 
 
@@ -26,13 +28,13 @@ class DataLoaderPair:
         return f"DataLoaderPair(train={self.train!r}, valid={self.valid!r})"
 
 
-def as_dataloaders(dls: Any) -> Any:
+def as_dataloaders(dls: Any) -> DataProtocol:
     """Return `dls` if it follows the data protocol, a `DataLoaderPair` for a `(train, valid)` pair."""
     if isinstance(dls, (tuple, list)):
         if len(dls) != 2:
             raise TypeError(f"dls as a sequence must be a pair (train_dl, valid_dl), got {len(dls)} items")
         return DataLoaderPair(*dls)
-    if hasattr(dls, "train") and hasattr(dls, "valid"):
+    if isinstance(dls, DataProtocol):
         return dls
     raise TypeError(
         "dls must have .train and .valid iterables of batches, or be a pair (train_dl, valid_dl); "

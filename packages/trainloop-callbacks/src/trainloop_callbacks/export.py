@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from trainloop_callbacks.protocols import Configurable, HasTestDl, n_inp_of
 from trainloop_callbacks.resolver import TIERS_PACKAGES, ExportError, SafeResolver, is_config_safe
 
 if TYPE_CHECKING:
@@ -164,11 +165,11 @@ def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: boo
     file.parent.mkdir(parents=True, exist_ok=True)
     dls = learn.dls
     if pickle:
-        data = dls if hasattr(dls, "test_dl") else None
+        data = dls if isinstance(dls, HasTestDl) else None
         torch.save({"format": PICKLE_FORMAT, "model": learn.model, "loss_func": learn.loss_func, "dls": data}, file)
         return file
     data = None
-    if callable(getattr(dls, "to_config", None)):
+    if isinstance(dls, Configurable):
         data = {"type": _qualname(type(dls)), "config": _check_plain(dls.to_config(), "dls.to_config()")}
     if not is_config_safe(type(learn)):
         raise ExportError(f"cannot export a {_qualname(type(learn))}: the learner class is not marked config_safe")
@@ -180,7 +181,7 @@ def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: boo
         "weights": {k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
         "loss_func": describe_module(learn.loss_func, "loss_func"),
         "data": data,
-        "n_inp": int(getattr(dls, "n_inp", 1)),
+        "n_inp": n_inp_of(dls),
     }
     torch.save(state, file)
     return file

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.data import retype_like
 from trainloop_callbacks.events import BRACKETS
+from trainloop_callbacks.protocols import DecodesBatch, HasTestDl, Renewable, RetypesTargets, ShowsResults, n_inp_of
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -76,10 +77,9 @@ def unshuffled(dl: Iterable[Any]) -> Iterable[Any]:
         return DataLoader(
             dl.dataset, batch_size=dl.batch_size, shuffle=False, collate_fn=dl.collate_fn, num_workers=dl.num_workers
         )
-    new = getattr(dl, "new", None)
-    if callable(new) and getattr(dl, "shuffle", False):
+    if isinstance(dl, Renewable) and getattr(dl, "shuffle", False):
         with contextlib.suppress(TypeError):
-            return new(shuffle=False, drop_last=False)
+            return dl.new(shuffle=False, drop_last=False)
     return dl
 
 
@@ -134,9 +134,9 @@ class InferenceMixin:
         (a `test_dl`), through the data's optional `retype_targets` hook (so they decode to labels)."""
         if like is not None:
             return lambda x: retype_like(x, like)
-        hook = getattr(self.dls, "retype_targets", None)
-        if callable(hook):
-            return lambda x: x if x is None else hook(tuple(x) if isinstance(x, list) else x)
+        dls = self.dls
+        if isinstance(dls, RetypesTargets):
+            return lambda x: x if x is None else dls.retype_targets(tuple(x) if isinstance(x, list) else x)
         return lambda x: x
 
     def get_preds(
@@ -186,9 +186,9 @@ class InferenceMixin:
         The item goes through `dls.test_dl([item])` (no label needed); the prediction is decoded by
         `dls.decode_batch`, which types it as the target. Without those hooks `item` must be a model input tensor.
         """
-        test_dl = getattr(self.dls, "test_dl", None)
-        if callable(test_dl):
-            dl = test_dl([item])
+        dls = self.dls
+        if isinstance(dls, HasTestDl):
+            dl = dls.test_dl([item])
             with self.no_bar():  # one item: a progress bar would only flash
                 inp, preds, _, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True, reorder=False)
         else:
@@ -206,15 +206,14 @@ class InferenceMixin:
             act = getattr(self.loss_func, "activation", None) or (lambda x: x)
             preds = act(out.detach().cpu())
             dec = (getattr(self.loss_func, "decodes", None) or (lambda x: x))(preds)
-        decode_batch = getattr(self.dls, "decode_batch", None)
         decs = tuple(dec) if isinstance(dec, (tuple, list)) else (dec,)
         first_dec = decs[0][0] if len(decs) == 1 else tuple(d[0] for d in decs)
         first_preds = tuple(p[0] for p in preds) if isinstance(preds, (tuple, list)) else preds[0]
         full = first_dec
-        if callable(decode_batch):
+        if isinstance(dls, DecodesBatch):
             inps = inp if isinstance(inp, tuple) else (inp,)
-            first = decode_batch((*inps, *decs))[0]
-            target = first[getattr(self.dls, "n_inp", 1) :]
+            first = dls.decode_batch((*inps, *decs))[0]
+            target = first[n_inp_of(dls) :]
             full = target[0] if len(target) == 1 else target
         return full, first_dec, first_preds
 
@@ -222,8 +221,8 @@ class InferenceMixin:
         self: Learner, ds_idx: int = 1, dl: Iterable[Any] | None = None, max_n: int = 9, **kwargs: Any
     ) -> Any:
         """Show a batch with its predictions through the data's `show_results(b, preds)` hook."""
-        show = getattr(self.dls, "show_results", None)
-        if not callable(show):
+        dls = self.dls
+        if not isinstance(dls, ShowsResults):
             raise ValueError(
                 "show_results needs the data protocol hook `dls.show_results(b, preds)`; these data "
                 f"({type(self.dls).__name__}) have none. Use get_preds(with_input=True, with_decoded=True) instead."
@@ -231,4 +230,6 @@ class InferenceMixin:
         dl = self._dl(ds_idx, dl)
         b = next(iter(dl))
         inp, _, targs, dec = self.get_preds(dl=[b], with_input=True, with_decoded=True, reorder=False)
-        return show((inp, targs) if not isinstance(inp, tuple) else (*inp, targs), dec, max_n=max_n, **kwargs)
+        return dls.show_results(
+            (inp, targs) if not isinstance(inp, tuple) else (*inp, targs), dec, max_n=max_n, **kwargs
+        )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from trainloop_callbacks.protocols import HasVocab
+
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
@@ -58,7 +60,8 @@ class ClassificationInterpretation(Interpretation):
     @property
     def vocab(self) -> list[Any]:
         """Class names: `dls.vocab` when the data have one, else the class indices."""
-        vocab = getattr(self.learn.dls, "vocab", None)
+        dls = self.learn.dls
+        vocab = dls.vocab if isinstance(dls, HasVocab) else None
         if vocab is not None:
             return list(vocab[-1] if vocab and isinstance(vocab[0], (list, tuple)) else vocab)
         n = self.preds.shape[-1] if self.preds.ndim > 1 else int(max(self.targs.max(), self.decoded.max())) + 1

@@ -22,6 +22,7 @@ from trainloop_callbacks.lr_finder import LRFindMixin
 from trainloop_callbacks.metric_base import Metric, as_metric
 from trainloop_callbacks.persistence import PersistenceMixin
 from trainloop_callbacks.progress import ProgressCallback
+from trainloop_callbacks.protocols import DataProtocol, HasDevice, MovesToDevice, OptimizerProtocol, n_inp_of
 from trainloop_callbacks.recorder import Recorder
 from trainloop_callbacks.techniques import TechniquesMixin
 from trainloop_callbacks.tracker import FiniteLossCheck
@@ -70,14 +71,14 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
     config_safe = True  # `load_learner` may rebuild it (and the apps' subclasses) from an export
 
     model: nn.Module
-    dls: Any
+    dls: DataProtocol
     dl: Iterable[Any]
     xb: tuple[Any, ...]
     yb: tuple[Any, ...]
     pred: Any
     loss_grad: Tensor
     loss: Tensor
-    opt: Any
+    opt: OptimizerProtocol | None  # None until `create_opt` (the first fit); set during every fit
     epoch: int
     n_epoch: int
     start_epoch: int
@@ -90,10 +91,10 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
 
     def __init__(
         self,
-        dls: Any,
+        dls: DataProtocol | Sequence[Iterable[Any]],
         model: nn.Module,
         loss_func: Callable[..., Tensor] | None = None,
-        opt_func: Callable[..., Any] = Adam,
+        opt_func: Callable[..., OptimizerProtocol] = Adam,
         lr: float | slice = 1e-3,
         splitter: Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]] | None = None,
         cbs: Callback | Sequence[Callback] | None = None,
@@ -191,7 +192,7 @@ class Learner(CallbackHost, FitPoliciesMixin, LRFindMixin, InferenceMixin, Persi
 
     def _prepare_batches(self, *loaders: Any) -> None:
         # read once per fit or inference pass, not per batch: where batches go and how they split
-        self._device, self._n_inp = _model_device(self.model), getattr(self.dls, "n_inp", 1)
+        self._device, self._n_inp = _model_device(self.model), n_inp_of(self.dls)
         self._on_cpu = self._device.type == "cpu"
         # The data go where the model is before the first batch (the data protocol's `to`), so the loader's
         # batch transforms (`after_batch`, the GPU augmentation) run there, not on the CPU before the move
@@ -353,16 +354,11 @@ def _loss_from_data(dls: Any) -> Callable[..., Tensor]:
 
 def _send_to(data: Any, device: torch.device) -> None:
     """`data.to(device)` when `data` has the protocol's `to` and is not there yet (`device` None means the CPU)."""
-    to = getattr(data, "to", None)
-    if not callable(to):
+    if not isinstance(data, MovesToDevice):
         return  # plain torch DataLoaders: the loop moves each batch
-    current = getattr(data, "device", _NO_DEVICE)
-    if current is not _NO_DEVICE and _same_device(current, device):
+    if isinstance(data, HasDevice) and _same_device(data.device, device):
         return
-    to(device)
-
-
-_NO_DEVICE = object()
+    data.to(device)
 
 
 def _same_device(current: Any, device: torch.device) -> bool:

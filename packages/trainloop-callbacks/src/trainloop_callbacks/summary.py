@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from trainloop_callbacks.data import to_device, to_plain
+from trainloop_callbacks.protocols import HasOneBatch, n_inp_of
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -115,12 +116,12 @@ def model_summary(model: nn.Module, *xb: Any) -> ModelSummary:
 def learner_summary(learn: Learner) -> ModelSummary:
     """`model_summary` on one training batch of the learner (`dls.one_batch()` when the data has it), plus the
     optimizer, loss and callbacks."""
-    one_batch = getattr(learn.dls, "one_batch", None)
-    b = one_batch() if callable(one_batch) else next(iter(learn.dls.train), None)
+    dls = learn.dls
+    b = dls.one_batch() if isinstance(dls, HasOneBatch) else next(iter(dls.train), None)
     if b is None:
         raise ValueError("summary needs one training batch, but dls.train yielded none")
     b = b if isinstance(b, (tuple, list)) else (b,)
-    n_inp = getattr(learn.dls, "n_inp", 1)
+    n_inp = n_inp_of(dls)
     device = next(iter(learn.model.parameters()), torch.empty(0)).device
     res = model_summary(learn.model, *to_device(tuple(b[:n_inp]), device))
     opt = learn.opt_func if learn.opt is None else type(learn.opt)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from trainloop_callbacks.callback import Callback
+from trainloop_callbacks.protocols import HasTtaDl, Renewable
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -34,13 +35,12 @@ def _augmented_dl(learn: Learner, dl: Iterable[Any]) -> Iterable[Any]:
     Duck typing: the training loader's `new(dataset=..., shuffle=False, drop_last=False)` (e.g. datablock's
     DataLoader), or the data's `tta_dl(dl)` hook when it has one.
     """
-    hook = getattr(learn.dls, "tta_dl", None)
-    if callable(hook):
-        return hook(dl)
-    train = learn.dls.train
-    new, dataset = getattr(train, "new", None), getattr(dl, "dataset", None)
-    if callable(new) and dataset is not None:
-        return new(dataset=dataset, shuffle=False, drop_last=False)
+    dls = learn.dls
+    if isinstance(dls, HasTtaDl):
+        return dls.tta_dl(dl)
+    train, dataset = dls.train, getattr(dl, "dataset", None)  # `dataset`: torch's DataLoader attribute
+    if isinstance(train, Renewable) and dataset is not None:
+        return train.new(dataset=dataset, shuffle=False, drop_last=False)
     raise ValueError(
         "tta needs augmentations: pass aug=<function of an input batch>, or data whose training loader has "
         "new(dataset=..., shuffle=..., drop_last=...) (its transforms augment) or a dls.tta_dl(dl) hook; "
