@@ -1,6 +1,6 @@
 """The loop's structure is derived from the order of `Event`: brackets, nesting depth, batch-level events."""
 
-from trainloop_callbacks.events import (
+from trainloop_callbacks.loop.events import (
     BATCH_EVENTS,
     BRACKETS,
     LAYOUT,

@@ -9,8 +9,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD, Adam, OptimWrapper
 from trainloop_callbacks import Learner
-from trainloop_callbacks.data import DataLoaderPair, as_dataloaders
-from trainloop_callbacks.protocols import DataProtocol, HasNInp, HasTestDl, OptimizerProtocol, n_inp_of
+from trainloop_callbacks.loop.data import DataLoaderPair, as_dataloaders
+from trainloop_callbacks.loop.protocols import DataProtocol, HasNInp, HasTestDl, OptimizerProtocol, n_inp_of
 
 
 def _members(proto):

@@ -10,12 +10,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import Callback, Learner
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.conflicts import CallbackConflictError, check_conflicts
-from trainloop_callbacks.mixed_precision import MixedPrecision, to_bf16, to_fp16, to_fp32
-from trainloop_callbacks.schedule import combined_cos
-from trainloop_callbacks.train_eval import StepClock
-from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.mixed_precision import MixedPrecision, to_bf16, to_fp16, to_fp32
+from trainloop_callbacks.callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.loop.conflicts import CallbackConflictError, check_conflicts
+from trainloop_callbacks.loop.train_eval import StepClock
+from trainloop_callbacks.schedule.scheds import combined_cos
 
 
 def regression_data(n=48, bs=8, seed=0):
@@ -248,7 +248,7 @@ def test_default_orders_pass_the_check():
 
 
 def test_exclusive_pair_rejected():
-    from trainloop_callbacks.mixup import CutMix, MixUp
+    from trainloop_callbacks.callbacks.mixup import CutMix, MixUp
 
     with pytest.raises(CallbackConflictError, match="MixUp and CutMix cannot be used in the same fit"):
         check_conflicts([MixUp(), CutMix()])

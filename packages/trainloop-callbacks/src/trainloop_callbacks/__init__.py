@@ -1,23 +1,20 @@
 """trainloop_callbacks: a fixed training loop with two-way callbacks at every step."""
 
 from trainloop_callbacks.__about__ import __version__
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.averaging import EMA, SWA
-from trainloop_callbacks.callback import Callback, sort_by_run
-from trainloop_callbacks.conflicts import CallbackConflictError, check_conflicts
-from trainloop_callbacks.data import DataLoaderPair
-from trainloop_callbacks.distributed import DistributedTrainer, distrib_ctx, num_distrib, rank_distrib
-from trainloop_callbacks.events import (
-    CancelBackwardException,
-    CancelBatchException,
-    CancelEpochException,
-    CancelFitException,
-    CancelStepException,
-    CancelTrainException,
-    CancelValidException,
-    Event,
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.averaging import EMA, SWA
+from trainloop_callbacks.callbacks.mixed_precision import MixedPrecision
+from trainloop_callbacks.callbacks.mixup import CutMix, MixHandler, MixUp
+from trainloop_callbacks.callbacks.tracker import (
+    CSVLogger,
+    EarlyStoppingCallback,
+    ReduceLROnPlateau,
+    SaveModelCallback,
+    TerminateOnNaNCallback,
+    TrackerCallback,
 )
-from trainloop_callbacks.export import ALLOWED_MODULES, ExportError, load_learner
+from trainloop_callbacks.callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.distributed import DistributedTrainer, distrib_ctx, num_distrib, rank_distrib
 from trainloop_callbacks.gan import (
     AdaptiveGANSwitcher,
     FixedGANSwitcher,
@@ -26,9 +23,10 @@ from trainloop_callbacks.gan import (
     GANModule,
     GANTrainer,
 )
-from trainloop_callbacks.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
-from trainloop_callbacks.inference import GatherPredsCallback
-from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
+from trainloop_callbacks.inference.export import ALLOWED_MODULES, ExportError
+from trainloop_callbacks.inference.interpret import ClassificationInterpretation, Interpretation
+from trainloop_callbacks.inference.preds import GatherPredsCallback
+from trainloop_callbacks.inference.tta import tta
 from trainloop_callbacks.layers import (
     ACTIVATIONS,
     AdaptiveConcatPool2d,
@@ -52,6 +50,25 @@ from trainloop_callbacks.layers import (
     trunc_normal_,
 )
 from trainloop_callbacks.learner import Learner
+from trainloop_callbacks.loading import load_learner
+from trainloop_callbacks.loop.callback import Callback, sort_by_run
+from trainloop_callbacks.loop.conflicts import CallbackConflictError, check_conflicts
+from trainloop_callbacks.loop.data import DataLoaderPair
+from trainloop_callbacks.loop.events import (
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+    Event,
+)
+from trainloop_callbacks.loop.finite_loss import FiniteLossCheck, NonFiniteLossError
+from trainloop_callbacks.loop.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
+from trainloop_callbacks.loop.recorder import Recorder
+from trainloop_callbacks.loop.train_eval import StepClock, TrainEvalCallback
+from trainloop_callbacks.loop.wd_filter import NoBnBiasDecay
 from trainloop_callbacks.losses import (
     LOSS_KINDS,
     BCELossFlat,
@@ -67,9 +84,9 @@ from trainloop_callbacks.losses import (
     MSELossFlat,
     loss_from_kind,
 )
-from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
-from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
-from trainloop_callbacks.metrics import (
+from trainloop_callbacks.metrics.base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
+from trainloop_callbacks.metrics.multi import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
+from trainloop_callbacks.metrics.standard import (
     BalancedAccuracy,
     CohenKappa,
     Dice,
@@ -93,10 +110,8 @@ from trainloop_callbacks.metrics import (
     rmse,
     top_k_accuracy,
 )
-from trainloop_callbacks.metrics_multi import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
-from trainloop_callbacks.mixed_precision import MixedPrecision
-from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
-from trainloop_callbacks.model_utils import (
+from trainloop_callbacks.models.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
+from trainloop_callbacks.models.model_utils import (
     ModelResetter,
     dummy_eval,
     in_channels,
@@ -104,9 +119,10 @@ from trainloop_callbacks.model_utils import (
     num_features_model,
     params_of,
 )
-from trainloop_callbacks.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
-from trainloop_callbacks.recorder import Recorder
-from trainloop_callbacks.schedule import (
+from trainloop_callbacks.models.splitters import BodyHeadSplitter, check_split, split_body_head
+from trainloop_callbacks.models.summary import ModelSummary, model_summary
+from trainloop_callbacks.schedule.lr_finder import LRFinder, minimum, slide, steep, valley
+from trainloop_callbacks.schedule.scheds import (
     ParamScheduler,
     SchedCos,
     SchedExp,
@@ -121,22 +137,6 @@ from trainloop_callbacks.schedule import (
     sched_no,
     sched_poly,
 )
-from trainloop_callbacks.splitters import BodyHeadSplitter, check_split, split_body_head
-from trainloop_callbacks.summary import ModelSummary, model_summary
-from trainloop_callbacks.tracker import (
-    CSVLogger,
-    EarlyStoppingCallback,
-    FiniteLossCheck,
-    NonFiniteLossError,
-    ReduceLROnPlateau,
-    SaveModelCallback,
-    TerminateOnNaNCallback,
-    TrackerCallback,
-)
-from trainloop_callbacks.train_eval import StepClock, TrainEvalCallback
-from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
-from trainloop_callbacks.tta import tta
-from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = [
     "__version__",

@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.data import find_bs
-from trainloop_callbacks.train_eval import StepClock, TrainEvalCallback
+from trainloop_callbacks.batches import find_bs
+from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.train_eval import StepClock, TrainEvalCallback
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner

@@ -15,10 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from pluggable_optim import Adam
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.callback import Callback
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.mixup import MixHandler
 from trainloop_callbacks.learner import Learner
-from trainloop_callbacks.mixup import MixHandler
+from trainloop_callbacks.loop.callback import Callback
 
 __all__ = [
     "GANModule",
