@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from pluggable_optim import SGD, Adam
-from trainloop_callbacks import GradientAccumulation, Learner, accuracy
+from trainloop_callbacks import GradientAccumulation, Learner
+from trainloop_callbacks.metrics import accuracy
 
 N_TRAIN, N_VALID, BS, N_IN, N_HIDDEN, N_OUT = 500, 100, 64, 32, 64, 10
 N_ACC = 2 * BS  # GradientAccumulation: one optimizer step per two batches

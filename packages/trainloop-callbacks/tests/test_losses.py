@@ -14,8 +14,8 @@ from trainloop_callbacks import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
-    loss_from_kind,
 )
+from trainloop_callbacks.losses import loss_from_kind
 
 g = torch.Generator().manual_seed(0)
 
