@@ -11,6 +11,7 @@ from torch.distributions import Beta
 
 from trainloop_callbacks.batches import find_bs
 from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.losses import unreduced
 
 __all__ = ["MixHandler", "MixUp", "CutMix"]
 
@@ -33,17 +34,8 @@ class _MixedLoss:
         if h.learn is None or not h.learn.training or h.yb_shuffled is None:
             return self.loss_func(pred, *yb)
         lf = self.loss_func
-        if not hasattr(lf, "reduction"):
-            raise ValueError(
-                f"{type(h).__name__} with integer targets mixes per-sample losses and needs a loss_func with a "
-                f"`reduction` attribute (e.g. CrossEntropyLossFlat or nn.CrossEntropyLoss), got {type(lf).__name__}"
-            )
-        old = lf.reduction
-        lf.reduction = "none"
-        try:
+        with unreduced(lf, f"{type(h).__name__} with integer targets (mixing per-sample losses)") as old:
             a, b = lf(pred, *yb), lf(pred, *h.yb_shuffled)
-        finally:
-            lf.reduction = old
         bs = h.lam.shape[0]
         a, b = a.reshape(bs, -1).mean(1), b.reshape(bs, -1).mean(1)
         loss = torch.lerp(b, a, h.lam)  # lam weighs the original targets

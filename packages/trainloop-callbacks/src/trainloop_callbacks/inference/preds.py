@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,6 +22,7 @@ from trainloop_callbacks.loop.protocols import (
     ShowsResults,
     n_inp_of,
 )
+from trainloop_callbacks.losses import unreduced
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -91,21 +92,6 @@ def unshuffled(dl: Iterable[Any]) -> Iterable[Any]:
     return dl
 
 
-@contextlib.contextmanager
-def _unreduced(loss_func: Any) -> Iterator[None]:
-    if not hasattr(loss_func, "reduction"):
-        raise ValueError(
-            f"with_loss needs a loss_func with a `reduction` attribute (e.g. CrossEntropyLossFlat), "
-            f"got {type(loss_func).__name__}"
-        )
-    old = loss_func.reduction
-    loss_func.reduction = "none"
-    try:
-        yield
-    finally:
-        loss_func.reduction = old
-
-
 class InferenceMixin:
     """Inference methods of `Learner`."""
 
@@ -168,7 +154,7 @@ class InferenceMixin:
         if reorder:
             dl = unshuffled(dl)
         gather = GatherPredsCallback(with_input=with_input, with_loss=with_loss)
-        ctx = _unreduced(self.loss_func) if with_loss else contextlib.nullcontext()
+        ctx = unreduced(self.loss_func, "get_preds(with_loss=True)") if with_loss else contextlib.nullcontext()
         with ctx:
             self._inference_pass(dl, [gather, *cbs])
         act = act or getattr(self.loss_func, "activation", None) or (lambda x: x)
