@@ -15,7 +15,7 @@ from trainloop_callbacks import (
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
 )
-from trainloop_callbacks.losses import loss_from_kind
+from trainloop_callbacks.losses import loss_from_kind, unreduced
 
 g = torch.Generator().manual_seed(0)
 
@@ -171,9 +171,6 @@ def test_loss_from_kind_refuses_what_it_cannot_read(bad):
         loss_from_kind(bad)
     with pytest.raises(TypeError, match="loss_kind must be a dict"):
         loss_from_kind("cross_entropy")
-
-
-from trainloop_callbacks.losses import unreduced  # noqa: E402
 
 
 def test_unreduced_gives_per_item_losses_and_restores_the_reduction():
