@@ -1,5 +1,8 @@
 """The loop's structure is derived from the order of `Event`: brackets, nesting depth, batch-level events."""
 
+from pathlib import Path
+
+from trainloop_callbacks.loop.core import default_loop_picture
 from trainloop_callbacks.loop.events import (
     BATCH_EVENTS,
     BRACKETS,
@@ -40,3 +43,12 @@ def test_render_loop_lists_every_event_in_order_with_handlers():
     lines = [ln for ln in out.splitlines() if not ln.lstrip().startswith("#")]
     assert [ln.split(":")[0].strip() for ln in lines] == [e.value for e in Event]
     assert "after_loss" in next(ln for ln in lines if ln.endswith("[X]"))
+
+
+def test_readme_shows_the_loop_picture():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start = readme.index("<!-- loop-picture")
+    block = readme[readme.index("```text\n", start) + len("```text\n") :]
+    block = block[: block.index("\n```")]
+    assert block == default_loop_picture(), "regenerate the README block with default_loop_picture()"
+    assert "after_loss            : [FiniteLossCheck]" in block  # the picture names the default callbacks

@@ -11,10 +11,10 @@ from torch import Tensor, nn
 
 from pluggable_optim import Adam, norm_params
 from trainloop_callbacks.batches import to_device, to_plain
-from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.callback import Callback, sort_by_run
 from trainloop_callbacks.loop.conflicts import check_conflicts
 from trainloop_callbacks.loop.data import as_dataloaders
-from trainloop_callbacks.loop.events import BRACKETS, Bracket
+from trainloop_callbacks.loop.events import BRACKETS, Bracket, render_loop
 from trainloop_callbacks.loop.finite_loss import FiniteLossCheck
 from trainloop_callbacks.loop.host import CallbackHost, listify
 from trainloop_callbacks.loop.progress import ProgressCallback
@@ -25,7 +25,7 @@ from trainloop_callbacks.loop.wd_filter import NoBnBiasDecay
 from trainloop_callbacks.losses import loss_from_kind
 from trainloop_callbacks.metrics.base import Metric, as_metric
 
-__all__ = ["TrainLoop", "default_splitter", "model_device"]
+__all__ = ["TrainLoop", "default_splitter", "model_device", "default_loop_picture"]
 
 # the brackets of the loop, as `Event` defines them (events.BRACKETS)
 _FIT, _EPOCH, _TRAIN, _VALID = BRACKETS["fit"], BRACKETS["epoch"], BRACKETS["train"], BRACKETS["validate"]
@@ -376,3 +376,11 @@ def model_device(model: nn.Module) -> torch.device:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def default_loop_picture() -> str:
+    """The loop with the callbacks every learner has (`TrainLoop.default_callbacks`, and `NoBnBiasDecay`, which
+    `create_opt` adds unless `wd_bn_bias=True`) at the events where they act: the picture in the README
+    (`tests/test_events.py::test_readme_shows_the_loop_picture` keeps the two equal)."""
+    cbs = sort_by_run([cb() for cb in (*TrainLoop.default_callbacks, NoBnBiasDecay)])
+    return render_loop(lambda event: [type(c).__name__ for c in cbs if callable(getattr(c, event, None))])
