@@ -101,7 +101,8 @@ class TrainEvalCallback(Callback):
         if not learn.training:
             return
         learn.train_iter += 1
-        pct = self._clock.position() if self._clock is not None else None
+        clock = self._clock
+        pct = None if clock is None else clock.position()
         if pct is None:
             n = self._n_train or max(learn.iter + 1, 1)
             learn.pct_train += 1.0 / (learn.n_epoch * n)
