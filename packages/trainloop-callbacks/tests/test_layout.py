@@ -18,11 +18,13 @@ PKG = "trainloop_callbacks"
 LAYERS = [
     {"gan", "loading"},
     {"learner", "techniques"},
-    {"schedule", "inference", "callbacks", "models", "distributed"},
+    {"schedule", "inference", "callbacks", "models", "distributed", "trackers"},
     {"loop"},
     {"metrics", "losses", "batches", "plotting", "layers", "__about__"},
 ]
-LAZY_OK = {"fastprogress", "PIL", "matplotlib", "torchvision", "torch"}  # optional extras, imported when used
+# optional extras, imported when used (trackers: the experiment trackers' clients)
+LAZY_OK = {"fastprogress", "PIL", "matplotlib", "torchvision", "torch", "tensorboard", "tensorboardX", "mlflow"}
+LAZY_OK |= {"wandb"}
 
 
 def _modules():
