@@ -23,8 +23,9 @@ LAYERS = [
     {"metrics", "losses", "batches", "plotting", "layers", "__about__"},
 ]
 # optional extras, imported when used (trackers: the experiment trackers' clients)
-LAZY_OK = {"fastprogress", "PIL", "matplotlib", "torchvision", "torch", "tensorboard", "tensorboardX", "mlflow"}
-LAZY_OK |= {"wandb"}
+LAZY_OK = {
+    "fastprogress", "PIL", "matplotlib", "torchvision", "torch", "tensorboard", "tensorboardX", "mlflow", "wandb",
+}  # fmt: skip
 
 
 def _modules():
