@@ -136,7 +136,7 @@ class Evil:
         {"function": "subprocess:getoutput"},
         {"function": "datablock.getters:os.getcwd"},
         {"function": "datablock.getters:get_files"},
-        {"function": "trainloop_callbacks.export:load_learner"},
+        {"function": "trainloop_callbacks.loading:load_learner"},
         {"type": "beside_data_mod:Evil", "args": {}},
     ],
     ids=lambda s: next(iter(s.values())),

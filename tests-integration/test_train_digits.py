@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from datablock import CategoryBlock, DataBlock, RandomSplitter, TransformBlock
 from pluggable_optim import Adam
-from trainloop_callbacks import CrossEntropyLossFlat, Learner, accuracy
+from trainloop_callbacks import CrossEntropyLossFlat, Learner
+from trainloop_callbacks.metrics import accuracy
 
 SIZE = 16
 

@@ -10,6 +10,13 @@ stepped every N_ACC samples). A last table isolates the loop's own Python work (
 cost next to nothing), the least noisy figure on a shared machine.
 
 Usage: python tools/bench/loop_overhead.py [--repeats N]
+       python tools/bench/loop_overhead.py --ref COMMIT [--runs N]
+
+With `--ref COMMIT` it compares the working tree's loop with that commit's: it extracts the commit's
+pluggable-optim and trainloop-callbacks sources (`git archive`) into a temporary virtual environment that reuses
+this environment's torch (a `.pth` file: nothing is downloaded or built), then runs the two alternately, each run
+its own process (ref, new, ref, new, ...), and prints each figure's median over the runs and the ratio new/ref
+(acceptance for a loop change: <= 1.03).
 """
 
 from __future__ import annotations
@@ -17,15 +24,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import site
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from pluggable_optim import SGD, Adam
-from trainloop_callbacks import GradientAccumulation, Learner, accuracy
+from trainloop_callbacks import GradientAccumulation, Learner
+from trainloop_callbacks.metrics import accuracy
 
 N_TRAIN, N_VALID, BS, N_IN, N_HIDDEN, N_OUT = 500, 100, 64, 32, 64, 10
 N_ACC = 2 * BS  # GradientAccumulation: one optimizer step per two batches
@@ -316,7 +331,95 @@ def main(repeats: int) -> None:
     compare_python_work(repeats)
 
 
+# ---- --ref: the working tree against a commit, alternating processes -----------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+REF_PACKAGES = ("packages/pluggable-optim/src", "packages/trainloop-callbacks/src")
+
+
+def figures(repeats: int) -> dict[str, float]:
+    """The figures one process measures (us per batch, median of `repeats` after a warm-up), for `--ref`."""
+    torch.set_num_threads(1)
+    train, valid = make_batches(N_TRAIN, 0), make_batches(N_VALID, 1)
+    learn = Learner(
+        (train, valid), make_model(), nn.CrossEntropyLoss(), opt_func=Adam, metrics=accuracy, wd_bn_bias=True
+    )
+    batch = (torch.zeros(4, 1), torch.zeros(4))
+    bare = Learner(
+        ([batch] * (4 * N_TRAIN), [batch] * (4 * N_VALID)), _Scalar(), _identity_loss, opt_func=_NoOpOptimizer,
+        wd_bn_bias=True,
+    )  # fmt: skip
+    runs = {
+        "fit MLP, Adam, bar off": (learner_fit(learn, bar=False), N_TRAIN + N_VALID),
+        "fit, the loop's Python work": (learner_fit(bare, bar=False), 4 * (N_TRAIN + N_VALID)),
+    }
+    out = {}
+    for name, (f, n) in runs.items():
+        f()
+        out[name] = statistics.median(timed(f) for _ in range(repeats)) / n * 1e6
+    return out
+
+
+def ref_python(commit: str, tmp: Path) -> Path:
+    """A virtual environment holding `commit`'s pluggable-optim and trainloop-callbacks, reusing this one's torch."""
+    src = tmp / "src"
+    src.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, *REF_PACKAGES], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(src, filter="data")
+    env = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    [site_dir] = (env / "lib").glob("python*/site-packages")
+    # the ref's sources first, then this environment's site-packages as plain paths: its editable installs (.pth
+    # files, which point at the working tree) are not processed there, so the ref's packages are the ones imported
+    (site_dir / "loop_overhead_ref.pth").write_text(
+        "\n".join([*(str(src / p) for p in REF_PACKAGES), *site.getsitepackages()])
+    )
+    return env / "bin" / "python"
+
+
+def compare_ref(commit: str, runs: int, repeats: int) -> None:
+    """Alternate processes of `commit`'s loop and the working tree's; print medians and the ratio new/ref."""
+    with tempfile.TemporaryDirectory(prefix="loop_overhead_ref_") as tmp:
+        pythons = {"ref": ref_python(commit, Path(tmp)), "new": Path(sys.executable)}
+        results: dict[str, list[dict[str, float]]] = {"ref": [], "new": []}
+        where = {}
+        for _ in range(runs):
+            for label, python in pythons.items():
+                out = subprocess.run(
+                    [str(python), __file__, "--child", "--repeats", str(repeats)],
+                    check=True, capture_output=True, text=True, cwd=tmp,
+                ).stdout  # fmt: skip
+                line = json.loads(out.strip().splitlines()[-1])
+                where[label] = line.pop("_trainloop_callbacks")
+                results[label].append(line)
+    print(f"loop_overhead --ref {commit}: {runs} runs each, alternating ref/new processes, us per batch (CPU time)")
+    for label in ("ref", "new"):
+        print(f"  {label}: trainloop_callbacks from {where[label]}")
+    print(f"{'figure':<32}{'ref':>10}{'new':>10}{'new/ref':>10}")
+    for name in results["ref"][0]:
+        ref = statistics.median(r[name] for r in results["ref"])
+        new = statistics.median(r[name] for r in results["new"])
+        print(f"{name:<32}{ref:>10.2f}{new:>10.2f}{new / ref:>10.3f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--ref", help="a commit to compare the working tree's loop against")
+    parser.add_argument("--runs", type=int, default=6, help="with --ref: processes per side (alternating)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import trainloop_callbacks
+
+        print(
+            json.dumps(
+                {**figures(args.repeats), "_trainloop_callbacks": str(Path(trainloop_callbacks.__file__).parent)}
+            )
+        )
+    elif args.ref:
+        compare_ref(args.ref, args.runs, repeats=min(args.repeats, 3))
+    else:
+        main(args.repeats)

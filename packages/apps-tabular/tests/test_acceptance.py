@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from apps_tabular import Categorify, FillMissing, Normalize, TabularDataLoaders, synthetic_census, tabular_learner
-from trainloop_callbacks import accuracy
+from trainloop_callbacks.metrics import accuracy
 
 CATS = ["workclass", "education", "marital_status", "occupation"]
 CONTS = ["age", "education_num", "hours_per_week", "capital_gain"]

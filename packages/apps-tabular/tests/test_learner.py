@@ -12,7 +12,8 @@ from apps_tabular import (
     tabular_learner,
 )
 from datablock import MultiCategoryBlock
-from trainloop_callbacks import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat, accuracy
+from trainloop_callbacks import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
+from trainloop_callbacks.metrics import accuracy
 
 PROCS = [Categorify, FillMissing, Normalize]
 

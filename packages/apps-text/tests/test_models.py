@@ -14,7 +14,7 @@ from apps_text import (
     get_text_classifier,
     masked_concat_pool,
 )
-from trainloop_callbacks.export import build_module, describe_module
+from trainloop_callbacks.inference.export import build_module, describe_module
 
 
 def test_rnn_dropout_same_mask_over_time():

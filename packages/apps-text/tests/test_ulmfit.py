@@ -20,7 +20,7 @@ from apps_text import (
     stdlib_corpus,
     text_classifier_learner,
 )
-from trainloop_callbacks import Perplexity, accuracy
+from trainloop_callbacks.metrics import Perplexity, accuracy
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from apps_vision import (
     vision_learner,
 )
 from gpu_augment import aug_transforms
-from trainloop_callbacks import ClassificationInterpretation, accuracy
+from trainloop_callbacks import ClassificationInterpretation
+from trainloop_callbacks.metrics import accuracy
 
 # The time limits of the acceptance (3 minutes on 2 CPU cores) hold on an idle machine; on a shared, loaded
 # one they do not, so they are asserted only when TIERS_ASSERT_TIMING=1. The quality thresholds always are.

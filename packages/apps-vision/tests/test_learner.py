@@ -24,13 +24,7 @@ from apps_vision import (
     xresnet18,
 )
 from datablock import Normalize
-from trainloop_callbacks import (
-    BCEWithLogitsLossFlat,
-    Callback,
-    CancelFitException,
-    CrossEntropyLossFlat,
-    MSELossFlat,
-)
+from trainloop_callbacks import BCEWithLogitsLossFlat, Callback, CancelFitException, CrossEntropyLossFlat, MSELossFlat
 from trainloop_callbacks.layers import AdaptiveConcatPool2d, Flatten, LinBnDrop
 
 

@@ -66,8 +66,9 @@ def test_star_import_gives_what_a_vision_user_needs():
     import gpu_augment
     import pluggable_optim
     import trainloop_callbacks
+    import trainloop_callbacks.metrics
 
-    assert ns["accuracy"] is trainloop_callbacks.accuracy and ns["Learner"] is trainloop_callbacks.Learner
+    assert ns["accuracy"] is trainloop_callbacks.metrics.accuracy and ns["Learner"] is trainloop_callbacks.Learner
     assert ns["DataBlock"] is datablock.DataBlock and ns["Normalize"] is datablock.Normalize
     assert ns["aug_transforms"] is gpu_augment.aug_transforms and ns["Adam"] is pluggable_optim.Adam
     assert ns["image_extensions"] is apps_vision.image_extensions

@@ -10,8 +10,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainloop_callbacks import CrossEntropyLossFlat, ExportError, Learner, load_learner
-from trainloop_callbacks.export import _LAYER_ARGS, build_module, describe_module
-from trainloop_callbacks.resolver import TORCH_LAYERS, SafeResolver
+from trainloop_callbacks.inference.export import _LAYER_ARGS, build_module, describe_module
+from trainloop_callbacks.inference.resolver import TORCH_LAYERS, SafeResolver
 
 CANARY_MODULE = """
 from pathlib import Path
@@ -76,11 +76,11 @@ REFUSED = [
     ("os:system", "not in the allow-list"),
     ("subprocess:getoutput", "not in the allow-list"),
     ("os.system", "not in the allow-list"),  # the dotted form of version 1 files
-    ("trainloop_callbacks.export:torch.load", "never followed through a module's attributes"),
-    ("trainloop_callbacks.export:Path", "never followed through a module's attributes"),
-    ("trainloop_callbacks.export:load_learner", "not a class"),
-    ("trainloop_callbacks.resolver:ExportError", "not marked"),
-    ("trainloop_callbacks.callback:Callback", "not marked"),
+    ("trainloop_callbacks.inference.export:torch.load", "never followed through a module's attributes"),
+    ("trainloop_callbacks.inference.export:Path", "never followed through a module's attributes"),
+    ("trainloop_callbacks.loading:load_learner", "not a class"),
+    ("trainloop_callbacks.inference.resolver:ExportError", "not marked"),
+    ("trainloop_callbacks.loop.callback:Callback", "not marked"),
     ("torch.nn:Module", "not in the allow-list"),  # torch.nn layers only by the registry
     ("torch.nn.parallel:DistributedDataParallel", "not in the allow-list"),
 ]
@@ -136,7 +136,7 @@ def test_an_allowed_but_uninstalled_package_is_refused(tmp_path, monkeypatch):
 
 def test_build_module_never_builds_an_attribute_of_an_allowed_module():
     with pytest.raises(ExportError, match="never followed"):
-        build_module({"type": "trainloop_callbacks.export:Path", "kwargs": {}})
+        build_module({"type": "trainloop_callbacks.inference.export:Path", "kwargs": {}})
 
 
 def test_the_torch_registry_is_the_layers_export_describes():

@@ -6,12 +6,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import Adam
-from trainloop_callbacks import (
-    ClassificationInterpretation,
-    CrossEntropyLossFlat,
-    Learner,
-    accuracy,
-)
+from trainloop_callbacks import ClassificationInterpretation, CrossEntropyLossFlat, Learner
+from trainloop_callbacks.metrics import accuracy
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainloop_callbacks import Learner, MSELossFlat, load_learner
-from trainloop_callbacks.export import ExportError, build_module, describe_module
+from trainloop_callbacks.inference.export import ExportError, build_module, describe_module
 from trainloop_callbacks.layers import (
     AdaptiveConcatPool2d,
     BatchNorm,

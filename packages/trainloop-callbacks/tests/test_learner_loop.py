@@ -21,8 +21,8 @@ from trainloop_callbacks import (
     MSELossFlat,
     Recorder,
     TrainEvalCallback,
-    sort_by_run,
 )
+from trainloop_callbacks.loop.callback import sort_by_run
 
 ALL_EVENTS = [e.value for e in Event]
 

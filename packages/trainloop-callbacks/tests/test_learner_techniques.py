@@ -18,9 +18,9 @@ from trainloop_callbacks import (
     Learner,
     MixedPrecision,
     MixUp,
-    NoBnBiasDecay,
     SaveModelCallback,
 )
+from trainloop_callbacks.loop.wd_filter import NoBnBiasDecay
 
 
 def blobs(n=192, bs=16, seed=0):

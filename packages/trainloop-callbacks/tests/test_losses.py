@@ -14,8 +14,8 @@ from trainloop_callbacks import (
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
-    loss_from_kind,
 )
+from trainloop_callbacks.losses import loss_from_kind, unreduced
 
 g = torch.Generator().manual_seed(0)
 
@@ -171,3 +171,15 @@ def test_loss_from_kind_refuses_what_it_cannot_read(bad):
         loss_from_kind(bad)
     with pytest.raises(TypeError, match="loss_kind must be a dict"):
         loss_from_kind("cross_entropy")
+
+
+def test_unreduced_gives_per_item_losses_and_restores_the_reduction():
+    lf = CrossEntropyLossFlat()
+    pred, targ = torch.randn(4, 3), torch.tensor([0, 1, 2, 1])
+    with unreduced(lf, "test") as old:
+        per_item = lf(pred, targ)
+    assert old == "mean" and lf.reduction == "mean" and per_item.shape == (4,)
+    torch.testing.assert_close(per_item.mean(), lf(pred, targ))
+    with pytest.raises(ValueError, match="test needs a loss_func with a `reduction` attribute"):
+        with unreduced(lambda p, t: p.sum(), "test"):
+            pass

@@ -7,11 +7,9 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from trainloop_callbacks import (
+from trainloop_callbacks.metrics import (
     AccumMetric,
-    AvgLoss,
     AvgMetric,
-    AvgSmoothLoss,
     BalancedAccuracy,
     CohenKappa,
     Dice,
@@ -35,6 +33,7 @@ from trainloop_callbacks import (
     rmse,
     top_k_accuracy,
 )
+from trainloop_callbacks.metrics.base import AvgLoss, AvgSmoothLoss
 
 g = torch.Generator().manual_seed(0)
 LOGITS = torch.randn(200, 4, generator=g)

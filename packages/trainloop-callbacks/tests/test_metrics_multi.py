@@ -6,14 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from trainloop_callbacks import (
-    DiceMulti,
-    F1ScoreMulti,
-    JaccardCoeffMulti,
-    Learner,
-    RocAucMulti,
-    foreground_acc,
-)
+from trainloop_callbacks import Learner
+from trainloop_callbacks.metrics import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
 
 skm = pytest.importorskip("sklearn.metrics")
 

@@ -5,12 +5,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trainloop_callbacks import (
-    Callback,
-    ConvLayer,
-    Learner,
+from trainloop_callbacks import Callback, Learner, MSELossFlat
+from trainloop_callbacks.layers import ConvLayer
+from trainloop_callbacks.models.model_utils import (
     ModelResetter,
-    MSELossFlat,
     dummy_eval,
     in_channels,
     model_sizes,
@@ -110,7 +108,7 @@ def test_model_resetter_calls_reset_at_fastai_events():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (no CUDA device here)")
 def test_model_utils_and_segmentation_metric_on_gpu():
-    from trainloop_callbacks import DiceMulti
+    from trainloop_callbacks.metrics import DiceMulti
 
     m = _body().cuda()
     assert dummy_eval(m, (16, 16)).device.type == "cuda"

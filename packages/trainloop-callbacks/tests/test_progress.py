@@ -14,7 +14,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback, Learner, ProgressCallback, TextTable, fastprogress_available
+from trainloop_callbacks import Callback, Learner, ProgressCallback
+from trainloop_callbacks.loop.progress import TextTable, fastprogress_available
 
 INSTALLED = importlib.util.find_spec("fastprogress") is not None
 STYLES = ["text", "fastprogress"] if INSTALLED else ["text"]

@@ -17,12 +17,8 @@ from trainloop_callbacks import (
     SchedPoly,
     combine_scheds,
     combined_cos,
-    sched_cos,
-    sched_exp,
-    sched_lin,
-    sched_no,
-    sched_poly,
 )
+from trainloop_callbacks.schedule.scheds import sched_cos, sched_exp, sched_lin, sched_no, sched_poly
 
 
 def test_annealers_match_formulas():

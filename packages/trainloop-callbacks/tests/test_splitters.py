@@ -6,7 +6,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import Adam
-from trainloop_callbacks import BodyHeadSplitter, Learner, MSELossFlat, check_split, params_of, split_body_head
+from trainloop_callbacks import Learner, MSELossFlat
+from trainloop_callbacks.models.model_utils import params_of
+from trainloop_callbacks.models.splitters import BodyHeadSplitter, check_split, split_body_head
 
 
 def _model():

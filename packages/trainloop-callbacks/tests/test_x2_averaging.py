@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import Callback, Learner
-from trainloop_callbacks.averaging import EMA, SWA
+from trainloop_callbacks.callbacks.averaging import EMA, SWA
 
 
 def data(n=32, bs=8):

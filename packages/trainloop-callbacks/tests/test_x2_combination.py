@@ -10,11 +10,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import CrossEntropyLossFlat, EarlyStoppingCallback, Learner, SaveModelCallback
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.averaging import EMA
-from trainloop_callbacks.mixed_precision import MixedPrecision
-from trainloop_callbacks.mixup import MixUp
-from trainloop_callbacks.training import GradientClip
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.averaging import EMA
+from trainloop_callbacks.callbacks.mixed_precision import MixedPrecision
+from trainloop_callbacks.callbacks.mixup import MixUp
+from trainloop_callbacks.callbacks.training import GradientClip
 
 
 def data():

@@ -7,8 +7,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import Learner
-from trainloop_callbacks.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
-from trainloop_callbacks.summary import learner_summary, model_summary
+from trainloop_callbacks.models.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
+from trainloop_callbacks.models.summary import learner_summary, model_summary
 
 
 def mlp():

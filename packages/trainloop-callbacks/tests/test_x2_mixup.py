@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import Callback, Learner
-from trainloop_callbacks.mixup import CutMix, MixUp
+from trainloop_callbacks.callbacks.mixup import CutMix, MixUp
 
 
 def clf_data(n=32, bs=8, one_hot=False, image=False):

@@ -10,12 +10,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import Callback, Learner
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.conflicts import CallbackConflictError, check_conflicts
-from trainloop_callbacks.mixed_precision import MixedPrecision, to_bf16, to_fp16, to_fp32
-from trainloop_callbacks.schedule import combined_cos
-from trainloop_callbacks.step_clock import StepClock
-from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.mixed_precision import MixedPrecision, to_bf16, to_fp16, to_fp32
+from trainloop_callbacks.callbacks.training import BnFreeze, ChannelsLast, GradientClip
+from trainloop_callbacks.loop.conflicts import CallbackConflictError, check_conflicts
+from trainloop_callbacks.loop.train_eval import StepClock
+from trainloop_callbacks.schedule.scheds import combined_cos
 
 
 def regression_data(n=48, bs=8, seed=0):
@@ -248,7 +248,7 @@ def test_default_orders_pass_the_check():
 
 
 def test_exclusive_pair_rejected():
-    from trainloop_callbacks.mixup import CutMix, MixUp
+    from trainloop_callbacks.callbacks.mixup import CutMix, MixUp
 
     with pytest.raises(CallbackConflictError, match="MixUp and CutMix cannot be used in the same fit"):
         check_conflicts([MixUp(), CutMix()])
@@ -305,3 +305,20 @@ def test_channels_last():
     learn.fit(1)
     assert all(probe.formats) and len(probe.formats) == 4
     assert learn.model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_learner_adds_the_step_clock_for_the_fit_before_any_callback_runs():
+    class Probe(Callback):
+        order = -100
+
+        def before_fit(self):
+            self.seen = [type(c).__name__ for c in self.learn.cbs]
+
+    probe = Probe()
+    learn = make_learner(cbs=[GradientAccumulation(16), probe])
+    learn.fit(1)
+    assert "StepClock" in probe.seen  # present when the first before_fit handler runs, not added mid-event
+    assert not any(isinstance(c, StepClock) for c in learn.cbs)  # for that fit only
+    bf16 = make_learner(cbs=[MixedPrecision("bf16"), probe])
+    bf16.fit(1)
+    assert "StepClock" not in probe.seen  # bf16 never skips a step

@@ -7,8 +7,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pluggable_optim import SGD
 from trainloop_callbacks import CrossEntropyLossFlat, Learner
-from trainloop_callbacks.compiled import compile_learner
-from trainloop_callbacks.tta import tta
+from trainloop_callbacks.callbacks.compiled import compile_learner
+from trainloop_callbacks.inference.tta import tta
 
 
 def clf():

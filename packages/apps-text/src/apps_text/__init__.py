@@ -72,7 +72,8 @@ from apps_text.tokenize import (
     tokenize_folder,
     tokenize_texts,
 )
-from trainloop_callbacks import ModelResetter, Perplexity
+from trainloop_callbacks.metrics import Perplexity
+from trainloop_callbacks.models.model_utils import ModelResetter
 
 __all__ = [
     "__version__",

@@ -18,7 +18,8 @@ from torch import nn
 from apps_text.models import _meta, get_language_model, get_text_classifier
 from apps_text.numericalize import Numericalize
 from apps_text.tokenize import decode_tokens
-from trainloop_callbacks import Callback, CrossEntropyLossFlat, Learner, ModelResetter
+from trainloop_callbacks import Callback, CrossEntropyLossFlat, Learner
+from trainloop_callbacks.models.model_utils import ModelResetter
 
 __all__ = [
     "RNNCallback",

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from apps_text.awdlstm import AWD_LSTM, RNNDropout, awd_lstm_clas_config, awd_lstm_lm_config
-from trainloop_callbacks import LinBnDrop, SigmoidRange, params_of
+from trainloop_callbacks.layers import LinBnDrop, SigmoidRange
+from trainloop_callbacks.models.model_utils import params_of
 
 __all__ = [
     "LinearDecoder",

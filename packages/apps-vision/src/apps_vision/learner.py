@@ -19,13 +19,7 @@ from apps_vision.backbones import Backbone, backbone, create_body, num_features
 from datablock import Normalize
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
-from trainloop_callbacks import (
-    BCEWithLogitsLossFlat,
-    Callback,
-    CrossEntropyLossFlat,
-    Learner,
-    MSELossFlat,
-)
+from trainloop_callbacks import BCEWithLogitsLossFlat, Callback, CrossEntropyLossFlat, Learner, MSELossFlat
 from trainloop_callbacks.layers import AdaptiveConcatPool2d, Flatten, LinBnDrop, SigmoidRange
 from typedtensor import TensorMask, show_images
 

@@ -14,7 +14,16 @@ import importlib
 __all__ = ["ENTRY_PACKAGES", "PREFERRED", "EXCLUDED_NAMES", "NameClashError", "entry_names", "clashes"]
 
 # The foundation and the mid layer: what every application's user trains with.
-_BASE = ("typedtensor", "dispatch_transforms", "pluggable_optim", "datablock", "trainloop_callbacks")
+# trainloop_callbacks keeps its metrics and its layers in subpackages with their own `__all__`
+_BASE = (
+    "typedtensor",
+    "dispatch_transforms",
+    "pluggable_optim",
+    "datablock",
+    "trainloop_callbacks",
+    "trainloop_callbacks.metrics",
+    "trainloop_callbacks.layers",
+)
 
 ENTRY_PACKAGES: dict[str, tuple[str, ...]] = {
     "vision": (*_BASE, "gpu_augment", "apps_vision"),
@@ -29,9 +38,6 @@ PREFERRED: dict[str, str] = {
     # apps_vision's Resize is the item transform a user passes in `item_tfms=Resize(...)`, as in fastai;
     # gpu_augment's batch Resize keeps its home: `from gpu_augment import Resize`.
     "Resize": "apps_vision",
-    # datablock's is the tuple of loss-kind names a block may declare; trainloop_callbacks' maps those same
-    # names to the loss classes, so it answers both `kind in LOSS_KINDS` and `LOSS_KINDS[kind]`.
-    "LOSS_KINDS": "trainloop_callbacks",
     # the same function written twice ($TIERS_HOME, else ~/.tiers); datablock's is the home of data access
     "tiers_home": "datablock",
 }

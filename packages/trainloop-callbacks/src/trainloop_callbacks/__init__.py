@@ -1,13 +1,33 @@
-"""trainloop_callbacks: a fixed training loop with two-way callbacks at every step."""
+"""trainloop_callbacks: a fixed training loop with two-way callbacks at every step.
+
+What a user imports is here; the metrics are in `trainloop_callbacks.metrics` and the layers shared by the
+applications in `trainloop_callbacks.layers` (each with its own `__all__`). Everything else (the callback host,
+the protocols, conflict checks, schedule annealers, hooks, model utilities, export internals) is importable from
+its module: `loop/` (the loop), `schedule/`, `callbacks/`, `models/`, `inference/`.
+"""
 
 from trainloop_callbacks.__about__ import __version__
-from trainloop_callbacks.accumulate import GradientAccumulation
-from trainloop_callbacks.averaging import EMA, SWA
-from trainloop_callbacks.callback import Callback, sort_by_run
-from trainloop_callbacks.conflicts import CallbackConflictError, check_conflicts
-from trainloop_callbacks.data import DataLoaderPair
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.averaging import EMA, SWA
+from trainloop_callbacks.callbacks.mixed_precision import MixedPrecision
+from trainloop_callbacks.callbacks.mixup import CutMix, MixUp
+from trainloop_callbacks.callbacks.tracker import (
+    CSVLogger,
+    EarlyStoppingCallback,
+    ReduceLROnPlateau,
+    SaveModelCallback,
+    TerminateOnNaNCallback,
+)
+from trainloop_callbacks.callbacks.training import BnFreeze, ChannelsLast, GradientClip
 from trainloop_callbacks.distributed import DistributedTrainer, distrib_ctx, num_distrib, rank_distrib
-from trainloop_callbacks.events import (
+from trainloop_callbacks.gan import AdaptiveGANSwitcher, FixedGANSwitcher, GANLearner, GANLoss, GANModule, GANTrainer
+from trainloop_callbacks.inference.interpret import ClassificationInterpretation, Interpretation
+from trainloop_callbacks.inference.resolver import ExportError
+from trainloop_callbacks.learner import Learner
+from trainloop_callbacks.loading import load_learner
+from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.conflicts import CallbackConflictError
+from trainloop_callbacks.loop.events import (
     CancelBackwardException,
     CancelBatchException,
     CancelEpochException,
@@ -17,96 +37,25 @@ from trainloop_callbacks.events import (
     CancelValidException,
     Event,
 )
-from trainloop_callbacks.export import ALLOWED_MODULES, ExportError, load_learner
-from trainloop_callbacks.gan import (
-    AdaptiveGANSwitcher,
-    FixedGANSwitcher,
-    GANLearner,
-    GANLoss,
-    GANModule,
-    GANTrainer,
-)
-from trainloop_callbacks.hooks import ActivationStats, Hook, HookCallback, Hooks, hook_output, hook_outputs
-from trainloop_callbacks.inference import GatherPredsCallback
-from trainloop_callbacks.interpret import ClassificationInterpretation, Interpretation
-from trainloop_callbacks.layers import (
-    ACTIVATIONS,
-    AdaptiveConcatPool2d,
-    BatchNorm,
-    ConvLayer,
-    Embedding,
-    Flatten,
-    InstanceNorm,
-    LinBnDrop,
-    NormType,
-    PixelShuffle_ICNR,
-    ResBlock,
-    SelfAttention,
-    SEModule,
-    SigmoidRange,
-    SimpleSelfAttention,
-    emb_sz_rule,
-    icnr_init,
-    init_linear,
-    sigmoid_range,
-    trunc_normal_,
-)
-from trainloop_callbacks.learner import Learner
+from trainloop_callbacks.loop.finite_loss import FiniteLossCheck, NonFiniteLossError
+from trainloop_callbacks.loop.progress import ProgressCallback
+from trainloop_callbacks.loop.recorder import Recorder
+from trainloop_callbacks.loop.train_eval import TrainEvalCallback
 from trainloop_callbacks.losses import (
-    LOSS_KINDS,
     BCELossFlat,
     BCEWithLogitsLossFlat,
     CrossEntropyLossFlat,
     DiceLoss,
-    FlatLoss,
     FocalLoss,
     FocalLossFlat,
     L1LossFlat,
     LabelSmoothingCrossEntropy,
     LabelSmoothingCrossEntropyFlat,
     MSELossFlat,
-    loss_from_kind,
 )
-from trainloop_callbacks.lr_finder import LRFinder, minimum, slide, steep, valley
-from trainloop_callbacks.metric_base import AccumMetric, AvgLoss, AvgMetric, AvgSmoothLoss, Metric
-from trainloop_callbacks.metrics import (
-    BalancedAccuracy,
-    CohenKappa,
-    Dice,
-    F1Score,
-    FBeta,
-    JaccardCoeff,
-    MatthewsCorrCoef,
-    PearsonCorrCoef,
-    Perplexity,
-    Precision,
-    R2Score,
-    Recall,
-    RocAucBinary,
-    accuracy,
-    accuracy_multi,
-    error_rate,
-    exp_rmspe,
-    mae,
-    mse,
-    msle,
-    rmse,
-    top_k_accuracy,
-)
-from trainloop_callbacks.metrics_multi import DiceMulti, F1ScoreMulti, JaccardCoeffMulti, RocAucMulti, foreground_acc
-from trainloop_callbacks.mixed_precision import MixedPrecision
-from trainloop_callbacks.mixup import CutMix, MixHandler, MixUp
-from trainloop_callbacks.model_utils import (
-    ModelResetter,
-    dummy_eval,
-    in_channels,
-    model_sizes,
-    num_features_model,
-    params_of,
-)
-from trainloop_callbacks.progress import PROGRESS_STYLES, ProgressCallback, TextTable, fastprogress_available
-from trainloop_callbacks.recorder import Recorder
-from trainloop_callbacks.schedule import (
+from trainloop_callbacks.models.hooks import ActivationStats
+from trainloop_callbacks.schedule.lr_finder import minimum, slide, steep, valley
+from trainloop_callbacks.schedule.scheds import (
     ParamScheduler,
     SchedCos,
     SchedExp,
@@ -115,29 +64,7 @@ from trainloop_callbacks.schedule import (
     SchedPoly,
     combine_scheds,
     combined_cos,
-    sched_cos,
-    sched_exp,
-    sched_lin,
-    sched_no,
-    sched_poly,
 )
-from trainloop_callbacks.splitters import BodyHeadSplitter, check_split, split_body_head
-from trainloop_callbacks.step_clock import StepClock
-from trainloop_callbacks.summary import ModelSummary, model_summary
-from trainloop_callbacks.tracker import (
-    CSVLogger,
-    EarlyStoppingCallback,
-    FiniteLossCheck,
-    NonFiniteLossError,
-    ReduceLROnPlateau,
-    SaveModelCallback,
-    TerminateOnNaNCallback,
-    TrackerCallback,
-)
-from trainloop_callbacks.train_eval import TrainEvalCallback
-from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
-from trainloop_callbacks.tta import tta
-from trainloop_callbacks.wd_filter import NoBnBiasDecay
 
 __all__ = [
     "__version__",
@@ -145,7 +72,6 @@ __all__ = [
     "Learner",
     "Event",
     "Callback",
-    "sort_by_run",
     "CancelFitException",
     "CancelEpochException",
     "CancelTrainException",
@@ -153,22 +79,14 @@ __all__ = [
     "CancelBatchException",
     "CancelBackwardException",
     "CancelStepException",
-    "DataLoaderPair",
+    "CallbackConflictError",
     # default callbacks
     "TrainEvalCallback",
     "Recorder",
     "ProgressCallback",
-    "PROGRESS_STYLES",
-    "TextTable",
-    "fastprogress_available",
-    "GatherPredsCallback",
-    "NoBnBiasDecay",
-    # schedules
-    "sched_lin",
-    "sched_cos",
-    "sched_no",
-    "sched_exp",
-    "sched_poly",
+    "FiniteLossCheck",
+    "NonFiniteLossError",
+    # schedules and the lr finder's suggestions
     "SchedLin",
     "SchedCos",
     "SchedNo",
@@ -177,42 +95,11 @@ __all__ = [
     "combine_scheds",
     "combined_cos",
     "ParamScheduler",
-    # lr finder
-    "LRFinder",
     "minimum",
     "steep",
     "valley",
     "slide",
-    # metrics
-    "Metric",
-    "AvgMetric",
-    "AccumMetric",
-    "AvgLoss",
-    "AvgSmoothLoss",
-    "accuracy",
-    "error_rate",
-    "top_k_accuracy",
-    "accuracy_multi",
-    "F1Score",
-    "FBeta",
-    "Precision",
-    "Recall",
-    "RocAucBinary",
-    "MatthewsCorrCoef",
-    "BalancedAccuracy",
-    "CohenKappa",
-    "Dice",
-    "JaccardCoeff",
-    "mse",
-    "rmse",
-    "mae",
-    "msle",
-    "exp_rmspe",
-    "R2Score",
-    "PearsonCorrCoef",
-    "Perplexity",
     # losses
-    "FlatLoss",
     "CrossEntropyLossFlat",
     "BCEWithLogitsLossFlat",
     "BCELossFlat",
@@ -223,40 +110,23 @@ __all__ = [
     "FocalLoss",
     "FocalLossFlat",
     "DiceLoss",
-    "LOSS_KINDS",
-    "loss_from_kind",
     # tracking
-    "TrackerCallback",
     "EarlyStoppingCallback",
     "SaveModelCallback",
     "ReduceLROnPlateau",
     "TerminateOnNaNCallback",
-    "FiniteLossCheck",
-    "NonFiniteLossError",
     "CSVLogger",
-    # training techniques (one callback each, combinable; conflicts checked at before_fit)
+    # training techniques (one callback each, combinable; conflicts checked before the fit starts)
     "MixedPrecision",
     "GradientAccumulation",
-    "StepClock",
     "GradientClip",
     "BnFreeze",
     "ChannelsLast",
-    "MixHandler",
     "MixUp",
     "CutMix",
     "EMA",
     "SWA",
-    "check_conflicts",
-    "CallbackConflictError",
-    # hooks and summary
-    "Hook",
-    "Hooks",
-    "hook_output",
-    "hook_outputs",
-    "HookCallback",
     "ActivationStats",
-    "ModelSummary",
-    "model_summary",
     # GANs
     "GANModule",
     "GANLoss",
@@ -269,49 +139,9 @@ __all__ = [
     "distrib_ctx",
     "rank_distrib",
     "num_distrib",
-    # inference, interpretation, export
-    "tta",
+    # after training
     "Interpretation",
     "ClassificationInterpretation",
     "load_learner",
-    "ALLOWED_MODULES",
     "ExportError",
-    # layers shared by the applications (trainloop_callbacks.layers)
-    "ACTIVATIONS",
-    "NormType",
-    "BatchNorm",
-    "InstanceNorm",
-    "LinBnDrop",
-    "SigmoidRange",
-    "sigmoid_range",
-    "Embedding",
-    "trunc_normal_",
-    "emb_sz_rule",
-    "AdaptiveConcatPool2d",
-    "Flatten",
-    "init_linear",
-    "ConvLayer",
-    "SelfAttention",
-    "SimpleSelfAttention",
-    "PixelShuffle_ICNR",
-    "icnr_init",
-    "ResBlock",
-    "SEModule",
-    # model utilities
-    "model_sizes",
-    "dummy_eval",
-    "num_features_model",
-    "in_channels",
-    "params_of",
-    "ModelResetter",
-    # metrics over several classes or labels
-    "DiceMulti",
-    "JaccardCoeffMulti",
-    "foreground_acc",
-    "F1ScoreMulti",
-    "RocAucMulti",
-    # splitters for transfer learning
-    "split_body_head",
-    "check_split",
-    "BodyHeadSplitter",
 ]

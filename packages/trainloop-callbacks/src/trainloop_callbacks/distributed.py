@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
-from trainloop_callbacks.data import find_bs
+from trainloop_callbacks.batches import find_bs
+from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.train_eval import StepClock, TrainEvalCallback
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
@@ -134,7 +134,11 @@ class DistributedTrainer(Callback):
     it loaded) and unwraps the model.
     """
 
-    order = -15  # before TrainEvalCallback reads the (sharded) training length; see conflicts.ORDER_RULES
+    order = -15
+    run_before = {  # noqa: RUF012
+        TrainEvalCallback: "the training loader must be sharded before the batch count of the schedule is read",
+        StepClock: "the training loader must be sharded before the batch count of the schedule is read",
+    }
     unique = True  # one per learner: another instance replaces it
 
     def __init__(self, sync_bn: bool = True, **ddp_kwargs: Any) -> None:
@@ -148,7 +152,6 @@ class DistributedTrainer(Callback):
                 "DistributedTrainer needs an initialised process group: launch with torchrun and use "
                 "`with distrib_ctx(learn):` (or call torch.distributed.init_process_group first)"
             )
-        check_conflicts(learn.cbs)
         self.rank, self.world = rank_distrib(), num_distrib()
         model = learn.model
         if self.sync_bn and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):

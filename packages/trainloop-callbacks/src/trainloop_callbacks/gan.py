@@ -15,9 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from pluggable_optim import Adam
-from trainloop_callbacks.callback import Callback
-from trainloop_callbacks.conflicts import check_conflicts
+from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
+from trainloop_callbacks.callbacks.mixup import MixHandler
 from trainloop_callbacks.learner import Learner
+from trainloop_callbacks.loop.callback import Callback
 
 __all__ = [
     "GANModule",
@@ -98,6 +99,10 @@ class GANTrainer(Callback):
     """
 
     order = -8  # before_batch swaps the batch before anything else reads it
+    conflicts_with = {  # noqa: RUF012
+        GradientAccumulation: "accumulated gradients would mix generator and critic steps",
+        MixHandler: "mixing a GAN's noise with real samples is not meaningful",
+    }
 
     def __init__(self, switch_eval: bool = False, clip: float | None = None, gen_first: bool = False) -> None:
         self.switch_eval, self.clip, self.gen_first = switch_eval, clip, gen_first
@@ -107,7 +112,6 @@ class GANTrainer(Callback):
 
     def before_fit(self) -> None:
         learn = self.learn
-        check_conflicts(learn.cbs)
         if not isinstance(learn.model, GANModule):
             raise TypeError(f"GANTrainer needs learn.model to be a GANModule, got {type(learn.model).__name__}")
         if not isinstance(learn.loss_func, GANLoss):

@@ -3,7 +3,8 @@ predictions (`decodes`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -24,7 +25,25 @@ __all__ = [
     "DiceLoss",
     "LOSS_KINDS",
     "loss_from_kind",
+    "unreduced",
 ]
+
+
+@contextlib.contextmanager
+def unreduced(loss_func: Any, needed_by: str) -> Iterator[str]:
+    """Within the block `loss_func` returns per-item losses (`reduction='none'`); yields the reduction it had,
+    which is restored on the way out. `needed_by` names the feature in the error for a loss without `reduction`."""
+    if not hasattr(loss_func, "reduction"):
+        raise ValueError(
+            f"{needed_by} needs a loss_func with a `reduction` attribute (e.g. CrossEntropyLossFlat or "
+            f"nn.CrossEntropyLoss), got {type(loss_func).__name__}"
+        )
+    old = loss_func.reduction
+    loss_func.reduction = "none"
+    try:
+        yield old
+    finally:
+        loss_func.reduction = old
 
 
 class FlatLoss:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from trainloop_callbacks import mixed_precision
-from trainloop_callbacks.compiled import compile_learner
+from trainloop_callbacks.callbacks import mixed_precision
+from trainloop_callbacks.callbacks.compiled import compile_learner
 from trainloop_callbacks.distributed import distrib_ctx
-from trainloop_callbacks.summary import ModelSummary, learner_summary
-from trainloop_callbacks.tta import tta
+from trainloop_callbacks.inference.tta import tta
+from trainloop_callbacks.models.summary import ModelSummary, learner_summary
 
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner

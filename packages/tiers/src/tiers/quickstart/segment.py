@@ -17,7 +17,7 @@ from apps_vision import (
     unet_learner,
 )
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
-from trainloop_callbacks import foreground_acc
+from trainloop_callbacks.metrics import foreground_acc
 
 __all__ = ["QUICKSTART", "foreground_dice", "train"]
 

@@ -17,7 +17,8 @@ from apps_tabular import (
     tabular_learner,
 )
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
-from trainloop_callbacks import ClassificationInterpretation, accuracy
+from trainloop_callbacks import ClassificationInterpretation
+from trainloop_callbacks.metrics import accuracy
 
 __all__ = ["QUICKSTART", "CAT_NAMES", "CONT_NAMES", "train"]
 

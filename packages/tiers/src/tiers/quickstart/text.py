@@ -18,7 +18,8 @@ from apps_text import (
     text_classifier_learner,
 )
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
-from trainloop_callbacks import ClassificationInterpretation, Perplexity, accuracy
+from trainloop_callbacks import ClassificationInterpretation
+from trainloop_callbacks.metrics import Perplexity, accuracy
 
 __all__ = ["QUICKSTART", "train"]
 

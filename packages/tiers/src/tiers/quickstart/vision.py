@@ -10,7 +10,7 @@ import torch
 
 from apps_vision import ImageClassificationInterpretation, ImageDataLoaders, Resize, digits, vision_learner
 from tiers.quickstart.common import Quickstart, QuickstartResult, epoch_log, save_picture
-from trainloop_callbacks import accuracy
+from trainloop_callbacks.metrics import accuracy
 
 __all__ = ["QUICKSTART", "train"]
 
