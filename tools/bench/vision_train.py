@@ -59,7 +59,8 @@ def hand_loop(model: torch.nn.Module, train: DataLoader, valid: DataLoader, lr: 
 
 
 def learner_epoch(model: torch.nn.Module, train: DataLoader, valid: DataLoader, lr: float) -> float:
-    from trainloop_callbacks import CrossEntropyLossFlat, Learner, accuracy
+    from trainloop_callbacks import CrossEntropyLossFlat, Learner
+    from trainloop_callbacks.metrics import accuracy
 
     learn = Learner((train, valid), model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
     t = time.perf_counter()

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from apps_tabular import TabularModel, emb_sz_rule, get_emb_sz, tabular_config
-from trainloop_callbacks import LinBnDrop, SigmoidRange
+from trainloop_callbacks.layers import LinBnDrop, SigmoidRange
 
 
 def test_emb_sz_rule_is_reexported_fastai_rule():

@@ -21,7 +21,8 @@ from apps_tabular.learner import TabularLearner
 from apps_tabular.model import TabularModel, get_emb_sz, tabular_config
 from apps_tabular.procs import Categorify
 from datablock import RandomSplitter, RegressionBlock
-from trainloop_callbacks import Embedding, MSELossFlat, sigmoid_range
+from trainloop_callbacks import MSELossFlat
+from trainloop_callbacks.layers import Embedding, sigmoid_range
 
 __all__ = ["TabularCollab", "CollabDataLoaders", "EmbeddingDotBias", "EmbeddingNN", "collab_learner"]
 

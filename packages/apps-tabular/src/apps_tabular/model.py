@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from trainloop_callbacks import Embedding, LinBnDrop, SigmoidRange, emb_sz_rule
+from trainloop_callbacks.layers import Embedding, LinBnDrop, SigmoidRange, emb_sz_rule
 
 __all__ = ["TabularModel", "tabular_config", "get_emb_sz", "emb_sz_rule"]
 

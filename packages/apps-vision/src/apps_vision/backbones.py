@@ -29,7 +29,7 @@ from apps_vision.timm_backbones import (
     timm_split,
     timm_stats,
 )
-from trainloop_callbacks import dummy_eval
+from trainloop_callbacks.models.model_utils import dummy_eval
 
 __all__ = [
     "Backbone",

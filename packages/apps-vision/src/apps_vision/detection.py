@@ -24,7 +24,8 @@ from apps_vision.metrics_detection import MeanAveragePrecision, unpad_targets
 from datablock import Normalize
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback, DataLoaderPair, Learner
+from trainloop_callbacks import Callback, Learner
+from trainloop_callbacks.loop.data import DataLoaderPair
 from typedtensor import TensorBBox, TensorImage, show_images
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from torch import nn
 from apps_vision.backbones import backbone, create_body
 from apps_vision.learner import VisionLearner, add_normalize, data_n_out, make_vision_learner
 from pluggable_optim import Adam
-from trainloop_callbacks import Callback, in_channels, model_sizes
+from trainloop_callbacks import Callback
 from trainloop_callbacks.layers import (
     BatchNorm,
     ConvLayer,
@@ -29,6 +29,7 @@ from trainloop_callbacks.layers import (
     SelfAttention,
     SigmoidRange,
 )
+from trainloop_callbacks.models.model_utils import in_channels, model_sizes
 
 __all__ = ["UnetBlock", "DynamicUnet", "unet_learner"]
 
