@@ -134,6 +134,7 @@ from trainloop_callbacks.tracker import (
     TerminateOnNaNCallback,
     TrackerCallback,
 )
+from trainloop_callbacks.trackers import MLflowCallback, TensorBoardCallback, WandbCallback
 from trainloop_callbacks.train_eval import TrainEvalCallback
 from trainloop_callbacks.training import BnFreeze, ChannelsLast, GradientClip
 from trainloop_callbacks.tta import tta
@@ -314,4 +315,8 @@ __all__ = [
     "split_body_head",
     "check_split",
     "BodyHeadSplitter",
+    # experiment trackers (optional extras: trainloop-callbacks[tensorboard], [mlflow], [wandb])
+    "TensorBoardCallback",
+    "MLflowCallback",
+    "WandbCallback",
 ]

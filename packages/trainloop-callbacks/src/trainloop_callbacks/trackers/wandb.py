@@ -1,0 +1,102 @@
+"""`WandbCallback`: the run in Weights & Biases (online, or offline and synced later)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trainloop_callbacks.trackers._base import ExperimentTracker, missing_extra, run_params
+
+__all__ = ["WandbCallback", "WANDB_LOG"]
+
+WANDB_LOG = (None, "gradients", "parameters", "all")
+"""What `WandbCallback(log=...)` has `wandb.watch` record as histograms (None: nothing)."""
+
+
+def wandb_module() -> Any:
+    """The wandb package, or an error naming the extra to install."""
+    try:
+        import wandb
+    except ImportError as e:
+        raise missing_extra("WandbCallback", "wandb", "wandb") from e
+    return wandb
+
+
+class WandbCallback(ExperimentTracker):
+    """Logs the run to Weights & Biases, as fastai's `WandbCallback`.
+
+    The run starts at the first fit (`wandb.init(project=project, config=run_params(learn), **init_kwargs)`; the
+    mode, folder and the rest come from `init_kwargs` or wandb's environment, e.g. `WANDB_MODE=offline`,
+    `WANDB_DIR`). Per optimizer step: `train_loss`, `lr_<i>`, `mom_<i>`; per epoch: `valid_loss`, metrics and
+    `epoch`; `log` has `wandb.watch` record `"gradients"`, `"parameters"` or `"all"` every `log_freq` batches;
+    `log_preds` logs a picture of `n_preds` predictions each epoch (the data's `show_results`); `log_model` stores
+    the safe export as a `model` artifact at the end of each fit. Each fit finishes its part of the run; a later
+    fit or a resume (`run_id`, or the checkpointed state) continues the same run id and step numbering (offline,
+    wandb writes it as another folder of the same run id). Needs the `wandb` extra:
+    `pip install "trainloop-callbacks[wandb]"`.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        log: str | None = None,
+        log_preds: bool = True,
+        log_model: bool = False,
+        n_preds: int = 9,
+        log_freq: int = 1000,
+        run_id: str | None = None,
+        **init_kwargs: Any,
+    ) -> None:
+        if log not in WANDB_LOG:
+            raise ValueError(f"WandbCallback: log must be one of {WANDB_LOG}, got {log!r}")
+        wandb_module()  # a missing extra fails here, not at the first fit
+        super().__init__(log_preds=log_preds, n_preds=n_preds, log_model=log_model)
+        self.project, self.log, self.log_freq, self.run_id = project, log, log_freq, run_id
+        self.init_kwargs = init_kwargs
+        self.run: Any = None
+        self.run_dirs: list[Path] = []  # the local folder of each part of the run (one per fit)
+
+    def _open(self) -> None:
+        wandb = wandb_module()
+        kwargs: dict[str, Any] = {"project": self.project, "reinit": "create_new", **self.init_kwargs}
+        if self.run_id is None:
+            kwargs.setdefault("config", run_params(self.learn))
+        else:
+            kwargs.update(id=self.run_id, resume="allow")
+        self.run = run = wandb.init(**kwargs)
+        self.run_id = run.id
+        self.run_dirs.append(Path(run.dir).parent)
+        if self.log is not None:
+            model = self.learn.model
+            self._guard("watch the model", lambda: run.watch(model, log=self.log, log_freq=self.log_freq))
+
+    def _write_steps(self, rows: list[tuple[int, dict[str, float]]]) -> None:
+        for step, row in rows:
+            self.run.log(row, step=step)
+
+    def _write_epoch(self, step: int, values: dict[str, float]) -> None:
+        self.run.log(values, step=step)  # the step of the epoch's last batch: one history row with it
+
+    def _write_image(self, step: int, epoch: int, image: Any) -> None:
+        wandb = wandb_module()
+        self.run.log({"predictions": wandb.Image(image, caption=f"epoch {epoch}")}, step=step)
+
+    def _write_model(self, path: Path) -> None:
+        wandb = wandb_module()
+        artifact = wandb.Artifact(f"model-{self.run.id}", type="model")
+        artifact.add_file(str(path), name="export.pth")
+        self.run.log_artifact(artifact)
+
+    def _close(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        if self.log is not None:
+            self._guard("stop watching the model", run.unwatch, self.learn.model)
+        run.finish()
+
+    def _run_state(self) -> dict[str, Any]:
+        return {"run_id": self.run_id} if self.run_id is not None else {}
+
+    def _load_run_state(self, state: dict[str, Any]) -> None:
+        self.run_id = state.get("run_id", self.run_id)
