@@ -163,6 +163,8 @@ class ExperimentTracker(Callback):
         self._warned = False
         self._notes: set[str] = set()
         self._pending: list[tuple[int, Row]] = []
+        self._stepped = self._skipped = self._capture = False
+        self._preds_batch: tuple[Any, Any, Any] | None = None
 
     # ---- the subclass's side -----------------------------------------------------------------------
     def _open(self) -> None:
@@ -238,7 +240,7 @@ class ExperimentTracker(Callback):
         self._loaded = False
         self._n_logged = len(rec.values)  # a resumed fit keeps the checkpoint's rows: they were logged then
         self._stepped = self._skipped = self._capture = False
-        self._preds_batch: tuple[Any, Any, Any] | None = None
+        self._preds_batch = None
         self._pending = []
         self._active = self._guard("start the run", self._open)
 
