@@ -27,12 +27,14 @@ class WandbCallback(ExperimentTracker):
 
     The run starts at the first fit (`wandb.init(project=project, config=run_params(learn), **init_kwargs)`; the
     mode, folder and the rest come from `init_kwargs` or wandb's environment, e.g. `WANDB_MODE=offline`,
-    `WANDB_DIR`). Per optimizer step: `train_loss`, `lr_<i>`, `mom_<i>`; per epoch: `valid_loss`, metrics and
-    `epoch`; `log` has `wandb.watch` record `"gradients"`, `"parameters"` or `"all"` every `log_freq` batches;
-    `log_preds` logs a picture of `n_preds` predictions each epoch (the data's `show_results`); `log_model` stores
-    the safe export as a `model` artifact at the end of each fit. Each fit finishes its part of the run; a later
-    fit or a resume (`run_id`, or the checkpointed state) continues the same run id and step numbering (offline,
-    wandb writes it as another folder of the same run id). Needs the `wandb` extra:
+    `WANDB_DIR`); a run the user already started (`wandb.run`) is logged into and left open.
+
+    Per optimizer step: `train_loss`, `lr_<i>`, `mom_<i>`; per epoch: `valid_loss`, metrics and `epoch`; `log` has
+    `wandb.watch` record `"gradients"`, `"parameters"` or `"all"` every `log_freq` batches; `log_preds` logs a
+    picture of `n_preds` predictions each epoch (the data's `show_results`); `log_model` stores the safe export as
+    a `model` artifact at the end of each fit. Each fit finishes its part of the run; a later fit or a resume
+    (`run_id`, or the checkpointed state) continues the same run id and step numbering (offline, wandb writes it
+    as another folder of the same run id, `run_dirs`). Needs the `wandb` extra:
     `pip install "trainloop-callbacks[wandb]"`.
     """
 
@@ -53,47 +55,68 @@ class WandbCallback(ExperimentTracker):
         super().__init__(log_preds=log_preds, n_preds=n_preds, log_model=log_model)
         self.project, self.log, self.log_freq, self.run_id = project, log, log_freq, run_id
         self.init_kwargs = init_kwargs
-        self.run: Any = None
+        self.wandb_run: Any = None  # the wandb Run of the current fit (`run` is the Callback's on/off switch)
+        self._owned = self._watching = False
         self.run_dirs: list[Path] = []  # the local folder of each part of the run (one per fit)
 
     def _open(self) -> None:
         wandb = wandb_module()
-        kwargs: dict[str, Any] = {"project": self.project, "reinit": "create_new", **self.init_kwargs}
-        if self.run_id is None:
-            kwargs.setdefault("config", run_params(self.learn))
+        current = wandb.run
+        if current is not None and self.run_id in (None, current.id):
+            run, self._owned = current, False  # the user's own run (fastai's way): log into it, leave it open
         else:
-            kwargs.update(id=self.run_id, resume="allow")
-        self.run = run = wandb.init(**kwargs)
-        self.run_id = run.id
+            kwargs: dict[str, Any] = {"project": self.project, **self.init_kwargs}
+            if self.run_id is None:
+                kwargs.setdefault("config", run_params(self.learn))
+            else:
+                kwargs.update(id=self.run_id, resume="allow")
+            run, self._owned = wandb.init(**kwargs), True  # becomes wandb.run, which wandb.watch's hooks log to
+        self.wandb_run, self.run_id = run, run.id
         self.run_dirs.append(Path(run.dir).parent)
+        self._watching = False
         if self.log is not None:
-            model = self.learn.model
-            self._guard("watch the model", lambda: run.watch(model, log=self.log, log_freq=self.log_freq))
+            model, log, freq = self.learn.model, self.log, self.log_freq
+            self._watching = self._guard("watch the model", lambda: run.watch(model, log=log, log_freq=freq))
+
+    def before_backward(self) -> None:
+        # wandb.watch's hooks log to wandb.run during backward; a run finished under the callback would make them
+        # fail inside the training step, so they come off first (test_a_finished_run_warns_once_and_training_goes_on)
+        if self._watching and wandb_module().run is not self.wandb_run:
+            self._watching = False
+            self._guard("log gradients (the run was finished)", self._unwatch, True)
+
+    def _unwatch(self, failed: bool = False) -> None:
+        self.wandb_run.unwatch(self.learn.model)
+        if failed:
+            raise RuntimeError("wandb.run is no longer this callback's run")
 
     def _write_steps(self, rows: list[tuple[int, dict[str, float]]]) -> None:
         for step, row in rows:
-            self.run.log(row, step=step)
+            self.wandb_run.log(row, step=step)
 
     def _write_epoch(self, step: int, values: dict[str, float]) -> None:
-        self.run.log(values, step=step)  # the step of the epoch's last batch: one history row with it
+        self.wandb_run.log(values, step=step)  # the step of the epoch's last batch: one history row with it
 
     def _write_image(self, step: int, epoch: int, image: Any) -> None:
         wandb = wandb_module()
-        self.run.log({"predictions": wandb.Image(image, caption=f"epoch {epoch}")}, step=step)
+        self.wandb_run.log({"predictions": wandb.Image(image, caption=f"epoch {epoch}")}, step=step)
 
     def _write_model(self, path: Path) -> None:
         wandb = wandb_module()
-        artifact = wandb.Artifact(f"model-{self.run.id}", type="model")
+        artifact = wandb.Artifact(f"model-{self.wandb_run.id}", type="model")
         artifact.add_file(str(path), name="export.pth")
-        self.run.log_artifact(artifact)
+        self.wandb_run.log_artifact(artifact)
 
     def _close(self) -> None:
-        run, self.run = self.run, None
+        run = self.wandb_run
         if run is None:
             return
-        if self.log is not None:
-            self._guard("stop watching the model", run.unwatch, self.learn.model)
-        run.finish()
+        if self._watching:
+            self._watching = False
+            self._guard("stop watching the model", self._unwatch)
+        self.wandb_run = None
+        if self._owned:
+            run.finish()
 
     def _run_state(self) -> dict[str, Any]:
         return {"run_id": self.run_id} if self.run_id is not None else {}
