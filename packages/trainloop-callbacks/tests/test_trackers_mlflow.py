@@ -117,6 +117,26 @@ def test_a_lost_store_warns_once_and_training_goes_on(tmp_path, store, make_clas
     assert cb.n_failures >= 2 and len(learn.recorder.values) == 3
 
 
+class Custom(nn.Module):  # not describable as data: the safe export refuses it
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_a_learner_the_safe_export_refuses_gets_a_note_not_a_failure(tmp_path, store, make_classification):
+    learn = Learner(make_classification(), Custom(), CrossEntropyLossFlat(), path=tmp_path)
+    learn.progress.style = "text"
+    cb = MLflowCallback(tracking_uri=store)
+    with pytest.warns(UserWarning, match="cannot be exported safely") as caught:
+        learn.fit(1, cbs=cb)
+    assert not [w for w in caught if w.category is RuntimeWarning] and cb.n_failures == 0
+    client = MlflowClient(tracking_uri=store)
+    assert client.list_artifacts(cb.run_id) == [] and client.get_run(cb.run_id).info.status == "FINISHED"
+
+
 def test_lr_find_logs_no_run(tmp_path, store, make_classification):
     learn = learner(make_classification, tmp_path, cbs=MLflowCallback(experiment="quiet", tracking_uri=store))
     learn.lr_find(num_it=8)

@@ -27,6 +27,7 @@ from trainloop_callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callback import Callback
 from trainloop_callbacks.data import retype_like
 from trainloop_callbacks.distributed import rank_distrib
+from trainloop_callbacks.export import ExportError
 from trainloop_callbacks.lr_finder import LRFinder
 from trainloop_callbacks.recorder import read_hyper
 
@@ -268,16 +269,15 @@ class ExperimentTracker(Callback):
         if learn.training:
             if self._stepped:
                 self.step += 1
-                self._pending.append((self.step, self._step_row(learn)))
-                if len(self._pending) >= self.flush_every:
-                    self._flush()
+                if self.per_step:
+                    self._pending.append((self.step, self._step_row(learn)))
+                    if len(self._pending) >= self.flush_every:
+                        self._flush()
             self._stepped = self._skipped = False
         elif self._capture and self._preds_batch is None:
             self._preds_batch = (_to_cpu(learn.xb), _to_cpu(learn.yb), _to_cpu(learn.pred))
 
     def _step_row(self, learn: Any) -> Row:
-        if not self.per_step:
-            return {}
         row: Row = {"train_loss": learn.smooth_loss}
         opt = learn.opt
         for i in range(len(opt.param_groups)):
@@ -359,7 +359,15 @@ class ExperimentTracker(Callback):
 
     def _export(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            path = self.learn.export(Path(tmp) / "export.pth")
+            try:
+                path = self.learn.export(Path(tmp) / "export.pth")
+            except ExportError as e:  # the learner, not the tracker: a note, not the tracker's one failure warning
+                self.note(
+                    "export",
+                    f"{type(self).__name__}(log_model=True): this learner cannot be exported safely ({e}); "
+                    "no model is stored (log_model=False silences this)",
+                )
+                return
             self._write_model(path)
 
     # ---- checkpoints --------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class TensorBoardCallback(ExperimentTracker):
         self._traced = False
 
     def _open(self) -> None:
+        self._close()  # a writer left open by a fit that ended in an error
         writer_cls = summary_writer_class()
         log_dir = self.log_dir
         if log_dir is not None and not log_dir.is_absolute():

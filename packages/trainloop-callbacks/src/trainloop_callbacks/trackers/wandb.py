@@ -62,7 +62,9 @@ class WandbCallback(ExperimentTracker):
     def _open(self) -> None:
         wandb = wandb_module()
         current = wandb.run
-        if current is not None and self.run_id in (None, current.id):
+        if current is not None and current is self.wandb_run:
+            run = current  # still open after a fit that ended in an error: this callback's own run goes on
+        elif current is not None and self.run_id in (None, current.id):
             run, self._owned = current, False  # the user's own run (fastai's way): log into it, leave it open
         else:
             kwargs: dict[str, Any] = {"project": self.project, **self.init_kwargs}
