@@ -1,7 +1,10 @@
 """TensorBoardCallback: event files read back with tensorboard's EventAccumulator, against the Recorder."""
 
 import io
+import os
+import subprocess
 import sys
+import textwrap
 import warnings
 
 import pytest
@@ -217,6 +220,49 @@ def test_only_rank_0_logs(tmp_path, make_classification, clf_model, monkeypatch)
     monkeypatch.setattr(_base, "rank_distrib", lambda: 1)  # a process group set up without DistributedTrainer
     learn.fit(1, cbs=cb)
     assert not (tmp_path / "tb").exists() and cb.step == 0
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+    from trainloop_callbacks import Learner, TensorBoardCallback
+    from trainloop_callbacks.distributed import distrib_ctx, rank_distrib
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    dls = DataLoader(TensorDataset(x, y), batch_size=8), DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8)
+    torch.manual_seed(0)
+    cb = TensorBoardCallback("tb")
+    learn = Learner(dls, nn.Linear(3, 1), loss_func=nn.MSELoss(), path=sys.argv[1], cbs=cb)
+    learn.logger = None
+    with distrib_ctx(learn):
+        learn.fit(2)
+        rank = rank_distrib()
+    torch.save({"values": learn.recorder.values, "step": cb.step}, f"{sys.argv[1]}/rank{rank}.pt")
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_log_once_from_rank_0(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(DDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    cmd.append(str(tmp_path))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-4000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert (r0["step"], r1["step"]) == (8, 0)  # 4 sharded steps per epoch on rank 0; rank 1 switched off
+    assert len(list((tmp_path / "tb").iterdir())) == 1  # one event file, written by rank 0
+    ea = events(tmp_path / "tb")
+    assert [s for s, _ in scalars(ea, "train_loss")] == list(range(1, 9))
+    # the gathered (global) validation loss, the same on both ranks
+    assert scalars(ea, "valid_loss") == [(4 * (e + 1), pytest.approx(r0["values"][e][1])) for e in range(2)]
+    assert [v[1] for v in r0["values"]] == [v[1] for v in r1["values"]]
 
 
 def test_missing_tensorboard_says_which_extra_to_install(monkeypatch):
