@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from torch import Tensor
 
 from trainloop_callbacks.accumulate import GradientAccumulation
@@ -348,6 +347,8 @@ class ExperimentTracker(Callback):
         targs = yb[0] if len(yb) == 1 else yb
         dec = retype_like(decodes(act(pred)), targs)  # as Learner.show_results decodes them
         image = show((*xb, targs), dec, max_n=self.n_preds)
+        from PIL import Image  # only here: importing pillow costs trainloop_callbacks' import a quarter second
+
         if not isinstance(image, Image.Image):
             self.note(
                 "not_an_image",
