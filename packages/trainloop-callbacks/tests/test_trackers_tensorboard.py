@@ -265,6 +265,14 @@ def test_two_processes_log_once_from_rank_0(tmp_path):
     assert [v[1] for v in r0["values"]] == [v[1] for v in r1["values"]]
 
 
+def test_without_a_recorder_or_with_no_pictures_is_refused(tmp_path, make_classification, clf_model):
+    learn = Learner(make_classification(), clf_model, nn.CrossEntropyLoss(), path=tmp_path, default_cbs=False)
+    with pytest.raises(ValueError, match="logs what the Recorder records"):
+        learn.fit(1, cbs=TensorBoardCallback("tb"))
+    with pytest.raises(ValueError, match="n_preds"):
+        TensorBoardCallback(log_preds=True, n_preds=0)
+
+
 def test_missing_tensorboard_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
     with pytest.raises(ImportError, match=r'pip install "trainloop-callbacks\[tensorboard\]"'):
