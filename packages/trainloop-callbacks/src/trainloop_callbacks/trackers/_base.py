@@ -288,6 +288,8 @@ class ExperimentTracker(Callback):
 
     def after_train(self) -> None:
         if self._active:
+            # counted here, so a checkpoint written in this epoch's after_epoch (SaveModelCallback) includes it
+            self.epochs = self._epoch_base + self.learn.epoch + 1
             self._flush()
             self._capture = self.log_preds  # the validation phase that follows: picture its first batch
 
