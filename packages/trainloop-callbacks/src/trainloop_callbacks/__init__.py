@@ -65,6 +65,7 @@ from trainloop_callbacks.schedule.scheds import (
     combine_scheds,
     combined_cos,
 )
+from trainloop_callbacks.trackers import MLflowCallback, TensorBoardCallback, WandbCallback
 
 __all__ = [
     "__version__",
@@ -144,4 +145,8 @@ __all__ = [
     "ClassificationInterpretation",
     "load_learner",
     "ExportError",
+    # experiment trackers (each an optional extra)
+    "TensorBoardCallback",
+    "MLflowCallback",
+    "WandbCallback",
 ]
