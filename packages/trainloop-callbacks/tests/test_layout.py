@@ -25,6 +25,7 @@ LAYERS = [
 # optional extras, imported when used (trackers: the experiment trackers' clients)
 LAZY_OK = {
     "fastprogress", "PIL", "matplotlib", "torchvision", "torch", "tensorboard", "tensorboardX", "mlflow", "wandb",
+    "numpy",  # comes with the tensorboard extra (its image summaries)
 }  # fmt: skip
 
 
