@@ -1,7 +1,7 @@
 """Import time and installed size of each distribution, written into the README's `generated: components` block.
 
 Usage: python tools/component_sizes.py [--repeats 5] [--wheels DIR] [--print]
-       (or `tools/dev run component-sizes`; then commit README.md)
+       (with the workspace environment: `.venv/bin/python`; then commit README.md)
 
 - import time: `python -X importtime -c "import <pkg>"` in `--repeats` fresh processes; the package's cumulative
   time as CPython reports it (interpreter start-up excluded), the median, and how much of it torch took in the
