@@ -1,7 +1,7 @@
 """Import time and installed size of each distribution, written into the README's `generated: components` block.
 
 Usage: python tools/component_sizes.py [--repeats 5] [--wheels DIR] [--print]
-       (or `tools/dev run component-sizes`; then commit README.md)
+       (with the workspace environment: `.venv/bin/python`; then commit README.md)
 
 - import time: `python -X importtime -c "import <pkg>"` in `--repeats` fresh processes; the package's cumulative
   time as CPython reports it (interpreter start-up excluded), the median, and how much of it torch took in the
@@ -103,6 +103,7 @@ def table(repeats: int, wheels: Path) -> str:
         "| with internal deps KB | third-party requirements |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
+    loads = [os.getloadavg()[0]]
     for dist in dists():
         module = import_name(dist)
         ms, torch_ms = import_ms(module, repeats)
@@ -114,13 +115,14 @@ def table(repeats: int, wheels: Path) -> str:
             f"| {', '.join(third) or '-'} |"
         )
         print(rows[-1], flush=True)
+        loads.append(os.getloadavg()[0])
     sizes = {d: mb for d in THIRD_PARTY_SCALE if (mb := installed_mb(d)) is not None}
     scale = [f"{d} {mb:,.0f} MB" if mb >= 10 else f"{d} {mb:.1f} MB" for d, mb in sizes.items()]
-    load = os.getloadavg()
     return "\n".join(
         [
             f"Measured by `python tools/component_sizes.py --repeats {repeats}` (Python {platform.python_version()}, "
-            f"{os.cpu_count()} CPU cores, load average {load[0]:.1f}: a shared machine). Import ms: the median over "
+            f"{os.cpu_count()} CPU cores, load average {min(loads):.1f} to {max(loads):.1f}: a shared machine). "
+            f"Import ms: the median over "
             f"{repeats} fresh processes of the package's cumulative `python -X importtime` figure (interpreter "
             "start-up excluded), and the part of it torch took; sizes: the wheel, the files it installs, and "
             "those of the component with its internal dependencies.",

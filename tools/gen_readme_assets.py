@@ -2,7 +2,7 @@
 copy its pictures (shrunk to a few tens of KB) into docs/quickstart/.
 
 Usage: python tools/gen_readme_assets.py [--out DIR] [--epochs N] [--keep]
-       (or `tools/dev run readme-assets`; then commit README.md and docs/quickstart/)
+       (with the workspace environment: `.venv/bin/python`; then commit README.md and docs/quickstart/)
 
 The block between the README's `generated: quickstart` markers (tools/readme_blocks.py) gets the command's
 output (progress-bar redraws dropped, the temporary folder shown as `tiers-quickstart/vision`, the home folder

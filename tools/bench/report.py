@@ -10,7 +10,8 @@ the date and the load average; the figures of the table are read from that text 
 `--from-logs` rebuilds the table from the committed logs without running anything (and the README test checks that
 the committed table is what the committed logs give). Speed columns: how many times faster tiers is than the peer
 (peer time / tiers time, or tiers throughput / peer throughput): above 1 tiers is faster. A figure a log lacks (a
-peer not installed, a bench that failed) shows as "-"; a bench whose tiers figure cannot be read is an error.
+peer not installed, a bench that failed) shows as "-", a bench without a log as "not run"; a bench whose log lacks
+the tiers figure is an error.
 `--only` runs some benches and keeps the others' committed logs.
 """
 
@@ -347,6 +348,12 @@ def run(bench: Bench, timeout: float) -> None:
     (LOGS / f"{bench.name}.txt").write_text("\n".join(header) + "\n\n" + out)
 
 
+def speed_cell(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}x" if value >= 10 else f"{value:.2f}x" if value >= 0.1 else f"{value:.3f}x"
+
+
 def cell(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -363,19 +370,19 @@ def table() -> str:
     loads, cores = [], set()
     for bench in BENCHES:
         log_file = LOGS / f"{bench.name}.txt"
-        if not log_file.exists():
-            raise FileNotFoundError(f"bench report: no log {log_file}; run without --from-logs first")
+        args = " ".join((f"{bench.name}.py", *bench.args))
+        if not log_file.exists():  # never run here (or interrupted before its log was written): say so
+            lines.append(f"| {bench.name}: not run | - | - | - | - | - | `{args}` |")
+            continue
         log = log_file.read_text()
         if (m := re.search(r"load average ([\d.]+) before, ([\d.]+) after", log)) is not None:
             loads += [float(m.group(1)), float(m.group(2))]
         cores.update(re.findall(r"^# (\d+) CPU cores", log, re.MULTILINE))
-        args = " ".join((f"{bench.name}.py", *bench.args))
         for r in bench.parse(log):
             torch_cell = "-" if r.torch is None else f"{cell(r.torch, r.unit)} ({r.torch_label})"
             lines.append(
-                f"| {r.case} | {cell(r.tiers, r.unit)} | {torch_cell} | {cell(r.speed(r.torch))}"
-                f"{'x' if r.torch is not None else ''} | {cell(r.fastai, r.unit)} | {cell(r.speed(r.fastai))}"
-                f"{'x' if r.fastai is not None else ''} | `{args}` |"
+                f"| {r.case} | {cell(r.tiers, r.unit)} | {torch_cell} | {speed_cell(r.speed(r.torch))} "
+                f"| {cell(r.fastai, r.unit)} | {speed_cell(r.speed(r.fastai))} | `{args}` |"
             )
     core_note = "/".join(sorted(cores)) or "?"
     load_note = f"load average {min(loads):.1f} to {max(loads):.1f}" if loads else "load not recorded"
