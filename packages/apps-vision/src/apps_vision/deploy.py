@@ -277,6 +277,7 @@ def image_predictor(learn: Any) -> tuple[ImagePredictor, dict[str, Any]]:
     channels = 1 if mode == "L" else 3
     model = copy.deepcopy(learn.model).cpu().eval()
     predictor = ImagePredictor(model, steps, div, mean, std, task, thresh, channels).eval()
+    predictor.requires_grad_(False)  # an inference program: its outputs carry no autograd history
     vocab = getattr(learn.dls, "vocab", None)
     classes = [str(v) for v in vocab] if vocab is not None else None
     outputs = {
