@@ -26,7 +26,16 @@ from apps_vision.backbones import (
 )
 from apps_vision.blocks import BBoxBlock, BBoxLblBlock, ImageBlock, ImageCreate, MaskBlock, PointBlock
 from apps_vision.coco import get_annotations, get_keypoints
-from apps_vision.coords import BBoxCreate, BBoxLabels, CanvasFromImage, PointCreate
+from apps_vision.coords import (
+    BBoxCreate,
+    BBoxLabels,
+    CanvasFromImage,
+    PointCreate,
+    canvas_of,
+    dihedral_coords,
+    map_coords,
+    window_coords,
+)
 from apps_vision.core import AddMaskCodes, ImageToTensor, PILBase, PILImage, PILImageBW, PILMask, load_image
 from apps_vision.data import ImageDataLoaders, SegmentationDataLoaders, UsingAttr
 from apps_vision.datasets import (
@@ -111,6 +120,10 @@ __all__ = [
     "BBoxCreate",
     "BBoxLabels",
     "CanvasFromImage",
+    "canvas_of",
+    "map_coords",
+    "window_coords",
+    "dihedral_coords",
     # item transforms
     "ResizeMethod",
     "PadMode",
