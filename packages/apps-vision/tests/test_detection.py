@@ -245,7 +245,7 @@ def test_mixed_precision_bf16_trains_a_detector():
     from trainloop_callbacks import MixedPrecision
 
     torch.manual_seed(0)
-    b = _batch(2, 48)
+    b = _batch(2, 64)
     learn = detection_learner(([b, b], [b]), "retinanet", n_classes=3, fpn_channels=16, cbs=[MixedPrecision("bf16")])
     with learn.no_bar():
         before = learn.validate(dl=[b])[0]
