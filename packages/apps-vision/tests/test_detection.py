@@ -238,3 +238,17 @@ def test_loss_term_and_map_metrics_read_the_prediction():
     m = MeanAveragePrecision()
     m.accumulate(Learn())
     assert m.value is None or m.value == -1.0
+
+
+@pytest.mark.slow
+def test_mixed_precision_bf16_trains_a_detector():
+    from trainloop_callbacks import MixedPrecision
+
+    torch.manual_seed(0)
+    b = _batch(2, 64)
+    learn = detection_learner(([b, b], [b]), "retinanet", n_classes=3, fpn_channels=16, cbs=[MixedPrecision("bf16")])
+    with learn.no_bar():
+        before = learn.validate(dl=[b])[0]
+        learn.fit(3, 3e-3)
+        after = learn.validate(dl=[b])[0]
+    assert after < before and all(torch.isfinite(torch.tensor(v)) for v in learn.recorder.values[-1][:4])

@@ -113,6 +113,13 @@ class DetectionLearner(Learner):
 
     vocab: list[Any] | None = None
 
+    def _loader(self, ds_idx: int, dl: Iterable[Any] | None) -> Iterable[Any]:
+        if dl is not None:
+            return dl
+        if ds_idx not in (0, 1):
+            raise ValueError(f"ds_idx must be 0 (train) or 1 (valid), got {ds_idx}")
+        return self.dls.train if ds_idx == 0 else self.dls.valid
+
     def _images(self, dl: Iterable[Any]) -> Iterable[tuple[Tensor, tuple[Any, ...]]]:
         device = next(self.model.parameters()).device
         n_inp = getattr(self.dls, "n_inp", 1)
@@ -127,7 +134,7 @@ class DetectionLearner(Learner):
         the CPU), and the unpadded targets (an empty list on unlabelled data). The model runs in eval mode under
         `no_grad`, without the training callbacks. `kwargs` (`reorder`, `with_decoded`...) are not used."""
         del kwargs
-        dl = self._dl(ds_idx, dl)
+        dl = self._loader(ds_idx, dl)
         was = self.model.training
         self.model.eval()
         preds: list[dict[str, Tensor]] = []
@@ -139,7 +146,8 @@ class DetectionLearner(Learner):
                     out = self.model(images.as_subclass(Tensor))
                     preds += [{k: v.cpu() for k, v in d.items()} for d in out["detections"]]
                     if len(yb) == 2:
-                        targets += [{k: v.cpu() for k, v in t.items()} for t in unpad_targets(*yb)]
+                        pad_idx = getattr(self.model, "pad_idx", 0)
+                        targets += [{k: v.cpu() for k, v in t.items()} for t in unpad_targets(*yb, pad_idx=pad_idx)]
                     if with_input:
                         inputs.append(images.cpu())
         finally:
@@ -184,7 +192,7 @@ class DetectionLearner(Learner):
     ) -> Canvas:
         """A batch drawn in two columns: the targets' boxes, then the detections with a score >= `thresh` (captions
         "label score"), each on its image."""
-        b = next(iter(self._dl(ds_idx, dl)))
+        b = next(iter(self._loader(ds_idx, dl)))
         images, dets, targets = self.get_preds(dl=[b], with_input=True)
         decode = getattr(self.dls, "decode_batch", None)
         shown = [it[0] for it in decode((images,), max_n=max_n, full=False)] if callable(decode) else None

@@ -191,7 +191,8 @@ class MeanAveragePrecision:
 
     It reads each batch's detections (`learn.pred["detections"]`, what `DetectionModel` gives in eval mode) and
     the padded targets `learn.yb = (boxes, labels)` (padding label `pad_idx`), and computes the value once per
-    phase with `mean_average_precision`.
+    phase with `mean_average_precision`. Training batches (train mode: losses only) are skipped, so with
+    `Recorder(train_metrics=True)` the training column reads None.
     """
 
     def __init__(
@@ -210,12 +211,14 @@ class MeanAveragePrecision:
         self.targets: list[dict[str, Tensor]] = []
 
     def accumulate(self, learn: Learner) -> None:
+        if getattr(learn, "training", False):
+            return  # training batches hold only losses (train mode): the value of a training phase is None
         pred = learn.pred
         dets = pred.get("detections") if isinstance(pred, Mapping) else None
         if dets is None:
             raise ValueError(
-                "MeanAveragePrecision needs detections: learn.pred['detections'] (a DetectionModel in eval mode); "
-                "it runs on validation only (Recorder(train_metrics=False))"
+                "MeanAveragePrecision needs detections: learn.pred['detections'] (what a DetectionModel gives in "
+                f"eval mode); got a prediction of type {type(pred).__name__}"
             )
         if len(learn.yb) != 2:
             raise ValueError(f"MeanAveragePrecision expects targets (boxes, labels), got {len(learn.yb)} element(s)")
