@@ -8,7 +8,15 @@ import torch
 from mlflow.tracking import MlflowClient
 from torch import nn
 
-from trainloop_callbacks import Callback, CancelFitException, CrossEntropyLossFlat, Learner, MLflowCallback, SaveModelCallback, load_learner
+from trainloop_callbacks import (
+    Callback,
+    CancelFitException,
+    CrossEntropyLossFlat,
+    Learner,
+    MLflowCallback,
+    SaveModelCallback,
+    load_learner,
+)
 from trainloop_callbacks.metrics import accuracy
 
 N_TRAIN = 6  # batches per epoch of make_classification(): 96 items, bs 16

@@ -13,7 +13,14 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from trainloop_callbacks import Callback, CancelFitException, GradientAccumulation, Learner, SaveModelCallback, TensorBoardCallback
+from trainloop_callbacks import (
+    Callback,
+    CancelFitException,
+    GradientAccumulation,
+    Learner,
+    SaveModelCallback,
+    TensorBoardCallback,
+)
 from trainloop_callbacks.metrics import accuracy
 from trainloop_callbacks.trackers import _base
 

@@ -12,7 +12,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from trainloop_callbacks import Callback, CancelFitException, CrossEntropyLossFlat, Learner, SaveModelCallback, WandbCallback
+from trainloop_callbacks import (
+    Callback,
+    CancelFitException,
+    CrossEntropyLossFlat,
+    Learner,
+    SaveModelCallback,
+    WandbCallback,
+)
 from trainloop_callbacks.metrics import accuracy
 
 N_TRAIN = 6  # batches per epoch of make_classification(): 96 items, bs 16
