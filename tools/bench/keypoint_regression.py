@@ -21,7 +21,7 @@ from torch import nn
 
 from apps_vision import ImageBlock, PointBlock, detection_shapes, get_keypoints, vision_learner
 from datablock import DataBlock, FuncSplitter
-from trainloop_callbacks import SigmoidRange
+from trainloop_callbacks.layers import SigmoidRange
 
 
 def keypoint_dls(path: Path, bs: int):

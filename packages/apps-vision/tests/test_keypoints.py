@@ -10,7 +10,7 @@ from torch import nn
 
 from apps_vision import ImageBlock, PointBlock, detection_shapes, get_keypoints, vision_learner
 from datablock import DataBlock, FuncSplitter
-from trainloop_callbacks import SigmoidRange
+from trainloop_callbacks.layers import SigmoidRange
 from typedtensor import TensorPoint
 
 # as in test_acceptance.py: the time limit holds on an idle machine, so it is asserted with TIERS_ASSERT_TIMING=1
