@@ -19,7 +19,7 @@ from PIL import Image
 
 from apps_vision.coords import canvas_of, dihedral_coords, window_coords
 from apps_vision.core import PILBase, PILMask
-from dispatch_transforms import RandTransform
+from dispatch_transforms import RandTransform, Transform, TypeDispatch
 from typedtensor import TensorBBox, TensorPoint
 
 __all__ = [
@@ -349,18 +349,25 @@ class DihedralItem(RandTransform):
 Coords = TensorPoint | TensorBBox
 
 
+def _encodes_table(cls: type[Transform]) -> TypeDispatch:
+    """`cls.encodes` read on the class: its dispatch table, whose `.dispatch` registers an implementation
+    (dispatch-transforms' extension point). Read through `type[Transform]` because a type checker reading
+    `Resize.encodes` sees the plain `def encodes` of the class body, not the table it becomes."""
+    return cls.encodes
+
+
 def _wh_of(x: Coords, owner: str) -> tuple[int, int]:
     h, w = canvas_of(x, owner)
     return (w, h)
 
 
-@Resize.encodes.dispatch
+@_encodes_table(Resize).dispatch
 def _resize_coords(self: Resize, x: Coords) -> Coords:
     size, tl = self.window(_wh_of(x, "Resize"), self.params)
     return window_coords(x, size, tl, self._wh)
 
 
-@RandomResizedCrop.encodes.dispatch
+@_encodes_table(RandomResizedCrop).dispatch
 def _rrc_coords(self: RandomResizedCrop, x: Coords) -> Coords:
     p = self.params
     if not p:
@@ -372,29 +379,29 @@ def _rrc_coords(self: RandomResizedCrop, x: Coords) -> Coords:
     return res
 
 
-@RatioResize.encodes.dispatch
+@_encodes_table(RatioResize).dispatch
 def _ratio_resize_coords(self: RatioResize, x: Coords) -> Coords:
     w, h = _wh_of(x, "RatioResize")
     nw, nh = (self.max_sz, h * self.max_sz / w) if w >= h else (w * self.max_sz / h, self.max_sz)
     return window_coords(x, (w, h), (0, 0), (max(int(nw), 1), max(int(nh), 1)))
 
 
-@CropPad.encodes.dispatch
+@_encodes_table(CropPad).dispatch
 def _crop_pad_coords(self: CropPad, x: Coords) -> Coords:
     (w, h), (tw, th) = _wh_of(x, "CropPad"), self._wh
     return window_coords(x, self._wh, ((w - tw) // 2, (h - th) // 2))
 
 
-@RandomCrop.encodes.dispatch
+@_encodes_table(RandomCrop).dispatch
 def _random_crop_coords(self: RandomCrop, x: Coords) -> Coords:
     return window_coords(x, self._wh, self.params)
 
 
-@FlipItem.encodes.dispatch
+@_encodes_table(FlipItem).dispatch
 def _flip_coords(self: FlipItem, x: Coords) -> Coords:  # noqa: ARG001
     return dihedral_coords(x, 1)
 
 
-@DihedralItem.encodes.dispatch
+@_encodes_table(DihedralItem).dispatch
 def _dihedral_coords(self: DihedralItem, x: Coords) -> Coords:
     return dihedral_coords(x, self.params)

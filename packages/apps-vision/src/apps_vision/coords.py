@@ -60,6 +60,7 @@ class PointCreate(DisplayedTransform):
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
 
+    retain = False  # encodes builds the typed tensor it returns (no re-typing to the input's type)
     target_type = TensorPoint  # a model's plain predictions are typed as points, so they decode to pixels
     order = 1
     train_setup = True
@@ -73,7 +74,7 @@ class PointCreate(DisplayedTransform):
         if self.c is None and items is not None and len(items):
             self.c = 2 * _as_float_tensor(items[0], "PointBlock", 2, "points [[x, y], ...]").shape[0]
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorPoint:
         if isinstance(x, TensorPoint):
             return x
         t = _as_float_tensor(x, "PointBlock", 2, "points [[x, y], ...]")
@@ -93,10 +94,11 @@ class BBoxCreate(DisplayedTransform):
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
 
+    retain = False  # encodes builds the typed tensor it returns (no re-typing to the input's type)
     target_type = TensorBBox
     order = 1
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorBBox:
         if isinstance(x, TensorBBox):
             return x
         t = _as_float_tensor(x, "BBoxBlock", 4, "boxes [[x1, y1, x2, y2], ...]")
@@ -120,6 +122,7 @@ class BBoxLabels(DisplayedTransform):
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
 
+    retain = False  # results as returned: encodes builds the typed tensor, decodes a list of names
     target_type = TensorCategory
     order = 1
     train_setup = True
@@ -133,7 +136,7 @@ class BBoxLabels(DisplayedTransform):
         if self.vocab is None and items is not None:
             self.vocab = CategoryMap((o for labels in items for o in labels), sort=True, add_na=self.add_na)
 
-    def encodes(self, x: object) -> None:
+    def encodes(self, x: object) -> TensorCategory:
         if isinstance(x, TensorCategory):
             return x
         if self.vocab is None:
@@ -150,7 +153,7 @@ class BBoxLabels(DisplayedTransform):
         ids = torch.tensor([self.vocab.index(o) for o in labels], dtype=torch.long)
         return TensorCategory(ids, vocab=self.vocab)
 
-    def decodes(self, x: torch.Tensor) -> None:
+    def decodes(self, x: torch.Tensor) -> list[Category]:
         vocab = self.vocab if self.vocab is not None else getattr(x, "vocab", None)
         ids = x.detach().cpu().flatten().tolist()
         return [Category(vocab[int(i)]) if vocab is not None else Category(str(int(i))) for i in ids]

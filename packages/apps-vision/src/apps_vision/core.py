@@ -146,7 +146,7 @@ class PILMask(PILBase):
 
 
 @to_tensor.register
-def _pil_base_to_tensor(x: PILBase) -> None:  # -> None: the tensor type is the result, no re-typing to PIL
+def _pil_base_to_tensor(x: PILBase) -> TensorBase:  # to_tensor's table never re-types (retain=False)
     """datablock's `to_tensor` extended (its extension point): each image class converts to its own tensor
     type, so a `PILMask` becomes a `TensorMask` (Pillow's L mode alone would read as a grey-scale image)."""
     return x.to_tensor()

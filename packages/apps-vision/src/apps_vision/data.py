@@ -54,7 +54,7 @@ class UsingAttr:
         return f"UsingAttr({getattr(self.func, '__name__', self.func)!r}, {self.attr!r})"
 
 
-_D = TypeVar("_D", bound=DataLoaders)
+_D = TypeVar("_D", bound="_VisionDataLoaders")  # the factories build these; they carry `.path`
 
 
 def _finish(dls: DataLoaders, cls: type[_D], path: PathLike, val_bs: int | None) -> _D:

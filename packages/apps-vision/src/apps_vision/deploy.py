@@ -155,6 +155,9 @@ class ImagePredictor(nn.Module):
     "segmentation" → (per-pixel class indices (h, w), probabilities (classes, h, w)).
     """
 
+    mean: torch.Tensor | None  # buffers (C, 1, 1), both set or both None
+    std: torch.Tensor | None
+
     def __init__(
         self,
         model: nn.Module,
@@ -186,7 +189,7 @@ class ImagePredictor(nn.Module):
         x = x.to(torch.float32)
         if self.div is not None:
             x = x / self.div
-        if self.mean is not None:
+        if self.mean is not None and self.std is not None:  # both or neither (checked in __init__)
             x = (x - self.mean) / self.std
         out = self.model(x[None])[0]
         if self.task == "multi_label":
@@ -232,7 +235,7 @@ def _batch_steps(fs: Sequence[Any]) -> tuple[float | None, list[float] | None, l
         if isinstance(t, IntToFloatTensor):
             div = float(t.div)
         elif isinstance(t, Normalize):
-            if t.mean is None:
+            if t.mean is None or t.std is None:
                 raise ValueError("export: Normalize has no stats yet (run one batch through the loader first)")
             mean, std = list(t.mean), list(t.std)
         else:
@@ -272,8 +275,7 @@ def image_predictor(learn: Any) -> tuple[ImagePredictor, dict[str, Any]]:
     div, mean, std = _batch_steps(getattr(dl.after_batch, "fs", []))
     task, thresh = _task(learn)
     img_cls = next((t._cls for t in learn.dls.valid_ds.tls[0].tfms.fs if hasattr(t, "_cls")), None)
-    is_pil = isinstance(img_cls, type) and issubclass(img_cls, PILBase)
-    mode = img_cls._open_mode if is_pil else "RGB"
+    mode = img_cls._open_mode if isinstance(img_cls, type) and issubclass(img_cls, PILBase) else "RGB"
     channels = 1 if mode == "L" else 3
     model = copy.deepcopy(learn.model).cpu().eval()
     predictor = ImagePredictor(model, steps, div, mean, std, task, thresh, channels).eval()

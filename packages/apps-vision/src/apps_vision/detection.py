@@ -127,7 +127,7 @@ class DetectionLearner(Learner):
             b = tuple(b) if isinstance(b, (tuple, list)) else (b,)
             yield b[0].to(device), tuple(o.to(device) for o in b[n_inp:])
 
-    def get_preds(  # type: ignore[override] - detections are lists of dicts, not one tensor
+    def get_preds(  # type: ignore[override]  # detections are lists of dicts, not one tensor: no with_decoded/act
         self, ds_idx: int = 1, dl: Iterable[Any] | None = None, with_input: bool = False, **kwargs: Any
     ) -> tuple[Any, ...]:
         """`([images,] detections, targets)` over a dataset: per image a dict of `boxes`, `scores`, `labels` (on
@@ -167,7 +167,7 @@ class DetectionLearner(Learner):
             boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
         return {"boxes": boxes, "scores": scores, "labels": labels}
 
-    def predict(self, item: Any, thresh: float = 0.5, nms_iou: float | None = 0.5) -> Detections:  # type: ignore[override]
+    def predict(self, item: Any, thresh: float = 0.5, nms_iou: float | None = 0.5) -> Detections:
         """One image's detections with a score >= `thresh`, after per-class NMS at IoU `nms_iou` (None: only the
         model's own NMS): `Detections(boxes, labels, scores)`, best score first. `item` is a raw item
         (a file name, a PIL image...) that goes through `dls.test_dl`, or an image tensor (3, h, w)."""

@@ -111,6 +111,9 @@ class FPNBackbone(nn.Module):
     lists each output level's stride.
     """
 
+    out_channels: int
+    strides: list[int]
+
     def __init__(
         self,
         arch: str = "resnet18",
@@ -210,14 +213,14 @@ def build_detector(
         raise ValueError(f"detection needs n_classes >= 2 (background at 0 and at least one class), got {n_classes}")
     mean = list(image_mean) if image_mean is not None else imagenet_stats[0]
     std = list(image_std) if image_std is not None else imagenet_stats[1]
-    common = {"image_mean": mean, "image_std": std}
+    common: dict[str, Any] = {"image_mean": mean, "image_std": std}
     if arch == "ssdlite":
-        bb = SSDLiteBackbone(backbone_arch or "mobilenet_v3_large", pretrained, weights)
+        ssd_bb = SSDLiteBackbone(backbone_arch or "mobilenet_v3_large", pretrained, weights)
         boxes = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
         norm = _ssd_norm
-        head = SSDLiteHead(bb.out_channels, boxes.num_anchors_per_location(), n_classes, norm)
+        head = SSDLiteHead(ssd_bb.out_channels, boxes.num_anchors_per_location(), n_classes, norm)
         return SSD(
-            bb, boxes, (min_size, min_size), n_classes, head=head, score_thresh=score_thresh, nms_thresh=nms_thresh,
+            ssd_bb, boxes, (min_size, min_size), n_classes, head=head, score_thresh=score_thresh, nms_thresh=nms_thresh,
             detections_per_img=detections_per_img, topk_candidates=300, **common, **kwargs,
         )  # fmt: skip
     common |= {"min_size": min_size, "max_size": max_size}

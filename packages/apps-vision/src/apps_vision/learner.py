@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from apps_vision.backbones import Backbone, backbone, create_body, num_features
-from datablock import Normalize
+from datablock import DataLoaders, Normalize
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
 from trainloop_callbacks import BCEWithLogitsLossFlat, Callback, CrossEntropyLossFlat, Learner, MSELossFlat
@@ -240,6 +240,11 @@ class VisionLearner(Learner):
         if not isinstance(b[-1], TensorMask):
             return super().show_results(ds_idx, dl, max_n=max_n, **kwargs)
         inp, _, targs, dec = self.get_preds(dl=[b], with_input=True, with_decoded=True, reorder=False)
+        if not isinstance(self.dls, DataLoaders):
+            raise TypeError(
+                f"show_results: masks are shown through datablock DataLoaders' decode_batch; this learner's data is a "
+                f"{type(self.dls).__name__}"
+            )
         items = self.dls.decode_batch((inp, targs), max_n=max_n, full=False)
         codes = getattr(self.dls, "vocab", None)
         codes = None if codes is None else [str(c) for c in codes]

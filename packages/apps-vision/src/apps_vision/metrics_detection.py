@@ -14,7 +14,7 @@ a target here: remove padding first, e.g. with `unpad_targets`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import torch
 from torch import Tensor
@@ -57,6 +57,10 @@ def _iou_thresholds(iou_thresholds: Sequence[float] | None) -> Tensor:
     return t
 
 
+@overload
+def _check(kind: str, i: int, d: Mapping[str, Tensor], with_scores: Literal[True]) -> tuple[Tensor, Tensor, Tensor]: ...
+@overload
+def _check(kind: str, i: int, d: Mapping[str, Tensor], with_scores: Literal[False]) -> tuple[Tensor, Tensor, None]: ...
 def _check(kind: str, i: int, d: Mapping[str, Tensor], with_scores: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     keys = ("boxes", "labels", "scores") if with_scores else ("boxes", "labels")
     missing = [k for k in keys if k not in d]
@@ -198,11 +202,12 @@ class MeanAveragePrecision:
     def __init__(
         self, iou: float | Sequence[float] | None = None, max_dets: int = 100, pad_idx: int = 0, name: str | None = None
     ) -> None:
-        self.iou_thresholds = None if iou is None else ([iou] if isinstance(iou, (int, float)) else list(iou))
-        _iou_thresholds(self.iou_thresholds)  # fail early on bad thresholds
+        thresholds = None if iou is None else ([iou] if isinstance(iou, (int, float)) else list(iou))
+        _iou_thresholds(thresholds)  # fail early on bad thresholds
+        self.iou_thresholds = thresholds
         self.max_dets, self.pad_idx = max_dets, pad_idx
         if name is None:
-            name = "map" if iou is None else "map" + "_".join(f"{round(100 * v)}" for v in self.iou_thresholds)
+            name = "map" if thresholds is None else "map" + "_".join(f"{round(100 * v)}" for v in thresholds)
         self.name = name
         self.reset()
 

@@ -66,6 +66,10 @@ class TimmBody(nn.Module):
     """A timm model's features as a (batch, features, h, w) map: its `forward_features` when that is such a
     map, else its pooled features (`forward_head(pre_logits=True)`) as a 1x1 map."""
 
+    # a timm model: `forward_features`, `forward_head`, `num_features` (timm is imported lazily and its models share
+    # no base class declaring them, so there is no narrower type to name)
+    model: Any
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -83,7 +87,12 @@ def timm_body(model: nn.Module) -> list[nn.Module]:
 
 def timm_split(body: nn.Sequential) -> list[list[nn.Parameter]]:
     """(first half of the timm model's top-level children, the rest): the stem and early stages, then the rest."""
-    children = list(body[0].model.children())
+    first_layer = body[0]
+    if not isinstance(first_layer, TimmBody):
+        raise TypeError(
+            f"timm_split: expected a body starting with a TimmBody (from timm_body), got {type(first_layer).__name__}"
+        )
+    children = list(first_layer.model.children())
     half = max(1, len(children) // 2)
     first = [p for c in children[:half] for p in c.parameters()]
     seen = {id(p) for p in first}
@@ -104,6 +113,7 @@ def load_timm_weights(arch: str, weights: Any = None) -> nn.Module:
             "pretrained=False"
         )
     file = Path(weights)
+    state: dict[str, Any]
     if file.suffix == ".safetensors":
         from safetensors.torch import load_file
 

@@ -101,9 +101,9 @@ class DynamicUnet(nn.Module):
         norm_type: NormType | str | None = None,
     ) -> None:
         super().__init__()
-        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         n_in = in_channels(encoder)
-        sizes = model_sizes(encoder, img_size)
+        sizes = model_sizes(encoder, size)
         widths = [s[-1] for s in sizes]
         # the maps kept for the skips: the last layer before each change of size, deepest first
         self.skip_idxs = [i for i in range(len(widths) - 1) if widths[i] != widths[i + 1]]
@@ -135,7 +135,7 @@ class DynamicUnet(nn.Module):
         # the map after the blocks is at the size of the first kept map; one more pixel shuffle if that is smaller
         last_hw = tuple(sizes[skips[-1]][-2:]) if skips else tuple(sizes[-1][-2:])
         self.final_shuf = (
-            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != img_size else nn.Identity()
+            PixelShuffle_ICNR(up_c, act_cls=act_cls, norm_type=norm_type) if last_hw != size else nn.Identity()
         )
         self.last_cross = last_cross
         ni = up_c + (n_in if last_cross else 0)
@@ -150,7 +150,7 @@ class DynamicUnet(nn.Module):
         self.arch_config: dict[str, Any] | None = None
         self._args = {
             "n_out": n_out,
-            "img_size": list(img_size),
+            "img_size": list(size),
             "blur": blur,
             "blur_final": blur_final,
             "self_attention": self_attention,

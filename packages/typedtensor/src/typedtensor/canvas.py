@@ -197,8 +197,8 @@ def _caption(draw: ImageDraw.ImageDraw, text: str, at: tuple[int, int], color: C
     black or white, whichever reads better on that fill: readable on any background."""
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
     tw, th = x1 - x0 + 2, y1 - y0 + 2
-    left, top = at
-    top = top - th if top - th >= 0 else top
+    left = at[0]
+    top = at[1] - th if at[1] - th >= 0 else at[1]  # Pillow types the text box in floats
     draw.rectangle([left, top, left + tw - 1, top + th - 1], fill=color)
     luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
     ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
