@@ -141,7 +141,8 @@ class MixedPrecision(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("scaler") and self.amp_mode == "fp16":
             if self.scaler is None:
-                device = _device_type(self.learn.model) if self.learn is not None else "cpu"
+                learn = getattr(self, "learn", None)  # a checkpoint may be loaded before the callback is attached
+                device = _device_type(learn.model) if learn is not None else "cpu"
                 self.scaler = torch.amp.GradScaler(device, **self.scaler_kwargs)
             self.scaler.load_state_dict(state["scaler"])
         self.skipped_steps = int(state.get("skipped", 0))

@@ -102,7 +102,7 @@ class CallbackHost:
         """Detach a callback, or every callback of a class; safe during `fit`."""
         found = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
         for c in found:
-            c.learn = None
+            vars(c).pop("learn", None)  # detached: reading `c.learn` now raises
             self.cbs = [o for o in self.cbs if o is not c]
             if getattr(self, c.name, None) is c:
                 delattr(self, c.name)
