@@ -149,15 +149,15 @@ class SWA(Callback):
     def before_train(self) -> None:
         if self.learn.epoch >= self.start_epoch and self._sched is None:
             self._sched = SWALR(
-                self.learn.opt,
+                self.learn.require_opt(),
                 self.swa_lr,
                 anneal_epochs=max(self.anneal_epochs, 1),
                 anneal_strategy=self.anneal_strategy,
             )
             if self.anneal_epochs == 0:
-                self._set([self.swa_lr] * len(self.learn.opt.param_groups))
+                self._set([self.swa_lr] * len(self.learn.require_opt().param_groups))
             else:
-                self._lrs = [g["lr"] for g in self.learn.opt.param_groups]
+                self._lrs = [g["lr"] for g in self.learn.require_opt().param_groups]
 
     def before_batch(self) -> None:
         if self._lrs is not None:
@@ -165,7 +165,7 @@ class SWA(Callback):
 
     def _set(self, lrs: list[float]) -> None:
         self._lrs = list(lrs)
-        for g, lr in zip(self.learn.opt.param_groups, lrs, strict=True):
+        for g, lr in zip(self.learn.require_opt().param_groups, lrs, strict=True):
             g["lr"] = lr
 
     def after_epoch(self) -> None:
@@ -174,7 +174,7 @@ class SWA(Callback):
         self.swa_model.update_parameters(_bare(self.learn.model))
         self.n_averaged += 1
         self._sched.step()
-        self._lrs = [g["lr"] for g in self.learn.opt.param_groups]
+        self._lrs = [g["lr"] for g in self.learn.require_opt().param_groups]
 
     @torch.no_grad()
     def after_fit(self) -> None:

@@ -185,7 +185,7 @@ class ReduceLROnPlateau(_PatienceCallback):
         self.factor, self.min_lr = factor, min_lr
 
     def _out_of_patience(self) -> None:
-        opt = self.learn.opt
+        opt = self.learn.require_opt()
         opt.set_hyper("lr", [max(float(h["lr"]) / self.factor, self.min_lr) for h in opt.hypers])
         self.wait = 0
 

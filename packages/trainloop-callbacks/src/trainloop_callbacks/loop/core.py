@@ -142,15 +142,25 @@ class TrainLoop(CallbackHost):
         if table[after]:
             self(after)
 
+    def require_opt(self) -> OptimizerProtocol:
+        """`opt`, typed without None: raises a clear error when no optimizer was created yet (before the first fit,
+        `create_opt` or `freeze`). Callbacks read it during a fit, when it always exists."""
+        opt = self.opt
+        if opt is None:
+            raise RuntimeError(
+                "this Learner has no optimizer yet: it is created by the first `fit` (or `create_opt()`, `freeze()`)"
+            )
+        return opt
+
     def create_opt(self) -> None:
         """Build the optimizer over the splitter's parameter groups."""
         groups = [list(g) for g in self.splitter(self.model)]
         lr = self.lr.stop if isinstance(self.lr, slice) else self.lr
-        self.opt = self.opt_func(groups, lr=lr)
+        self.opt = opt = self.opt_func(groups, lr=lr)
         if isinstance(self.lr, slice):
-            self.opt.set_hyper("lr", self.lr)
+            opt.set_hyper("lr", self.lr)
         if self.wd is not None:
-            self.opt.set_hyper("wd", self.wd)
+            opt.set_hyper("wd", self.wd)
         if not self.wd_bn_bias and not any(isinstance(c, NoBnBiasDecay) for c in self.cbs):
             self.add_cb(NoBnBiasDecay())
 
@@ -176,9 +186,9 @@ class TrainLoop(CallbackHost):
             if reset_opt or self.opt is None:
                 self.create_opt()
             if wd is not None:
-                self.opt.set_hyper("wd", wd)
+                self.require_opt().set_hyper("wd", wd)
             if lr is not None:
-                self.opt.set_hyper("lr", lr)
+                self.require_opt().set_hyper("lr", lr)
             self.n_epoch, self.start_epoch, self.epoch = n_epoch, start_epoch, 0
             self._check_train_data()
             self._prepare_batches()
@@ -293,25 +303,25 @@ class TrainLoop(CallbackHost):
             self._with_events(self._backward, _BACKWARD)
         if self._quiet_step:
             try:
-                self.opt.step()
+                self.require_opt().step()
             except _CancelStep:
                 pass
         else:
             self._with_events(self._step, _STEP)
-        self.opt.zero_grad()
+        self.require_opt().zero_grad()
 
     def _backward(self) -> None:
         self.loss_grad.backward()
 
     def _step(self) -> None:
-        self.opt.step()
+        self.require_opt().step()
 
     # ---- parameter groups ---------------------------------------------------------------------------
     def freeze_to(self, n: int) -> None:
         """Train only the parameter groups from `n` on (batch-norm stays trainable if `train_bn`)."""
         if self.opt is None:
             self.create_opt()
-        self.opt.freeze_to(n, keep=norm_params(self.model) if self.train_bn else ())
+        self.require_opt().freeze_to(n, keep=norm_params(self.model) if self.train_bn else ())
 
     def freeze(self) -> None:
         """Train only the last parameter group (the head)."""

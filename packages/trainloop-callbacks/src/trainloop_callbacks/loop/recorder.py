@@ -111,7 +111,7 @@ class Recorder(Callback):
             self.smooth_loss.accumulate(learn)
             learn.smooth_loss = self.smooth_loss.value
             self.losses.append(learn.smooth_loss)
-            opt = learn.opt
+            opt = learn.require_opt()
             pg = opt.param_groups[-1]
             if "lr" in pg and "mom" in pg:  # pluggable-optim: tiers names in the group, read directly
                 self.lrs.append(pg["lr"])

@@ -32,14 +32,14 @@ class LRFinder(Callback):
     def before_fit(self) -> None:
         learn = self.learn
         self._model_state = copy.deepcopy(learn.model.state_dict())
-        self._opt_state = copy.deepcopy(learn.opt.state_dict())
+        self._opt_state = copy.deepcopy(learn.require_opt().state_dict())
         self._training = learn.model.training
         self.best_loss = math.inf
 
     def before_batch(self) -> None:
         if self.learn.training:
             pos = self.learn.train_iter / self.num_it
-            self.learn.opt.set_hyper("lr", self.start_lr * (self.end_lr / self.start_lr) ** pos)
+            self.learn.require_opt().set_hyper("lr", self.start_lr * (self.end_lr / self.start_lr) ** pos)
 
     def after_batch(self) -> None:
         learn = self.learn
@@ -58,9 +58,9 @@ class LRFinder(Callback):
 
     def after_fit(self) -> None:
         learn = self.learn
-        learn.opt.zero_grad()
+        learn.require_opt().zero_grad()
         learn.model.load_state_dict(self._model_state)
-        learn.opt.load_state_dict(self._opt_state)
+        learn.require_opt().load_state_dict(self._opt_state)
         learn.model.train(self._training)
 
 
