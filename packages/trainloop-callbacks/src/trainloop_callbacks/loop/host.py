@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from trainloop_callbacks.loop.callback import EVENT_NAMES, Callback, sort_by_run
 from trainloop_callbacks.loop.events import BATCH_EVENTS, BRACKETS, CANCEL_EXCEPTIONS, render_loop
 from trainloop_callbacks.loop.progress import ProgressCallback
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["CallbackHost", "listify"]
 
