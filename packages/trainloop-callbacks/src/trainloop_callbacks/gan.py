@@ -181,7 +181,7 @@ class FixedGANSwitcher(Callback):
         learn = self.learn
         if not learn.training:
             return
-        trainer: GANTrainer = learn.gan_trainer
+        trainer = _gan_trainer(learn)
         self.count += 1
         if self.count >= (self.n_gen if trainer.gen_mode else self.n_crit):
             trainer.switch()
@@ -200,10 +200,18 @@ class AdaptiveGANSwitcher(Callback):
         learn = self.learn
         if not learn.training or not learn.yb:
             return
-        trainer: GANTrainer = learn.gan_trainer
+        trainer = _gan_trainer(learn)
         thresh = self.gen_thresh if trainer.gen_mode else self.critic_thresh
         if thresh is None or float(learn.loss) < thresh:
             trainer.switch()
+
+
+def _gan_trainer(learn: Learner) -> GANTrainer:
+    """The learner's `GANTrainer` (`learn.gan_trainer`), which the switchers drive."""
+    trainer = getattr(learn, "gan_trainer", None)
+    if not isinstance(trainer, GANTrainer):
+        raise AttributeError(f"a GAN switcher needs a GANTrainer on the learner (learn.gan_trainer), got {trainer!r}")
+    return trainer
 
 
 def wgan_generator_loss(fake_pred: Tensor, output: Tensor, target: Tensor) -> Tensor:  # noqa: ARG001

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,8 @@ class TrainLoop(CallbackHost):
     pct_train: float
     train_iter: int
     smooth_loss: float | Tensor
+    recorder: Recorder  # the default `Recorder` callback, stored under its name by `add_cb`
+    compile_kwargs: dict[str, Any]  # what `compile` passed to `torch.compile` (absent before)
 
     def __init__(
         self,
@@ -115,7 +117,7 @@ class TrainLoop(CallbackHost):
         self.path, self.model_dir = Path(path), Path(model_dir)
         self.metrics: list[Metric] = [as_metric(m) for m in listify(metrics)]
         self.opt = None
-        self.logger: Callable[..., Any] = print
+        self.logger: Callable[..., Any] | None = print  # None: no per-epoch log lines (lr_find, other ranks)
         self.training, self.epoch, self.n_epoch, self.iter, self.n_iter = False, 0, 1, 0, 0
         self.pct_train, self.train_iter, self.start_epoch = 0.0, 0, 0
         self.loss = self.smooth_loss = torch.tensor(float("nan"))
@@ -210,11 +212,12 @@ class TrainLoop(CallbackHost):
             _send_to(data, self._device)
 
     def _check_train_data(self) -> None:
+        train = self.dls.train
         try:
-            n = len(self.dls.train)
+            n = len(train) if isinstance(train, Sized) else None
         except TypeError:
-            return  # an iterable without len: emptiness is caught while iterating
-        if n == 0:
+            n = None
+        if n == 0:  # None: an iterable without len, whose emptiness is caught while iterating
             raise ValueError(
                 "the training data is empty: dls.train yields no batches (dataset smaller than bs with drop_last?)"
             )
@@ -234,7 +237,7 @@ class TrainLoop(CallbackHost):
     def _all_batches(self) -> None:
         dl = self.dl
         try:
-            self.n_iter = len(dl)
+            self.n_iter = len(dl) if isinstance(dl, Sized) else 0
         except TypeError:
             self.n_iter = 0
         i = -1

@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import math
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainloop_callbacks.loop.callback import Callback
 from trainloop_callbacks.loop.events import CancelFitException, CancelValidException
 from trainloop_callbacks.plotting import line_plot
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
 
 __all__ = ["LRFinder", "LRFindMixin", "minimum", "steep", "valley", "slide"]
 
@@ -120,8 +123,8 @@ def slide(
 class LRFindMixin:
     """`Learner.lr_find`."""
 
-    def lr_find(
-        self,
+    def lr_find(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         start_lr: float = 1e-7,
         end_lr: float = 10.0,
         num_it: int = 100,
@@ -136,7 +139,7 @@ class LRFindMixin:
         if self.opt is None:
             self.create_opt()
         try:
-            n_batches = len(self.dls.train)
+            n_batches = len(self.dls.train) if isinstance(self.dls.train, Sized) else num_it
         except TypeError:
             n_batches = num_it
         n_epoch = num_it // max(n_batches, 1) + 1
