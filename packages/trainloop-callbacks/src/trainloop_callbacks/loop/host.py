@@ -154,9 +154,16 @@ class CallbackHost:
     def __call__(self, event: str) -> None:
         """Run every active callback's handler for `event` (a name or an `Event`)."""
         training, batch_level = self.training, event in BATCH_EVENTS
-        for cb, method in self._table[event]:
+        table = self._table
+        for cb, method in table[event]:
+            # A callback removed while this event runs (the table was rebuilt) is skipped: it is still attached
+            # when the table is unchanged, else when it still holds this learner (reading `cb.learn` would raise).
             # run_train/run_valid filter batch-level events only: fit/epoch/phase events reach every callback
-            if cb.learn is self and cb.run and (not batch_level or (cb.run_train if training else cb.run_valid)):
+            if (
+                (self._table is table or vars(cb).get("learn") is self)
+                and cb.run
+                and (not batch_level or (cb.run_train if training else cb.run_valid))
+            ):
                 try:
                     method()
                 except CANCEL_EXCEPTIONS:
