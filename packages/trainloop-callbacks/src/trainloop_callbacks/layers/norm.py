@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from torch import nn
 
@@ -47,14 +48,14 @@ def _init_norm(norm: nn.Module, zero: bool) -> nn.Module:
     return norm
 
 
-def BatchNorm(nf: int, ndim: int = 2, norm_type: NormType | str = NormType.Batch, **kwargs: object) -> nn.Module:
+def BatchNorm(nf: int, ndim: int = 2, norm_type: NormType | str = NormType.Batch, **kwargs: Any) -> nn.Module:
     """`BatchNorm{ndim}d(nf)` with bias 1e-3 and weight 1 (0 for `NormType.BatchZero`), as fastai."""
     cls = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[_check_ndim(ndim) - 1]
     return _init_norm(cls(nf, **kwargs), zero=norm_type_of(norm_type) is NormType.BatchZero)
 
 
 def InstanceNorm(
-    nf: int, ndim: int = 2, norm_type: NormType | str = NormType.Instance, affine: bool = True, **kwargs: object
+    nf: int, ndim: int = 2, norm_type: NormType | str = NormType.Instance, affine: bool = True, **kwargs: Any
 ) -> nn.Module:
     """`InstanceNorm{ndim}d(nf, affine=True)` with fastai's init (weight 0 for `NormType.InstanceZero`)."""
     cls = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)[_check_ndim(ndim) - 1]
