@@ -64,7 +64,7 @@ class TrackerCallback(Callback):
         if not self.new_epoch:
             return
         val = values[-1][self.idx]
-        if val is not None and self.comp(val - self.min_delta, self.best):
+        if val is not None and self.best is not None and self.comp(val - self.min_delta, self.best):  # best: set by before_fit
             self.best, self.improved = val, True
 
     def state_dict(self) -> dict[str, Any]:
@@ -88,6 +88,9 @@ class _PatienceCallback(TrackerCallback):
     ) -> None:
         super().__init__(monitor, comp, min_delta, reset_on_fit)
         self.patience, self.wait = patience, 0
+
+    def _out_of_patience(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _out_of_patience")
 
     def before_fit(self) -> None:
         super().before_fit()
