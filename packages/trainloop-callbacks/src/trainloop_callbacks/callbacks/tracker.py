@@ -64,7 +64,8 @@ class TrackerCallback(Callback):
         if not self.new_epoch:
             return
         val = values[-1][self.idx]
-        if val is not None and self.best is not None and self.comp(val - self.min_delta, self.best):  # best: set by before_fit
+        best = self.best  # set by before_fit
+        if val is not None and best is not None and self.comp(val - self.min_delta, best):
             self.best, self.improved = val, True
 
     def state_dict(self) -> dict[str, Any]:
