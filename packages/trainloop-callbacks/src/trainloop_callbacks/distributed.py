@@ -78,7 +78,7 @@ def _shard(dl: Any, rank: int, world: int) -> Any:
         and dl.batch_size is not None
         and not isinstance(dl.dataset, torch.utils.data.IterableDataset)
     ):
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[Any] = DistributedSampler(
             dl.dataset, num_replicas=world, rank=rank, shuffle=isinstance(dl.sampler, RandomSampler)
         )
         return DataLoader(
