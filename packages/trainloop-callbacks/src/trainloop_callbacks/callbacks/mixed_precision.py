@@ -73,7 +73,7 @@ class MixedPrecision(Callback):
             raise ValueError(f"MixedPrecision amp_mode must be one of {sorted(_DTYPES)}, got {amp_mode!r}")
         self.amp_mode, self.dtype = amp_mode, _DTYPES[amp_mode]
         self.needs_step_clock = amp_mode == "fp16"  # skipped (overflowed) steps must not advance the schedule
-        self.scaler_kwargs = {
+        self.scaler_kwargs: dict[str, Any] = {
             "init_scale": init_scale,
             "growth_factor": growth_factor,
             "backoff_factor": backoff_factor,
@@ -124,7 +124,7 @@ class MixedPrecision(Callback):
             return
         view = _ScalerView(self.learn.opt)
         # GradScaler.step unscales the gradients (in place) and calls view.step() only if they are all finite
-        self.scaler.step(view)
+        self.scaler.step(view)  # type: ignore[arg-type]  # GradScaler.step duck-types: param_groups, step()
         if not view.stepped:
             self.skipped_steps += 1
             self._skipped = True

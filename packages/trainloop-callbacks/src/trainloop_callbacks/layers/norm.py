@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 __all__ = ["NormType", "BatchNorm", "InstanceNorm"]
 
@@ -42,9 +42,10 @@ def _check_ndim(ndim: int) -> int:
 
 def _init_norm(norm: nn.Module, zero: bool) -> nn.Module:
     # fastai's _get_norm: beta a little above 0, gamma 1 (or 0 for a residual branch's last norm)
-    if getattr(norm, "affine", False):
-        nn.init.constant_(norm.bias, 1e-3)
-        nn.init.constant_(norm.weight, 0.0 if zero else 1.0)
+    weight, bias = norm.weight, norm.bias  # Parameters when affine (None otherwise)
+    if getattr(norm, "affine", False) and isinstance(weight, Tensor) and isinstance(bias, Tensor):
+        nn.init.constant_(bias, 1e-3)
+        nn.init.constant_(weight, 0.0 if zero else 1.0)
     return norm
 
 
