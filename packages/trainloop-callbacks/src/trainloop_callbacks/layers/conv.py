@@ -89,9 +89,9 @@ class ConvLayer(nn.Sequential):
         elif nt is NormType.Spectral:
             conv = spectral_norm(conv)
         act_bn: list[nn.Module] = [] if act is None else [act()]
-        if bn:
+        if bn and nt is not None:
             act_bn.append(BatchNorm(nf, norm_type=nt, ndim=ndim))
-        if inn:
+        if inn and nt is not None:
             act_bn.append(InstanceNorm(nf, norm_type=nt, ndim=ndim))
         if bn_1st:
             act_bn.reverse()

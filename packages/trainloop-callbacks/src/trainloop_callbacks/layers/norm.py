@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, overload
 
 from torch import Tensor, nn
 
@@ -22,6 +22,12 @@ class NormType(str, Enum):
     InstanceZero = "InstanceZero"
 
 
+@overload
+def norm_type_of(norm_type: NormType | str) -> NormType: ...
+@overload
+def norm_type_of(norm_type: None) -> None: ...
+@overload
+def norm_type_of(norm_type: NormType | str | None) -> NormType | None: ...
 def norm_type_of(norm_type: NormType | str | None) -> NormType | None:
     """`norm_type` as a `NormType` (None stays None); a clear error for an unknown name."""
     if norm_type is None:
