@@ -40,7 +40,7 @@ class NoBnBiasDecay(Callback):
             (i, [p for p in g["params"] if id(p) in ids]) for i, g in enumerate(self.learn.require_opt().param_groups)
         ]
         self._groups = [(i, ps) for i, ps in self._groups if ps]
-        self._undo: list[tuple[list[Tensor], list[Tensor]]] = []
+        self._undo: list[tuple[list[Tensor], tuple[Tensor, ...]]] = []  # (params, decay to add back)
 
     @torch.no_grad()
     def before_step(self) -> None:
