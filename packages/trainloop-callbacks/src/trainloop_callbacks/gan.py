@@ -19,6 +19,7 @@ from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callbacks.mixup import MixHandler
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.host import listify
 
 __all__ = [
     "GANModule",
@@ -245,7 +246,7 @@ class GANLearner(Learner):
     ) -> None:
         gan = GANModule(generator, critic)
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
-        extra = [] if cbs is None else list(cbs) if isinstance(cbs, (list, tuple)) else [cbs]
+        extra: list[Callback] = listify(cbs)
         trainer = GANTrainer(switch_eval=switch_eval, clip=clip, gen_first=gen_first)
         switcher = switcher if switcher is not None else FixedGANSwitcher()
         super().__init__(dls, gan, loss_func=loss_func, cbs=[trainer, switcher, *extra], metrics=metrics, **kwargs)
