@@ -279,7 +279,8 @@ def detection_shapes(
         rng = np.random.default_rng(seed)
         for split, n in (("train", n_train), ("valid", n_valid)):
             (tmp / split).mkdir()
-            images, annotations = [], []
+            images: list[dict[str, Any]] = []
+            annotations: list[dict[str, Any]] = []
             for k in range(n):
                 img, found = _draw_detection_image(rng, size, (lo, hi), classes)
                 file_name = f"{split}/{k:04d}.png"

@@ -201,7 +201,8 @@ class MeanAveragePrecision:
         _iou_thresholds(self.iou_thresholds)  # fail early on bad thresholds
         self.max_dets, self.pad_idx = max_dets, pad_idx
         if name is None:
-            name = "map" if iou is None else "map" + "_".join(f"{round(100 * v)}" for v in self.iou_thresholds)
+            thresholds = self.iou_thresholds  # None exactly when iou is
+            name = "map" if thresholds is None else "map" + "_".join(f"{round(100 * v)}" for v in thresholds)
         self.name = name
         self.reset()
 
