@@ -57,7 +57,7 @@ class ShardedBatches:
         self.dl, self.rank, self.world = dl, rank, world
 
     def __len__(self) -> int:
-        return len(self.dl) // self.world  # type: ignore[arg-type]
+        return len(self.dl) // self.world  # type: ignore[arg-type]  # TypeError for an unsized dl, as len() of one
 
     def __iter__(self) -> Iterator[Any]:
         try:
