@@ -34,9 +34,10 @@ __all__ = [
 
 def _learner(cb: Callback) -> Learner:
     """The learner `cb` is attached to (set by `Learner.add_cb`)."""
-    if cb.learn is None:
+    learn: Learner | None = getattr(cb, "learn", None)  # reading `cb.learn` unattached raises AttributeError
+    if learn is None:
         raise RuntimeError(f"{type(cb).__name__} is not attached to a Learner")
-    return cb.learn
+    return learn
 
 
 class RNNCallback(Callback):

@@ -57,7 +57,7 @@ class ShardedBatches:
         self.dl, self.rank, self.world = dl, rank, world
 
     def __len__(self) -> int:
-        return len(self.dl) // self.world  # type: ignore[arg-type]
+        return len(self.dl) // self.world  # type: ignore[arg-type]  # TypeError for an unsized dl, as len() of one
 
     def __iter__(self) -> Iterator[Any]:
         try:
@@ -78,7 +78,7 @@ def _shard(dl: Any, rank: int, world: int) -> Any:
         and dl.batch_size is not None
         and not isinstance(dl.dataset, torch.utils.data.IterableDataset)
     ):
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[Any] = DistributedSampler(
             dl.dataset, num_replicas=world, rank=rank, shuffle=isinstance(dl.sampler, RandomSampler)
         )
         return DataLoader(

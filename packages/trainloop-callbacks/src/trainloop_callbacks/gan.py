@@ -19,6 +19,7 @@ from trainloop_callbacks.callbacks.accumulate import GradientAccumulation
 from trainloop_callbacks.callbacks.mixup import MixHandler
 from trainloop_callbacks.learner import Learner
 from trainloop_callbacks.loop.callback import Callback
+from trainloop_callbacks.loop.host import listify
 
 __all__ = [
     "GANModule",
@@ -181,7 +182,7 @@ class FixedGANSwitcher(Callback):
         learn = self.learn
         if not learn.training:
             return
-        trainer: GANTrainer = learn.gan_trainer
+        trainer = _gan_trainer(learn)
         self.count += 1
         if self.count >= (self.n_gen if trainer.gen_mode else self.n_crit):
             trainer.switch()
@@ -200,10 +201,18 @@ class AdaptiveGANSwitcher(Callback):
         learn = self.learn
         if not learn.training or not learn.yb:
             return
-        trainer: GANTrainer = learn.gan_trainer
+        trainer = _gan_trainer(learn)
         thresh = self.gen_thresh if trainer.gen_mode else self.critic_thresh
         if thresh is None or float(learn.loss) < thresh:
             trainer.switch()
+
+
+def _gan_trainer(learn: Learner) -> GANTrainer:
+    """The learner's `GANTrainer` (`learn.gan_trainer`), which the switchers drive."""
+    trainer = getattr(learn, "gan_trainer", None)
+    if not isinstance(trainer, GANTrainer):
+        raise AttributeError(f"a GAN switcher needs a GANTrainer on the learner (learn.gan_trainer), got {trainer!r}")
+    return trainer
 
 
 def wgan_generator_loss(fake_pred: Tensor, output: Tensor, target: Tensor) -> Tensor:  # noqa: ARG001
@@ -237,7 +246,7 @@ class GANLearner(Learner):
     ) -> None:
         gan = GANModule(generator, critic)
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
-        extra = [] if cbs is None else list(cbs) if isinstance(cbs, (list, tuple)) else [cbs]
+        extra: list[Callback] = listify(cbs)
         trainer = GANTrainer(switch_eval=switch_eval, clip=clip, gen_first=gen_first)
         switcher = switcher if switcher is not None else FixedGANSwitcher()
         super().__init__(dls, gan, loss_func=loss_func, cbs=[trainer, switcher, *extra], metrics=metrics, **kwargs)

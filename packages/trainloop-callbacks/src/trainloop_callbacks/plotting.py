@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def _fmt(v: float) -> str:
 def _panel(
     draw: Any,
     box: tuple[int, int, int, int],
-    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     logx: bool,
     font: Any,
     xlabel: str,
@@ -71,7 +71,7 @@ def _panel(
 
 
 def line_plot(
-    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     fname: str | Path | None = None,
     xlabel: str = "",
     ylabel: str = "",

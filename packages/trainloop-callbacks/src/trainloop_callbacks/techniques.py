@@ -27,36 +27,36 @@ __all__ = ["TechniquesMixin"]
 class TechniquesMixin:
     """`to_fp16`, `to_bf16`, `to_fp32`, `summary`, `compile`, `distrib_ctx` and `tta` of `Learner`."""
 
-    def to_fp16(self: Learner, **kwargs: Any) -> Learner:
+    def to_fp16(self: Learner, **kwargs: Any) -> Learner:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Train in fp16 mixed precision (autocast plus a GradScaler); `kwargs` go to `MixedPrecision`
         (e.g. `init_scale`). A step skipped on gradient overflow does not advance the schedule."""
         return mixed_precision.to_fp16(self, **kwargs)
 
-    def to_bf16(self: Learner) -> Learner:
+    def to_bf16(self: Learner) -> Learner:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Train in bf16 mixed precision (autocast, no loss scaling); works on CPU too."""
         return mixed_precision.to_bf16(self)
 
-    def to_fp32(self: Learner) -> Learner:
+    def to_fp32(self: Learner) -> Learner:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Train in full fp32 again: removes `MixedPrecision`."""
         return mixed_precision.to_fp32(self)
 
-    def summary(self: Learner) -> ModelSummary:
+    def summary(self: Learner) -> ModelSummary:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Each layer's output shape and parameter count for one training batch, plus optimizer, loss and
         callbacks; `print(learn.summary())` shows the table, `.rows` holds one `LayerInfo` per layer call."""
         return learner_summary(self)
 
-    def compile(self: Learner, **torch_compile_kwargs: Any) -> Learner:
+    def compile(self: Learner, **torch_compile_kwargs: Any) -> Learner:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Compile the model's forward in place with `torch.compile(**torch_compile_kwargs)`; checkpoints,
         `freeze`/`unfreeze` and discriminative learning rates keep working."""
         return compile_learner(self, **torch_compile_kwargs)
 
     @contextlib.contextmanager
-    def distrib_ctx(self: Learner, sync_bn: bool = True, backend: str | None = None) -> Iterator[Learner]:
+    def distrib_ctx(self: Learner, sync_bn: bool = True, backend: str | None = None) -> Iterator[Learner]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Inside the block, train distributed (DDP) when launched with `torchrun`; a no-op in one process."""
         with distrib_ctx(self, sync_bn=sync_bn, backend=backend) as learn:
             yield learn
 
-    def tta(
+    def tta(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner,
         ds_idx: int = 1,
         dl: Iterable[Any] | None = None,

@@ -50,7 +50,7 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     files["show_results"] = save_picture(learn.show_results(max_n=6, scale=2), out / "show_results.png")
     interp = SegmentationInterpretation.from_learner(learn)  # the segmenter's confusion picture: its worst masks
     files["worst_masks"] = out / "worst_masks.png"
-    interp.plot_top_losses(6, fname=files["worst_masks"])  # type: ignore[attr-defined]  # trainloop types from_learner as returning the base class
+    interp.plot_top_losses(6, fname=files["worst_masks"])
     preds, targs = learn.get_preds()
     dice = foreground_dice(preds.argmax(1), targs, len(SHAPES_CODES))
     model = learn.export(out / "model.pth")

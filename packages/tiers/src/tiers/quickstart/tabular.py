@@ -47,7 +47,7 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     results = learn.show_results(max_n=12)
     files["show_results"] = save_picture(results, out / "show_results.png", "validation rows: target and prediction")
     files["confusion_matrix"] = out / "confusion_matrix.png"
-    ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])  # type: ignore[attr-defined]  # trainloop types from_learner as returning the base class
+    ClassificationInterpretation.from_learner(learn).plot_confusion_matrix(files["confusion_matrix"])
     model = learn.export(out / "model.pth")
     rows = out / "rows.csv"  # rows to try `tiers predict` on: validation rows without their target
     valid = dls.valid

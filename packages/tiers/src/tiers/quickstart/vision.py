@@ -42,9 +42,9 @@ def train(out: Path, epochs: int, device: torch.device) -> QuickstartResult:
     files["show_results"] = save_picture(learn.show_results(max_n=16, ncols=4, scale=2), out / "show_results.png")
     interp = ImageClassificationInterpretation.from_learner(learn)
     files["confusion_matrix"] = out / "confusion_matrix.png"
-    interp.plot_confusion_matrix(files["confusion_matrix"])  # type: ignore[attr-defined]  # trainloop types from_learner as returning the base class
+    interp.plot_confusion_matrix(files["confusion_matrix"])
     files["top_losses"] = out / "top_losses.png"
-    interp.plot_top_losses(9, fname=files["top_losses"])  # type: ignore[attr-defined]  # trainloop types from_learner as returning the base class
+    interp.plot_top_losses(9, fname=files["top_losses"])
     model = learn.export(out / "model.pth")
     log = epoch_log(learn)
     return QuickstartResult(

@@ -62,7 +62,7 @@ class GradientAccumulation(Callback):
         if self.count < self.n_acc:
             raise CancelBatchException  # skips the step and the zero_grad: gradients keep accumulating
         scale = 1.0 / self.count
-        for group in self.learn.opt.param_groups:
+        for group in self.learn.require_opt().param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     p.grad.mul_(scale)

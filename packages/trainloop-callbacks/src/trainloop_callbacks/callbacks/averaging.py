@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -63,6 +63,8 @@ class EMA(Callback):
         if self._skip:
             return
         ema, model = self.ema_model, _bare(self.learn.model)
+        if ema is None:  # set by before_fit
+            return
         torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - self.decay)
         for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
@@ -81,11 +83,12 @@ class EMA(Callback):
 
     @torch.no_grad()
     def _swap_in(self) -> None:
-        if self._trained is not None:
+        ema = self.ema_model
+        if self._trained is not None or ema is None:
             return
         model = _bare(self.learn.model)
         self._trained = [t.detach().clone() for t in model.state_dict().values()]
-        for t, e in zip(model.state_dict().values(), self.ema_model.state_dict().values(), strict=True):
+        for t, e in zip(model.state_dict().values(), ema.state_dict().values(), strict=True):
             t.copy_(e)
 
     @torch.no_grad()
@@ -133,7 +136,8 @@ class SWA(Callback):
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"SWA anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.start_epoch, self.swa_lr = start_epoch, swa_lr
-        self.anneal_epochs, self.anneal_strategy = anneal_epochs, anneal_strategy
+        self.anneal_epochs = anneal_epochs
+        self.anneal_strategy: Literal["cos", "linear"] = "cos" if anneal_strategy == "cos" else "linear"
         self.swa_model: AveragedModel | None = None
         self.n_averaged = 0
 
@@ -148,16 +152,21 @@ class SWA(Callback):
 
     def before_train(self) -> None:
         if self.learn.epoch >= self.start_epoch and self._sched is None:
+            opt = self.learn.require_opt()
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise TypeError(
+                    f"SWA's lr schedule (torch SWALR) needs a torch.optim.Optimizer, got {type(opt).__name__}"
+                )
             self._sched = SWALR(
-                self.learn.opt,
+                opt,
                 self.swa_lr,
                 anneal_epochs=max(self.anneal_epochs, 1),
                 anneal_strategy=self.anneal_strategy,
             )
             if self.anneal_epochs == 0:
-                self._set([self.swa_lr] * len(self.learn.opt.param_groups))
+                self._set([self.swa_lr] * len(self.learn.require_opt().param_groups))
             else:
-                self._lrs = [g["lr"] for g in self.learn.opt.param_groups]
+                self._lrs = [g["lr"] for g in self.learn.require_opt().param_groups]
 
     def before_batch(self) -> None:
         if self._lrs is not None:
@@ -165,23 +174,24 @@ class SWA(Callback):
 
     def _set(self, lrs: list[float]) -> None:
         self._lrs = list(lrs)
-        for g, lr in zip(self.learn.opt.param_groups, lrs, strict=True):
+        for g, lr in zip(self.learn.require_opt().param_groups, lrs, strict=True):
             g["lr"] = lr
 
     def after_epoch(self) -> None:
-        if self._sched is None or self.learn.epoch < self.start_epoch:
+        if self._sched is None or self.swa_model is None or self.learn.epoch < self.start_epoch:
             return
         self.swa_model.update_parameters(_bare(self.learn.model))
         self.n_averaged += 1
         self._sched.step()
-        self._lrs = [g["lr"] for g in self.learn.opt.param_groups]
+        self._lrs = [g["lr"] for g in self.learn.require_opt().param_groups]
 
     @torch.no_grad()
     def after_fit(self) -> None:
-        if not self.n_averaged:
+        swa = self.swa_model
+        if not self.n_averaged or swa is None:
             return
         model = _bare(self.learn.model)
-        for p, a in zip(model.parameters(), self.swa_model.module.parameters(), strict=True):
+        for p, a in zip(model.parameters(), swa.module.parameters(), strict=True):
             p.copy_(a)
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
             device = next(model.parameters()).device

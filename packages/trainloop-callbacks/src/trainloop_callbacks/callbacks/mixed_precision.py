@@ -73,7 +73,7 @@ class MixedPrecision(Callback):
             raise ValueError(f"MixedPrecision amp_mode must be one of {sorted(_DTYPES)}, got {amp_mode!r}")
         self.amp_mode, self.dtype = amp_mode, _DTYPES[amp_mode]
         self.needs_step_clock = amp_mode == "fp16"  # skipped (overflowed) steps must not advance the schedule
-        self.scaler_kwargs = {
+        self.scaler_kwargs: dict[str, Any] = {
             "init_scale": init_scale,
             "growth_factor": growth_factor,
             "backoff_factor": backoff_factor,
@@ -124,7 +124,7 @@ class MixedPrecision(Callback):
             return
         view = _ScalerView(self.learn.opt)
         # GradScaler.step unscales the gradients (in place) and calls view.step() only if they are all finite
-        self.scaler.step(view)
+        self.scaler.step(view)  # type: ignore[arg-type]  # GradScaler.step duck-types: param_groups, step()
         if not view.stepped:
             self.skipped_steps += 1
             self._skipped = True
@@ -141,7 +141,8 @@ class MixedPrecision(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("scaler") and self.amp_mode == "fp16":
             if self.scaler is None:
-                device = _device_type(self.learn.model) if self.learn is not None else "cpu"
+                learn = getattr(self, "learn", None)  # a checkpoint may be loaded before the callback is attached
+                device = _device_type(learn.model) if learn is not None else "cpu"
                 self.scaler = torch.amp.GradScaler(device, **self.scaler_kwargs)
             self.scaler.load_state_dict(state["scaler"])
         self.skipped_steps = int(state.get("skipped", 0))

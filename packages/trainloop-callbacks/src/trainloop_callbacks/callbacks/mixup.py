@@ -31,7 +31,8 @@ class _MixedLoss:
 
     def __call__(self, pred: Any, *yb: Any) -> Tensor:
         h = self.handler
-        if h.learn is None or not h.learn.training or h.yb_shuffled is None:
+        learn = getattr(h, "learn", None)
+        if learn is None or not learn.training or h.yb_shuffled is None:
             return self.loss_func(pred, *yb)
         lf = self.loss_func
         with unreduced(lf, f"{type(h).__name__} with integer targets (mixing per-sample losses)") as old:

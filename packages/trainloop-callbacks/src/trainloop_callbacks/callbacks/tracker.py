@@ -64,7 +64,8 @@ class TrackerCallback(Callback):
         if not self.new_epoch:
             return
         val = values[-1][self.idx]
-        if val is not None and self.comp(val - self.min_delta, self.best):
+        best = self.best  # set by before_fit
+        if val is not None and best is not None and self.comp(val - self.min_delta, best):
             self.best, self.improved = val, True
 
     def state_dict(self) -> dict[str, Any]:
@@ -88,6 +89,9 @@ class _PatienceCallback(TrackerCallback):
     ) -> None:
         super().__init__(monitor, comp, min_delta, reset_on_fit)
         self.patience, self.wait = patience, 0
+
+    def _out_of_patience(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _out_of_patience")
 
     def before_fit(self) -> None:
         super().before_fit()
@@ -185,7 +189,7 @@ class ReduceLROnPlateau(_PatienceCallback):
         self.factor, self.min_lr = factor, min_lr
 
     def _out_of_patience(self) -> None:
-        opt = self.learn.opt
+        opt = self.learn.require_opt()
         opt.set_hyper("lr", [max(float(h["lr"]) / self.factor, self.min_lr) for h in opt.hypers])
         self.wait = 0
 

@@ -32,7 +32,7 @@ class GradientClip(Callback):
         self.last_norm: Tensor | None = None
 
     def before_step(self) -> None:
-        params = [p for g in self.learn.opt.param_groups for p in g["params"] if p.grad is not None]
+        params = [p for g in self.learn.require_opt().param_groups for p in g["params"] if p.grad is not None]
         if params:
             self.last_norm = nn.utils.clip_grad_norm_(params, self.max_norm, self.norm_type)
 

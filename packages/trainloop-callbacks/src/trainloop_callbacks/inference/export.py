@@ -164,10 +164,10 @@ def export_learner(learn: Learner, fname: str | Path = "export.pth", pickle: boo
     file.parent.mkdir(parents=True, exist_ok=True)
     dls = learn.dls
     if pickle:
-        data = dls if isinstance(dls, HasTestDl) else None
-        torch.save({"format": PICKLE_FORMAT, "model": learn.model, "loss_func": learn.loss_func, "dls": data}, file)
+        pickled = dls if isinstance(dls, HasTestDl) else None
+        torch.save({"format": PICKLE_FORMAT, "model": learn.model, "loss_func": learn.loss_func, "dls": pickled}, file)
         return file
-    data = None
+    data: dict[str, Any] | None = None
     if isinstance(dls, Configurable):
         data = {"type": _qualname(type(dls)), "config": _check_plain(dls.to_config(), "dls.to_config()")}
     if not is_config_safe(type(learn)):

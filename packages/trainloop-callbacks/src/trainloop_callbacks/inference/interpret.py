@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
 __all__ = ["Interpretation", "ClassificationInterpretation"]
+
+_I = TypeVar("_I", bound="Interpretation")  # `from_learner` returns the class it is called on
 
 
 class Interpretation:
@@ -36,12 +38,12 @@ class Interpretation:
 
     @classmethod
     def from_learner(
-        cls,
+        cls: type[_I],
         learn: Learner,
         ds_idx: int = 1,
         dl: Iterable[Any] | None = None,
         act: Callable[[Tensor], Tensor] | None = None,
-    ) -> Interpretation:
+    ) -> _I:
         """Run `learn.get_preds` on the dataset (`ds_idx` 0: train, 1: valid) or `dl`, with inputs and losses."""
         dl = learn._dl(ds_idx, dl)
         inputs, preds, targs, decoded, losses = learn.get_preds(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from trainloop_callbacks.inference.export import export_learner
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
 
 __all__ = ["PersistenceMixin", "rng_state", "set_rng_state"]
 
@@ -44,13 +47,13 @@ def _py_state(s: tuple[Any, ...]) -> list[Any]:
 class PersistenceMixin:
     """`save` and `load` of `Learner`."""
 
-    def _ckpt_path(self, name: str | Path) -> Path:
+    def _ckpt_path(self: Learner, name: str | Path) -> Path:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         p = Path(name)
         if p.suffix != ".pth":
             p = p.with_name(p.name + ".pth")
         return p if p.is_absolute() else self.path / self.model_dir / p
 
-    def save(self, name: str | Path, with_opt: bool = True) -> Path:
+    def save(self: Learner, name: str | Path, with_opt: bool = True) -> Path:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Write model weights (and optimizer, callback, RNG state) to `path/model_dir/name.pth`.
 
         A wrapped model (`DistributedDataParallel`, anything with `.module`) is saved unwrapped, so the keys
@@ -68,8 +71,13 @@ class PersistenceMixin:
         torch.save(state, file)
         return file
 
-    def load(
-        self, name: str | Path, with_opt: bool = True, strict: bool = True, with_rng: bool = True, with_cbs: bool = True
+    def load(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
+        name: str | Path,
+        with_opt: bool = True,
+        strict: bool = True,
+        with_rng: bool = True,
+        with_cbs: bool = True,
     ) -> Any:
         """Read a checkpoint written by `save` (weights only: nothing is unpickled). Restores the RNG too so a
         `fit(..., start_epoch=k)` after loading the epoch-(k-1) checkpoint repeats the interrupted run exactly.
@@ -84,7 +92,7 @@ class PersistenceMixin:
         if with_opt and "opt" in state:
             if self.opt is None:
                 self.create_opt()
-            self.opt.load_state_dict(state["opt"])
+            self.require_opt().load_state_dict(state["opt"])
         for cb in self.cbs if with_cbs else ():
             if cb.name in state.get("cbs", {}):
                 cb.load_state_dict(state["cbs"][cb.name])
@@ -92,7 +100,7 @@ class PersistenceMixin:
             set_rng_state(state["rng"])
         return self
 
-    def export(self, fname: str | Path = "export.pth", pickle: bool = False) -> Path:
+    def export(self: Learner, fname: str | Path = "export.pth", pickle: bool = False) -> Path:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Write what inference needs to `path/fname`, safely as data (see `load_learner`); `pickle=True` opts
         into pickling custom objects."""
         return export_learner(self, fname, pickle=pickle)

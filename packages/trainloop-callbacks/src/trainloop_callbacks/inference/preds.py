@@ -95,14 +95,14 @@ def unshuffled(dl: Iterable[Any]) -> Iterable[Any]:
 class InferenceMixin:
     """Inference methods of `Learner`."""
 
-    def _dl(self: Learner, ds_idx: int, dl: Iterable[Any] | None) -> Iterable[Any]:
+    def _dl(self: Learner, ds_idx: int, dl: Iterable[Any] | None) -> Iterable[Any]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         if dl is not None:
             return dl
         if ds_idx not in (0, 1):
             raise ValueError(f"ds_idx must be 0 (train) or 1 (valid), got {ds_idx}")
         return self.dls.train if ds_idx == 0 else self.dls.valid
 
-    def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:
+    def _inference_pass(self: Learner, dl: Iterable[Any], cbs: Sequence[Callback]) -> None:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self._prepare_batches(dl)
         was_training = self.model.training
         self.dl, self.training = dl, False
@@ -113,7 +113,7 @@ class InferenceMixin:
         finally:
             self.model.train(was_training)
 
-    def validate(
+    def validate(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner, ds_idx: int = 1, dl: Iterable[Any] | None = None, cbs: Sequence[Callback] = ()
     ) -> list[Any]:
         """Loss and metrics on `dl` (default: the validation set) as `[loss, *metrics]`."""
@@ -123,7 +123,7 @@ class InferenceMixin:
             raise ValueError("validate needs the Recorder callback (default_cbs=True) to average loss and metrics")
         return [rec.loss.value, *[m.value for m in self.metrics]]
 
-    def _target_typing(self: Learner, like: Any) -> Callable[[Any], Any]:
+    def _target_typing(self: Learner, like: Any) -> Callable[[Any], Any]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """How predictions get the targets' tensor types: like the gathered targets, or, for unlabelled data
         (a `test_dl`), through the data's optional `retype_targets` hook (so they decode to labels)."""
         if like is not None:
@@ -133,7 +133,7 @@ class InferenceMixin:
             return lambda x: x if x is None else dls.retype_targets(tuple(x) if isinstance(x, list) else x)
         return lambda x: x
 
-    def get_preds(
+    def get_preds(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner,
         ds_idx: int = 1,
         dl: Iterable[Any] | None = None,
@@ -172,7 +172,7 @@ class InferenceMixin:
             res.append(_cat(gather.losses))
         return tuple(res)
 
-    def predict(self: Learner, item: Any) -> tuple[Any, Any, Any]:
+    def predict(self: Learner, item: Any) -> tuple[Any, Any, Any]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         """Prediction for one raw item, as in fastai: `(decoded prediction, raw decoded tensor, probabilities)`,
         e.g. `('cat', TensorCategory(1), tensor([0.1, 0.9]))`; a multi-label target gives the list of labels,
         a regression target the predicted numbers.
@@ -209,7 +209,7 @@ class InferenceMixin:
             full = target[0] if len(target) == 1 else target
         return full, first_dec, first_preds
 
-    def show_results(
+    def show_results(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner, ds_idx: int = 1, dl: Iterable[Any] | None = None, max_n: int = 9, **kwargs: Any
     ) -> Any:
         """Show a batch with its predictions through the data's `show_results(b, preds)` hook."""

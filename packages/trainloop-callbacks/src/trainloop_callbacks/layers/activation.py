@@ -107,8 +107,8 @@ def activation_from_data(data: Any) -> nn.Module | None:
         if unknown:
             raise ValueError(f"activation: unknown hyper-parameters {sorted(unknown)} for {data[0]!r}")
         return cls(**data[1])
-    cls = activation_class(data)
-    return None if cls is None else cls()
+    found = activation_class(data)
+    return None if found is None else found()
 
 
 def sigmoid_range(x: Tensor, low: float, high: float) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 from trainloop_callbacks.layers.activation import KAIMING_ACTIVATIONS, activation_class, activation_name
@@ -30,7 +30,10 @@ def init_linear(
         else:
             nn.init.zeros_(bias)
     if init == "auto" and act_cls is not None and issubclass(act_cls, KAIMING_ACTIVATIONS):
-        nn.init.kaiming_uniform_(m.weight)
+        weight = m.weight
+        if not isinstance(weight, Tensor):
+            raise TypeError(f"init_linear: {type(m).__name__}.weight is not a tensor")
+        nn.init.kaiming_uniform_(weight)
 
 
 def _conv_class(ndim: int, transpose: bool) -> type[nn.Module]:
@@ -86,9 +89,9 @@ class ConvLayer(nn.Sequential):
         elif nt is NormType.Spectral:
             conv = spectral_norm(conv)
         act_bn: list[nn.Module] = [] if act is None else [act()]
-        if bn:
+        if bn and nt is not None:
             act_bn.append(BatchNorm(nf, norm_type=nt, ndim=ndim))
-        if inn:
+        if inn and nt is not None:
             act_bn.append(InstanceNorm(nf, norm_type=nt, ndim=ndim))
         if bn_1st:
             act_bn.reverse()

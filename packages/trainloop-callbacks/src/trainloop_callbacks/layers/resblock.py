@@ -101,7 +101,8 @@ class ResBlock(nn.Module):
             **kwargs,
         }
         nt = norm_type_of(norm_type)
-        norm2 = {NormType.Batch: NormType.BatchZero, NormType.Instance: NormType.InstanceZero}.get(nt, nt)  # type: ignore[arg-type]
+        zero_of = {NormType.Batch: NormType.BatchZero, NormType.Instance: NormType.InstanceZero}
+        norm2 = nt if nt is None else zero_of.get(nt, nt)
         nh2 = nf if nh2 is None else nh2
         nh1 = nh2 if nh1 is None else nh1
         nf, ni = nf * expansion, ni * expansion

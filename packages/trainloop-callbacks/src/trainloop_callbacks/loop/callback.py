@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from trainloop_callbacks.loop.events import Event
 
@@ -20,6 +20,29 @@ def _snake(name: str) -> str:
     name = re.sub(r"Callback$", "", name) or name
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower()
+
+
+class _LearnSlot:
+    """`Callback.learn`: the Learner the callback is attached to, typed `Learner` (never None).
+
+    `Learner.add_cb` stores the learner in the callback's own `__dict__`, which this non-data descriptor never
+    shadows: reading `cb.learn` on an attached callback is a plain attribute read. On a callback that is not
+    attached (never added, or removed) it raises an `AttributeError` saying so, instead of returning None.
+    """
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> _LearnSlot: ...
+    @overload
+    def __get__(self, obj: Callback, owner: type[Any]) -> Learner: ...
+    def __get__(self, obj: Callback | None, owner: type[Any]) -> _LearnSlot | Learner:
+        if obj is None:
+            return self
+        raise AttributeError(
+            f"{type(obj).__name__} is not attached to a Learner (cb.learn is set by `learn.add_cb(cb)` and "
+            "cleared by `remove_cb`)",
+            name="learn",
+            obj=obj,
+        )
 
 
 class Callback:
@@ -46,7 +69,7 @@ class Callback:
     run: bool = True
     unique: bool = False
     needs_step_clock: bool = False  # some batches are not optimizer steps: the Learner adds a StepClock for the fit
-    learn: Learner | None = None
+    learn = _LearnSlot()  # the Learner, set by `Learner.add_cb`; reading it when not attached raises
     _name: str | None = None  # given by `Learner.add_cb` when the class's name is taken by another instance
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,8 @@ class TrainLoop(CallbackHost):
     pct_train: float
     train_iter: int
     smooth_loss: float | Tensor
+    recorder: Recorder  # the default `Recorder` callback, stored under its name by `add_cb`
+    compile_kwargs: dict[str, Any]  # what `compile` passed to `torch.compile` (absent before)
 
     def __init__(
         self,
@@ -115,7 +117,7 @@ class TrainLoop(CallbackHost):
         self.path, self.model_dir = Path(path), Path(model_dir)
         self.metrics: list[Metric] = [as_metric(m) for m in listify(metrics)]
         self.opt = None
-        self.logger: Callable[..., Any] = print
+        self.logger: Callable[..., Any] | None = print  # None: no per-epoch log lines (lr_find, other ranks)
         self.training, self.epoch, self.n_epoch, self.iter, self.n_iter = False, 0, 1, 0, 0
         self.pct_train, self.train_iter, self.start_epoch = 0.0, 0, 0
         self.loss = self.smooth_loss = torch.tensor(float("nan"))
@@ -142,15 +144,25 @@ class TrainLoop(CallbackHost):
         if table[after]:
             self(after)
 
+    def require_opt(self) -> OptimizerProtocol:
+        """`opt`, typed without None: raises a clear error when no optimizer was created yet (before the first fit,
+        `create_opt` or `freeze`). Callbacks read it during a fit, when it always exists."""
+        opt = self.opt
+        if opt is None:
+            raise RuntimeError(
+                "this Learner has no optimizer yet: it is created by the first `fit` (or `create_opt()`, `freeze()`)"
+            )
+        return opt
+
     def create_opt(self) -> None:
         """Build the optimizer over the splitter's parameter groups."""
         groups = [list(g) for g in self.splitter(self.model)]
         lr = self.lr.stop if isinstance(self.lr, slice) else self.lr
-        self.opt = self.opt_func(groups, lr=lr)
+        self.opt = opt = self.opt_func(groups, lr=lr)
         if isinstance(self.lr, slice):
-            self.opt.set_hyper("lr", self.lr)
+            opt.set_hyper("lr", self.lr)
         if self.wd is not None:
-            self.opt.set_hyper("wd", self.wd)
+            opt.set_hyper("wd", self.wd)
         if not self.wd_bn_bias and not any(isinstance(c, NoBnBiasDecay) for c in self.cbs):
             self.add_cb(NoBnBiasDecay())
 
@@ -176,9 +188,9 @@ class TrainLoop(CallbackHost):
             if reset_opt or self.opt is None:
                 self.create_opt()
             if wd is not None:
-                self.opt.set_hyper("wd", wd)
+                self.require_opt().set_hyper("wd", wd)
             if lr is not None:
-                self.opt.set_hyper("lr", lr)
+                self.require_opt().set_hyper("lr", lr)
             self.n_epoch, self.start_epoch, self.epoch = n_epoch, start_epoch, 0
             self._check_train_data()
             self._prepare_batches()
@@ -200,11 +212,12 @@ class TrainLoop(CallbackHost):
             _send_to(data, self._device)
 
     def _check_train_data(self) -> None:
+        train = self.dls.train
         try:
-            n = len(self.dls.train)
+            n = len(train) if isinstance(train, Sized) else None
         except TypeError:
-            return  # an iterable without len: emptiness is caught while iterating
-        if n == 0:
+            n = None
+        if n == 0:  # None: an iterable without len, whose emptiness is caught while iterating
             raise ValueError(
                 "the training data is empty: dls.train yields no batches (dataset smaller than bs with drop_last?)"
             )
@@ -224,7 +237,7 @@ class TrainLoop(CallbackHost):
     def _all_batches(self) -> None:
         dl = self.dl
         try:
-            self.n_iter = len(dl)
+            self.n_iter = len(dl) if isinstance(dl, Sized) else 0
         except TypeError:
             self.n_iter = 0
         i = -1
@@ -293,25 +306,25 @@ class TrainLoop(CallbackHost):
             self._with_events(self._backward, _BACKWARD)
         if self._quiet_step:
             try:
-                self.opt.step()
+                self.require_opt().step()
             except _CancelStep:
                 pass
         else:
             self._with_events(self._step, _STEP)
-        self.opt.zero_grad()
+        self.require_opt().zero_grad()
 
     def _backward(self) -> None:
         self.loss_grad.backward()
 
     def _step(self) -> None:
-        self.opt.step()
+        self.require_opt().step()
 
     # ---- parameter groups ---------------------------------------------------------------------------
     def freeze_to(self, n: int) -> None:
         """Train only the parameter groups from `n` on (batch-norm stays trainable if `train_bn`)."""
         if self.opt is None:
             self.create_opt()
-        self.opt.freeze_to(n, keep=norm_params(self.model) if self.train_bn else ())
+        self.require_opt().freeze_to(n, keep=norm_params(self.model) if self.train_bn else ())
 
     def freeze(self) -> None:
         """Train only the last parameter group (the head)."""

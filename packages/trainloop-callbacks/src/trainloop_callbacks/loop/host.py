@@ -5,16 +5,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from trainloop_callbacks.loop.callback import EVENT_NAMES, Callback, sort_by_run
 from trainloop_callbacks.loop.events import BATCH_EVENTS, BRACKETS, CANCEL_EXCEPTIONS, render_loop
 from trainloop_callbacks.loop.progress import ProgressCallback
 
-if TYPE_CHECKING:
-    from trainloop_callbacks.learner import Learner
-
 __all__ = ["CallbackHost", "listify"]
+
+_H = TypeVar("_H", bound="CallbackHost")  # the host's own class (a `Learner`): chained calls keep its type
 
 _NOTED = "_trainloop_callback_noted"
 _FREE = object()
@@ -31,7 +30,7 @@ class CallbackHost:
     _quiet_step: bool
     training: bool
 
-    def add_cb(self, cb: Callback | type[Callback]) -> Learner:
+    def add_cb(self: _H, cb: Callback | type[Callback]) -> _H:
         """Attach a callback (an instance, or a class to instantiate); it becomes `learn.<cb.name>`.
 
         Another callback of the same class keeps running: the new one gets a numbered name (`save_model_1`),
@@ -40,7 +39,7 @@ class CallbackHost:
         self._add([cb])
         return self
 
-    def add_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+    def add_cbs(self: _H, cbs: Iterable[Callback | type[Callback]]) -> _H:
         """Attach several callbacks."""
         self._add(cbs)
         return self
@@ -62,7 +61,7 @@ class CallbackHost:
                     self.remove_cb(old)
                     replaced.append(old)
             self._give_name(cb)
-            cb.learn = self
+            cb.learn = self  # type: ignore[assignment]  # CallbackHost exists only as a base of Learner
             setattr(self, cb.name, cb)
             self.cbs.append(cb)
         self._rebuild()
@@ -98,25 +97,25 @@ class CallbackHost:
         held = getattr(self, name, _FREE)
         return None if held is _FREE or held is cb else held
 
-    def remove_cb(self, cb: Callback | type[Callback]) -> Learner:
+    def remove_cb(self: _H, cb: Callback | type[Callback]) -> _H:
         """Detach a callback, or every callback of a class; safe during `fit`."""
         found = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
         for c in found:
-            c.learn = None
+            vars(c).pop("learn", None)  # detached: reading `c.learn` now raises
             self.cbs = [o for o in self.cbs if o is not c]
             if getattr(self, c.name, None) is c:
                 delattr(self, c.name)
         self._rebuild()
         return self
 
-    def remove_cbs(self, cbs: Iterable[Callback | type[Callback]]) -> Learner:
+    def remove_cbs(self: _H, cbs: Iterable[Callback | type[Callback]]) -> _H:
         """Detach several callbacks."""
         for cb in cbs:
             self.remove_cb(cb)
         return self
 
     @contextlib.contextmanager
-    def added_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+    def added_cbs(self: _H, cbs: Callback | Sequence[Callback] | None) -> Iterator[_H]:
         """Attach `cbs` for the duration of a `with` block."""
         cbs = listify(cbs)
         replaced = self._add(cbs)
@@ -127,7 +126,7 @@ class CallbackHost:
             self._add(replaced)  # a `unique` callback of the learner that one of `cbs` stood in for
 
     @contextlib.contextmanager
-    def removed_cbs(self, cbs: Callback | Sequence[Callback] | None) -> Iterator[Learner]:
+    def removed_cbs(self: _H, cbs: Callback | Sequence[Callback] | None) -> Iterator[_H]:
         """Detach `cbs` for the duration of a `with` block, then put them back."""
         cbs = [c for c in listify(cbs) if c in self.cbs]
         self.remove_cbs(cbs)
@@ -137,7 +136,7 @@ class CallbackHost:
             self.add_cbs(cbs)
 
     @contextlib.contextmanager
-    def no_bar(self) -> Iterator[Learner]:
+    def no_bar(self: _H) -> Iterator[_H]:
         """Train without the progress bar inside a `with` block."""
         with self.removed_cbs([c for c in self.cbs if isinstance(c, ProgressCallback)]):
             yield self
@@ -155,9 +154,16 @@ class CallbackHost:
     def __call__(self, event: str) -> None:
         """Run every active callback's handler for `event` (a name or an `Event`)."""
         training, batch_level = self.training, event in BATCH_EVENTS
-        for cb, method in self._table[event]:
+        table = self._table
+        for cb, method in table[event]:
+            # A callback removed while this event runs (the table was rebuilt) is skipped: it is still attached
+            # when the table is unchanged, else when it still holds this learner (reading `cb.learn` would raise).
             # run_train/run_valid filter batch-level events only: fit/epoch/phase events reach every callback
-            if cb.learn is self and cb.run and (not batch_level or (cb.run_train if training else cb.run_valid)):
+            if (
+                (self._table is table or vars(cb).get("learn") is self)
+                and cb.run
+                and (not batch_level or (cb.run_train if training else cb.run_valid))
+            ):
                 try:
                     method()
                 except CANCEL_EXCEPTIONS:

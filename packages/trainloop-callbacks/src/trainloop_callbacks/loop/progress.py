@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import Any, TextIO
 
 from trainloop_callbacks.loop.callback import Callback
@@ -141,7 +141,7 @@ class ProgressCallback(Callback):
     def _launch(self) -> None:
         dl = self.learn.dl
         try:
-            total = len(dl)
+            total: int | None = len(dl) if isinstance(dl, Sized) else None
         except TypeError:
             total = None
         fp = self._fp if self.mbar is not None else self._bars()

@@ -65,7 +65,8 @@ class Recorder(Callback):
     @property
     def metric_names(self) -> list[str]:
         """Column names of the per-epoch log."""
-        names = [m.name for m in self.learn.metrics] if self.learn is not None else []
+        learn = getattr(self, "learn", None)  # a Recorder not attached (yet) has no metrics
+        names = [m.name for m in learn.metrics] if learn is not None else []
         cols = ["train_loss"]
         if self.train_metrics:
             cols += [f"train_{n}" for n in names]
@@ -110,7 +111,7 @@ class Recorder(Callback):
             self.smooth_loss.accumulate(learn)
             learn.smooth_loss = self.smooth_loss.value
             self.losses.append(learn.smooth_loss)
-            opt = learn.opt
+            opt = learn.require_opt()
             pg = opt.param_groups[-1]
             if "lr" in pg and "mom" in pg:  # pluggable-optim: tiers names in the group, read directly
                 self.lrs.append(pg["lr"])

@@ -37,15 +37,15 @@ class NoBnBiasDecay(Callback):
     def before_fit(self) -> None:
         ids = {id(p) for p in bn_bias_params(self.learn.model)}
         self._groups = [
-            (i, [p for p in g["params"] if id(p) in ids]) for i, g in enumerate(self.learn.opt.param_groups)
+            (i, [p for p in g["params"] if id(p) in ids]) for i, g in enumerate(self.learn.require_opt().param_groups)
         ]
         self._groups = [(i, ps) for i, ps in self._groups if ps]
-        self._undo: list[tuple[list[Tensor], list[Tensor]]] = []
+        self._undo: list[tuple[list[Tensor], tuple[Tensor, ...]]] = []  # (params, decay to add back)
 
     @torch.no_grad()
     def before_step(self) -> None:
         self._undo = []
-        opt = self.learn.opt
+        opt = self.learn.require_opt()
         param_groups = opt.param_groups
         for i, params in self._groups:
             group = param_groups[i]

@@ -69,7 +69,7 @@ class DiceMulti:
         inter = torch.bincount(targ[(pred == targ) & (targ >= 0) & (targ < n)], minlength=n)
         sizes = torch.bincount(pred, minlength=n)[:n] + torch.bincount(targ[(targ >= 0) & (targ < n)], minlength=n)
         inter, sizes = inter.double().cpu(), sizes.double().cpu()
-        if self.inter is None or len(self.inter) != n:
+        if self.inter is None or self.union is None or len(self.inter) != n:
             if self.inter is not None:
                 raise ValueError(f"{self.name}: {n} classes in this batch, {len(self.inter)} before")
             self.inter, self.union = inter, sizes
@@ -83,7 +83,7 @@ class DiceMulti:
     @property
     def per_class(self) -> list[float] | None:
         """The score of each class (NaN for a class seen neither in predictions nor in targets)."""
-        if self.inter is None:
+        if self.inter is None or self.union is None:
             return None
         scores = torch.where(self.union > 0, self._scores(self.inter, self.union.clamp(min=1)), math.nan)
         return scores.tolist()

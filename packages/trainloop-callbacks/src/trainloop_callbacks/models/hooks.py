@@ -206,8 +206,9 @@ class ActivationStats(HookCallback):
         self.stats = []
 
     def after_batch(self) -> None:
-        if self._active:
-            self.stats.append(list(self.hooks.stored))
+        hooks = self.hooks
+        if self._active and hooks is not None:  # hooks are registered whenever the callback is active
+            self.stats.append(list(hooks.stored))
         super().after_batch()
 
     def layer_stats(self, idx: int) -> Tensor:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from trainloop_callbacks.schedule.scheds import ParamScheduler, SchedCos, combine_scheds, combined_cos
 
 if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
     from trainloop_callbacks.loop.callback import Callback
 
 __all__ = ["FitPoliciesMixin"]
@@ -28,14 +29,15 @@ def _one(v: list[float]) -> float | list[float]:
 class FitPoliciesMixin:
     """`fit_one_cycle`, `fit_flat_cos`, `fit_sgdr` and `fine_tune`: `fit` with a `ParamScheduler`."""
 
-    def _set_lr(self, lr: float | slice | None) -> list[float]:
+    def _set_lr(self: Learner, lr: float | slice | None) -> list[float]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         if self.opt is None:
             self.create_opt()
-        self.opt.set_hyper("lr", self.lr if lr is None else lr)
-        return _lrs(self.opt)
+        opt = self.require_opt()
+        opt.set_hyper("lr", self.lr if lr is None else lr)
+        return _lrs(opt)
 
-    def fit_one_cycle(
-        self,
+    def fit_one_cycle(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         n_epoch: int,
         lr_max: float | slice | None = None,
         div: float = 25.0,
@@ -51,18 +53,16 @@ class FitPoliciesMixin:
         `lr_max/div_final`; momentum moves the opposite way through `moms` (cosine both halves)."""
         if reset_opt:
             self.create_opt()
-        lr_max = self._set_lr(lr_max)
+        lrs = self._set_lr(lr_max)
         scheds = {
-            "lr": combined_cos(
-                pct_start, _one(_scale(lr_max, 1 / div)), _one(lr_max), _one(_scale(lr_max, 1 / div_final))
-            )
+            "lr": combined_cos(pct_start, _one(_scale(lrs, 1 / div)), _one(lrs), _one(_scale(lrs, 1 / div_final)))
         }
-        if "mom" in self.opt.hypers[0]:
+        if "mom" in self.require_opt().hypers[0]:
             scheds["mom"] = combined_cos(pct_start, *(moms if moms is not None else self.moms))
         self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
 
-    def fit_flat_cos(
-        self,
+    def fit_flat_cos(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         n_epoch: int,
         lr: float | slice | None = None,
         div_final: float = 1e5,
@@ -79,8 +79,8 @@ class FitPoliciesMixin:
         scheds = {"lr": combined_cos(pct_start, _one(lrs), _one(lrs), _one(_scale(lrs, 1 / div_final)))}
         self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
 
-    def fit_sgdr(
-        self,
+    def fit_sgdr(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         n_cycles: int,
         cycle_len: int,
         lr_max: float | slice | None = None,
@@ -103,8 +103,8 @@ class FitPoliciesMixin:
         scheds = {"lr": combine_scheds([n / n_epoch for n in lens], [SchedCos(_one(lrs), 0.0) for _ in lens])}
         self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
 
-    def fine_tune(
-        self,
+    def fine_tune(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         epochs: int,
         base_lr: float = 2e-3,
         freeze_epochs: int = 1,

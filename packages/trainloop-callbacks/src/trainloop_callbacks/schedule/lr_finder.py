@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import math
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainloop_callbacks.loop.callback import Callback
 from trainloop_callbacks.loop.events import CancelFitException, CancelValidException
 from trainloop_callbacks.plotting import line_plot
+
+if TYPE_CHECKING:
+    from trainloop_callbacks.learner import Learner
 
 __all__ = ["LRFinder", "LRFindMixin", "minimum", "steep", "valley", "slide"]
 
@@ -32,14 +35,14 @@ class LRFinder(Callback):
     def before_fit(self) -> None:
         learn = self.learn
         self._model_state = copy.deepcopy(learn.model.state_dict())
-        self._opt_state = copy.deepcopy(learn.opt.state_dict())
+        self._opt_state = copy.deepcopy(learn.require_opt().state_dict())
         self._training = learn.model.training
         self.best_loss = math.inf
 
     def before_batch(self) -> None:
         if self.learn.training:
             pos = self.learn.train_iter / self.num_it
-            self.learn.opt.set_hyper("lr", self.start_lr * (self.end_lr / self.start_lr) ** pos)
+            self.learn.require_opt().set_hyper("lr", self.start_lr * (self.end_lr / self.start_lr) ** pos)
 
     def after_batch(self) -> None:
         learn = self.learn
@@ -58,9 +61,9 @@ class LRFinder(Callback):
 
     def after_fit(self) -> None:
         learn = self.learn
-        learn.opt.zero_grad()
+        learn.require_opt().zero_grad()
         learn.model.load_state_dict(self._model_state)
-        learn.opt.load_state_dict(self._opt_state)
+        learn.require_opt().load_state_dict(self._opt_state)
         learn.model.train(self._training)
 
 
@@ -120,8 +123,8 @@ def slide(
 class LRFindMixin:
     """`Learner.lr_find`."""
 
-    def lr_find(
-        self,
+    def lr_find(  # type: ignore[misc]  # a Learner mixin: self is a Learner
+        self: Learner,
         start_lr: float = 1e-7,
         end_lr: float = 10.0,
         num_it: int = 100,
@@ -136,7 +139,7 @@ class LRFindMixin:
         if self.opt is None:
             self.create_opt()
         try:
-            n_batches = len(self.dls.train)
+            n_batches = len(self.dls.train) if isinstance(self.dls.train, Sized) else num_it
         except TypeError:
             n_batches = num_it
         n_epoch = num_it // max(n_batches, 1) + 1

@@ -173,6 +173,6 @@ class ParamScheduler(Callback):
         self._update(self.learn.pct_train)
 
     def _update(self, pos: float) -> None:
-        opt = self.learn.opt
+        opt = self.learn.require_opt()
         for name, sched in self.scheds.items():
             opt.set_hyper(name, sched(pos))

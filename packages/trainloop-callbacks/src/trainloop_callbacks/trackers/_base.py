@@ -342,6 +342,8 @@ class ExperimentTracker(Callback):
                 "so no pictures of predictions are logged",
             )
             return
+        if self._preds_batch is None:  # kept by after_batch when log_preds is on
+            return
         xb, yb, pred = self._preds_batch
         loss_func = learn.loss_func
         act = getattr(loss_func, "activation", None) or (lambda x: x)
