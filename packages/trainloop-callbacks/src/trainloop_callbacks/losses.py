@@ -58,15 +58,18 @@ class FlatLoss:
 
     @property
     def __name__(self) -> str:  # so error messages and logs name the loss
-        return type(self).__name__
+        return type(self).__qualname__
 
     @property
     def reduction(self) -> str:
-        return self.func.reduction
+        value = self.func.reduction
+        if not isinstance(value, str):
+            raise TypeError(f"{type(self.func).__name__} has no `reduction` to read or set")
+        return value
 
     @reduction.setter
     def reduction(self, value: str) -> None:
-        self.func.reduction = value
+        self.func.reduction = value  # type: ignore[assignment]  # torch types Module attributes as Tensor | Module; this one is a str
 
     def _prep(self, inp: Tensor, targ: Tensor) -> tuple[Tensor, Tensor]:
         if self.floatify and not targ.is_floating_point():

@@ -67,7 +67,10 @@ class SimpleSelfAttention(nn.Module):
         x = x.reshape(*size[:2], -1)
         if self.sym:
             # fastai writes the symmetrised kernel back into the layer; computing it here leaves the weights as trained
-            c = self.conv.weight.reshape(self.n_in, self.n_in)
+            weight = self.conv.weight
+            if not isinstance(weight, Tensor):
+                raise TypeError("SimpleSelfAttention: the spectral-normed conv has no weight tensor")
+            c = weight.reshape(self.n_in, self.n_in)
             convx = F.conv1d(x, ((c + c.t()) / 2).reshape(self.n_in, self.n_in, 1))
         else:
             convx = self.conv(x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -44,7 +45,7 @@ class PixelShuffle_ICNR(nn.Sequential):
         nf = ni if nf is None else nf
         nt = norm_type_of(norm_type)
         conv_layer = ConvLayer(ni, nf * scale**2, ks=1, norm_type=nt, act_cls=act_cls, bias_std=0)
-        conv = conv_layer[0]
+        conv: Any = conv_layer[0]  # a Conv2d, possibly parametrised: its attributes are created at run time
         with torch.no_grad():
             if nt is NormType.Weight:
                 # weight norm stores direction v and magnitude g: ICNR on v, g its norm so that the weight is v

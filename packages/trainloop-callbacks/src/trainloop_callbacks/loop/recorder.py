@@ -55,9 +55,9 @@ class Recorder(Callback):
     ):
         self.add_time, self.train_metrics, self.valid_metrics = add_time, train_metrics, valid_metrics
         self.loss, self.smooth_loss = AvgLoss(), AvgSmoothLoss(beta)
-        self.lrs: list[float] = []
-        self.moms: list[float] = []
-        self.losses: list[Tensor] = []
+        self.lrs: list[float | None] = []
+        self.moms: list[float | None] = []  # None where the optimizer has no momentum
+        self.losses: list[float | Tensor] = []
         self.iters: list[int] = []
         self.values: list[list[float | None]] = []
         self.log: list[Any] = []
@@ -109,8 +109,10 @@ class Recorder(Callback):
         if learn.training:
             self._n_train += 1
             self.smooth_loss.accumulate(learn)
-            learn.smooth_loss = self.smooth_loss.value
-            self.losses.append(learn.smooth_loss)
+            smooth = self.smooth_loss.value
+            if smooth is not None:  # always set: a batch was just accumulated
+                learn.smooth_loss = smooth
+                self.losses.append(smooth)
             opt = learn.require_opt()
             pg = opt.param_groups[-1]
             if "lr" in pg and "mom" in pg:  # pluggable-optim: tiers names in the group, read directly
@@ -180,9 +182,9 @@ class Recorder(Callback):
     def plot_sched(self, fname: str | Path | None = None) -> Any:
         """Plot the learning rate and momentum schedules per batch."""
         x = list(range(len(self.lrs)))
-        series = {"lr": (x, [float(v) for v in self.lrs])}
+        series = {"lr": (x, [float("nan") if v is None else float(v) for v in self.lrs])}
         if self.moms and self.moms[0] is not None:
-            series["mom"] = (x, [float(v) for v in self.moms])
+            series["mom"] = (x, [float("nan") if v is None else float(v) for v in self.moms])
         return line_plot(series, fname, xlabel="batch", ylabel="value", separate=True)
 
 

@@ -87,8 +87,9 @@ class BodyHeadSplitter:
         self.config = {"cuts": cuts, "body": body, "head": head}
 
     def __call__(self, model: nn.Module) -> list[list[nn.Parameter]]:
+        indexable: Any = model  # nn.Sequential, nn.ModuleList or any model with __getitem__; checked below
         try:
-            body, head = model[self.body], model[self.head]
+            body, head = indexable[self.body], indexable[self.head]
         except (TypeError, IndexError):
             raise ValueError(
                 f"BodyHeadSplitter: the model must be indexable with children {self.body} (body) and {self.head} "

@@ -16,6 +16,9 @@ from trainloop_callbacks.plotting import line_plot
 if TYPE_CHECKING:
     from trainloop_callbacks.learner import Learner
 
+# fields named at run time (the suggestion functions' names), which mypy's namedtuple support cannot follow
+_named_tuple: Any = namedtuple
+
 __all__ = ["LRFinder", "LRFindMixin", "minimum", "steep", "valley", "slide"]
 
 SuggestFunc = Callable[[list[float], list[float], int], float]
@@ -152,7 +155,7 @@ class LRFindMixin:
             self.logger = old_logger
         rec = self.recorder
         skip_end = 5 if len(rec.lrs) > 20 else 0
-        lrs = [float(v) for v in rec.lrs[num_it // 10 : len(rec.lrs) - skip_end]]
+        lrs = [float("nan") if v is None else float(v) for v in rec.lrs[num_it // 10 : len(rec.lrs) - skip_end]]
         losses = rec.loss_values[num_it // 10 : len(rec.lrs) - skip_end]
         if len(lrs) < 2:
             raise ValueError(f"lr_find recorded only {len(lrs)} usable points; raise num_it or end_lr")
@@ -160,4 +163,5 @@ class LRFindMixin:
         if fname is not None:
             line_plot({"loss": (lrs, losses)}, fname, xlabel="learning rate (log)", ylabel="loss", logx=True)
         names = [f.__name__ for f in suggest_funcs]
-        return namedtuple("SuggestedLRs", names)(*[f(lrs, losses, num_it) for f in suggest_funcs])
+        suggested = [f(lrs, losses, num_it) for f in suggest_funcs]
+        return _named_tuple("SuggestedLRs", names)(*suggested)

@@ -77,7 +77,11 @@ class Schedule:
 
 
 def _as_list(v: Value) -> list[float]:
-    return list(v) if isinstance(v, (list, tuple)) else [v]
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, Sequence):
+        raise TypeError(f"a schedule value is a float or a list/tuple of floats, got {type(v).__name__}")
+    return [v]
 
 
 def _broadcast(v: list[float], n: int) -> list[float]:
