@@ -71,7 +71,7 @@ class TabularDataLoader(DataLoader):
         return [row for _, row in df.iterrows()]
 
     # a table is the picture of tabular data: these return a DataFrame where the base returns a canvas
-    def show_batch(self, b: Any = None, max_n: int = 10, **kwargs: Any) -> pd.DataFrame:  # type: ignore[override]
+    def show_batch(self, b: Any = None, max_n: int = 10, **kwargs: Any) -> pd.DataFrame:  # type: ignore[override]  # a table, see above
         """The first `max_n` rows of batch `b` (default: `one_batch()`), decoded, as a DataFrame."""
         del kwargs  # the picture arguments of other loaders (ncols, scale) mean nothing for a table
         return self.decode_frame(self.one_batch() if b is None else b, max_n)

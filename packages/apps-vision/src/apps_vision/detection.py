@@ -187,7 +187,7 @@ class DetectionLearner(Learner):
         h, w = images.shape[-2:]
         return Detections(TensorBBox(det["boxes"], canvas_size=(h, w)), self._names(det["labels"]), det["scores"])
 
-    def show_results(  # type: ignore[override]
+    def show_results(  # type: ignore[override]  # takes `thresh`; the base's options do not apply to boxes
         self, ds_idx: int = 1, dl: Iterable[Any] | None = None, max_n: int = 6, thresh: float = 0.5, scale: int = 2
     ) -> Canvas:
         """A batch drawn in two columns: the targets' boxes, then the detections with a score >= `thresh` (captions
