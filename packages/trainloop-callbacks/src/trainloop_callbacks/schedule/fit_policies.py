@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from trainloop_callbacks.loop.host import listify
 from trainloop_callbacks.schedule.scheds import ParamScheduler, SchedCos, combine_scheds, combined_cos
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class FitPoliciesMixin:
         }
         if "mom" in self.require_opt().hypers[0]:
             scheds["mom"] = combined_cos(pct_start, *(moms if moms is not None else self.moms))
-        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
+        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *listify(cbs)], wd=wd, start_epoch=start_epoch)
 
     def fit_flat_cos(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner,
@@ -77,7 +78,7 @@ class FitPoliciesMixin:
             self.create_opt()
         lrs = self._set_lr(lr)
         scheds = {"lr": combined_cos(pct_start, _one(lrs), _one(lrs), _one(_scale(lrs, 1 / div_final)))}
-        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
+        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *listify(cbs)], wd=wd, start_epoch=start_epoch)
 
     def fit_sgdr(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner,
@@ -101,7 +102,7 @@ class FitPoliciesMixin:
         lens = [cycle_len * cycle_mult**i for i in range(n_cycles)]
         n_epoch = sum(lens)
         scheds = {"lr": combine_scheds([n / n_epoch for n in lens], [SchedCos(_one(lrs), 0.0) for _ in lens])}
-        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *_listify(cbs)], wd=wd, start_epoch=start_epoch)
+        self.fit(n_epoch, cbs=[ParamScheduler(scheds), *listify(cbs)], wd=wd, start_epoch=start_epoch)
 
     def fine_tune(  # type: ignore[misc]  # a Learner mixin: self is a Learner
         self: Learner,
@@ -120,9 +121,3 @@ class FitPoliciesMixin:
         base_lr /= 2
         self.unfreeze()
         self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
-
-
-def _listify(x: Any) -> list[Any]:
-    if x is None:
-        return []
-    return list(x) if isinstance(x, (list, tuple)) else [x]
