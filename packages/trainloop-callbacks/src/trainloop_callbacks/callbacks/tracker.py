@@ -3,6 +3,7 @@ lr reduction on plateaus; plus NaN termination and CSV logging."""
 
 from __future__ import annotations
 
+import abc
 import csv
 import math
 import operator
@@ -75,7 +76,7 @@ class TrackerCallback(Callback):
         self.best = state["best"]
 
 
-class _PatienceCallback(TrackerCallback):
+class _PatienceCallback(TrackerCallback, abc.ABC):
     """A tracker that counts epochs without improvement (`wait`); once `patience` of them have passed it calls
     `_out_of_patience()`, which each subclass defines."""
 
@@ -90,8 +91,9 @@ class _PatienceCallback(TrackerCallback):
         super().__init__(monitor, comp, min_delta, reset_on_fit)
         self.patience, self.wait = patience, 0
 
+    @abc.abstractmethod
     def _out_of_patience(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define _out_of_patience")
+        """What running out of patience does (stop the fit, lower the lr)."""
 
     def before_fit(self) -> None:
         super().before_fit()

@@ -13,6 +13,7 @@ of training.
 
 from __future__ import annotations
 
+import abc
 import math
 import tempfile
 import warnings
@@ -127,7 +128,7 @@ def _to_cpu(x: Any) -> Any:
     return x
 
 
-class ExperimentTracker(Callback):
+class ExperimentTracker(Callback, abc.ABC):
     """Base of `TensorBoardCallback`, `MLflowCallback` and `WandbCallback`: decides when and what to log.
 
     Per optimizer step: `train_loss` (the Recorder's smoothed loss) and `lr_<i>`, `mom_<i>` of every parameter
@@ -167,17 +168,17 @@ class ExperimentTracker(Callback):
         self._preds_batch: tuple[Any, Any, Any] | None = None
 
     # ---- the subclass's side -----------------------------------------------------------------------
+    @abc.abstractmethod
     def _open(self) -> None:
         """Start (or continue) the run for this fit."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _write_steps(self, rows: list[tuple[int, dict[str, float]]]) -> None:
         """Write per-step rows `(step, {name: value})`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _write_epoch(self, step: int, values: dict[str, float]) -> None:
         """Write one epoch's values (`epoch` among them) at `step`."""
-        raise NotImplementedError
 
     def _write_image(self, step: int, epoch: int, image: Any) -> None:  # noqa: ARG002 - optional hook
         """Write the picture of predictions (a PIL image) of `epoch`."""
