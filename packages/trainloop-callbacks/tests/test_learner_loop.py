@@ -599,3 +599,16 @@ def test_batch_transforms_run_on_the_model_gpu(make_regression):
         learn.fit(1)
     assert data.calls[0][0] == "to" and data.calls[0][1].type == "cuda"
     assert {c[1].type for c in data.calls if c[0] == "after_batch"} == {"cuda"}
+
+
+def test_fit_refuses_a_cbs_item_that_is_not_a_callback(mk):
+    learn = mk()
+    with pytest.raises(TypeError, match=r"fit's cbs must be Callbacks .*str 'TensorBoardCallback'"):
+        learn.fit(1, cbs="TensorBoardCallback")  # a name, not the callback
+
+
+def test_a_boolean_ds_idx_is_refused(mk):
+    learn = mk()
+    learn.fit(1)
+    with pytest.raises(ValueError, match=r"ds_idx must be 0 .* got True"):
+        learn.get_preds(ds_idx=True)  # True == 1 would silently mean the validation set

@@ -98,7 +98,7 @@ class InferenceMixin:
     def _dl(self: Learner, ds_idx: int, dl: Iterable[Any] | None) -> Iterable[Any]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
         if dl is not None:
             return dl
-        if ds_idx not in (0, 1):
+        if isinstance(ds_idx, bool) or ds_idx not in (0, 1):  # True would silently mean the validation set
             raise ValueError(f"ds_idx must be 0 (train) or 1 (valid), got {ds_idx}")
         return self.dls.train if ds_idx == 0 else self.dls.valid
 

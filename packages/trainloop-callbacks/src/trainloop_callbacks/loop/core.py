@@ -179,6 +179,9 @@ class TrainLoop(CallbackHost):
         if n_epoch < 1:
             raise ValueError(f"fit needs n_epoch >= 1, got {n_epoch}")
         cbs = [c() if isinstance(c, type) else c for c in listify(cbs)]
+        for c in cbs:  # checked before anything reads them (a name string would fail obscurely below)
+            if not isinstance(c, Callback):
+                raise TypeError(f"fit's cbs must be Callbacks (instances or classes), got {type(c).__name__} {c!r}")
         if start_epoch:
             cbs.append(SkipToEpoch(start_epoch))
         every = [*self.cbs, *cbs]
