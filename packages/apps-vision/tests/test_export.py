@@ -64,3 +64,23 @@ def test_predict_returns_the_label_and_the_learner_class(exported):
     _, _, idx, _, out = exported
     assert out["label"] == ["cat", "dog"][idx]
     assert out["learner"] == "VisionLearner"
+
+
+def test_from_name_func_with_a_lambda_exports_and_predicts(tmp_path):
+    """fastai users label by file name with a function of their own: the export leaves it out (it is not needed to
+    predict) and predicts in a fresh process; the loaded data refuses to label items with it."""
+    files = []
+    for label, value in (("cat", 30), ("dog", 220)):
+        for i in range(4):
+            f = tmp_path / f"{label}_{i}.png"
+            Image.fromarray(np.full((12, 16, 3), value + i, np.uint8)).save(f)
+            files.append(f)
+    torch.manual_seed(0)
+    dls = ImageDataLoaders.from_name_func(tmp_path, files, lambda name: name.split("_")[0], item_tfms=Resize(32), bs=2)
+    learn = vision_learner(dls, "resnet18", pretrained=False)
+    with pytest.warns(UserWarning, match="label function"):
+        file = learn.export(tmp_path / "export.pth")
+    with learn.no_bar():
+        label, idx, _ = learn.predict(files[0])
+    out = _predict_in_fresh_process(file, files[0])
+    assert out["label"] == str(label) and out["idx"] == int(idx)

@@ -160,6 +160,27 @@ def test_config_refuses_lambdas_unmarked_and_unsafe_names(steps):
             DataLoaders.from_config(cfg, allow=("tiers_test_dl_steps",))
 
 
+def test_an_unwritable_label_function_is_left_out_of_the_export_and_refused_when_labelling(steps):
+    """A lambda `get_y` (as `from_name_func` users write) is not needed to predict: the export names it, loads,
+    predicts and decodes; labelling items with the loaded pipelines is refused, naming the function."""
+    items = [(float(i), "odd" if i % 2 else "even") for i in range(12)]
+    splits = [range(8), range(8, 12)]
+    ds = Datasets(items, [[ItemGetter(0), steps.to_float], [lambda o: o[1], Categorize()]], splits=splits)
+    dls = DataLoaders.from_dsets(ds, bs=4)
+    with pytest.warns(UserWarning, match=r"label function '.*<lambda>' is not written"):
+        cfg = json.loads(json.dumps(dls.to_config()))
+    again = DataLoaders.from_config(cfg, allow=("tiers_test_dl_steps",))
+    (x,) = again.test_dl([(5.0, "odd")]).one_batch()
+    assert x.tolist() == [5.0]
+    assert again.decode_batch((x, torch.tensor([1])))[0][1] == "odd"  # decoding passes through the stand-in
+    with pytest.raises(RuntimeError, match=r"label function '.*<lambda>' was not exported"):
+        again.test_dl([(5.0, "odd")], with_labels=True).one_batch()
+    # an input pipeline's lambda is still refused: inference runs it
+    ds = Datasets(items, [[lambda o: torch.tensor(o[0])], [ItemGetter(1), Categorize()]], splits=splits)
+    with pytest.raises(TypeError, match="lambda"):
+        DataLoaders.from_dsets(ds, bs=4).to_config()
+
+
 def test_training_only_steps_are_not_exported(steps):
     dls = DataLoaders.from_dsets(_marked_dsets(steps), bs=4, after_item=[AddNoise()])
     assert dls.to_config()["after_item"] == []  # AddNoise is split_idx 0 (and unmarked: it is never written)

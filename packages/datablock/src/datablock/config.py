@@ -13,6 +13,7 @@ in the data.
 from __future__ import annotations
 
 import inspect
+import warnings
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -28,12 +29,14 @@ __all__ = [
     "step_from_config",
     "pipeline_to_config",
     "pipeline_from_config",
+    "LabelGetterNotExported",
     "ConfigError",
     "SafeResolver",
     "config_safe",
 ]
 
 _PATH_KEY = "__path__"
+_OMITTED_KEY = "label_getter_not_exported"
 _STEP_KEY = "__step__"
 _INSTANCE_ATTRS = ("split_idx", "order")  # Transform settings a step may carry besides its arguments
 _WRAPPERS = {f"{c.__module__}:{c.__qualname__}": c for c in (Transform, ItemTransform)}
@@ -166,11 +169,36 @@ def step_to_config(tfm: Any) -> dict[str, Any]:
     raise TypeError(f"to_config: cannot describe {tfm!r} as data")
 
 
+class LabelGetterNotExported(ItemTransform):
+    """Stands in, in a loaded export, for a label function of a target pipeline that could not be written as
+    data (a lambda, a local or an unmarked function, e.g. the `label_func` of `from_name_func`).
+
+    Inference never runs it (unlabelled items go through the input pipelines only) and decoding passes through
+    it, so `predict`/`get_preds` work; labelling items with it is refused with an error naming the function.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def encodes(self, x: object) -> Any:  # noqa: ARG002 (it refuses every item)
+        raise RuntimeError(
+            f"the label function {self.name!r} was not exported (it cannot be written as data), so this loaded "
+            "learner cannot label items; unlabelled data (`test_dl(items)`, `predict`) does not need it. To label "
+            "data, build the DataLoaders again from the DataBlock (or define the function at module level and "
+            "mark it `@datablock.config_safe` before exporting)"
+        )
+
+
 def step_from_config(step: dict[str, Any], resolver: SafeResolver | None = None) -> Any:
     """Rebuild one step; every name goes through `resolver` (default: the tiers packages only)."""
     resolver = resolver or SafeResolver()
     if not isinstance(step, dict):
         raise ConfigError(f"from_config: a step must be a dict, got {type(step).__name__}")
+    if _OMITTED_KEY in step:
+        if not isinstance(step[_OMITTED_KEY], str):
+            raise ConfigError(f"from_config: {_OMITTED_KEY} must be a name, got {type(step[_OMITTED_KEY]).__name__}")
+        return LabelGetterNotExported(step[_OMITTED_KEY])
     if "function" in step:
         return resolver.resolve(step["function"], kind="function")
     name = step.get("type")
@@ -192,18 +220,42 @@ def step_from_config(step: dict[str, Any], resolver: SafeResolver | None = None)
     return obj
 
 
-def pipeline_to_config(p: Any, skip_train_only: bool = False) -> list[dict[str, Any]]:
+def _is_label_getter(f: Any) -> bool:
+    """A plain callable step (no decodes): what a DataBlock's `get_y` becomes in a target pipeline."""
+    return isinstance(f, ItemFunc) or (callable(f) and not isinstance(f, (Transform, type)))
+
+
+def pipeline_to_config(p: Any, skip_train_only: bool = False, omit_label_getters: bool = False) -> list[dict[str, Any]]:
     """A pipeline (or a single callable, or None) as a list of steps.
 
     `skip_train_only`: leave out the steps that run on the training split only (`split_idx == 0`, e.g.
     random augmentations): inference never runs them, so an export need not describe them.
+    `omit_label_getters` (for target pipelines): a plain label function that cannot be written as data is
+    recorded by name only and comes back as a `LabelGetterNotExported` (a warning says so); inference and
+    decoding never run it. Transforms with decodes must always be written.
     """
     if p is None:
         return []
     fs = p.fs if isinstance(p, Pipeline) else [p]
     if skip_train_only:
         fs = [f for f in fs if getattr(f, "split_idx", None) != 0]
-    return [step_to_config(f) for f in fs]
+    steps = []
+    for f in fs:
+        try:
+            steps.append(step_to_config(f))
+        except TypeError as e:
+            if not (omit_label_getters and _is_label_getter(f)):
+                raise
+            g = f.func if isinstance(f, ItemFunc) else f
+            name = g.__qualname__ if inspect.isfunction(g) else repr(g)
+            warnings.warn(
+                f"to_config: the label function {name!r} is not written ({e}); the export predicts, but cannot "
+                "label new items",
+                UserWarning,
+                stacklevel=2,
+            )
+            steps.append({_OMITTED_KEY: name})
+    return steps
 
 
 def pipeline_from_config(

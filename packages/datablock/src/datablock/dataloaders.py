@@ -320,7 +320,10 @@ class DataLoaders:
             "n_inp": self.n_inp,
             "dl_type": None if dl_type is DataLoader else _qualname(dl_type),
             "dl_kwargs": dl_kwargs,
-            "pipelines": [pipeline_to_config(tl.tfms, skip_train_only=True) for tl in tls],
+            "pipelines": [
+                pipeline_to_config(tl.tfms, skip_train_only=True, omit_label_getters=i >= self.n_inp)
+                for i, tl in enumerate(tls)
+            ],
             "after_item": pipeline_to_config(ref.after_item, skip_train_only=True),
             "before_batch": pipeline_to_config(ref.before_batch, skip_train_only=True),
             "after_batch": pipeline_to_config(ref.after_batch, skip_train_only=True),
