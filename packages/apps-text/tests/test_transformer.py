@@ -39,7 +39,8 @@ def test_sinusoidal_positions_match_the_formula():
     enc = sinusoidal_positions(5, 6)
     pos, i = 3, 2  # feature pair 2: sin at 4, cos at 5
     angle = pos / 10000 ** (2 * i / 6)
-    assert torch.allclose(enc[pos, 4], torch.tensor(angle).sin()) and torch.allclose(enc[pos, 5], torch.tensor(angle).cos())
+    assert torch.allclose(enc[pos, 4], torch.tensor(angle).sin())
+    assert torch.allclose(enc[pos, 5], torch.tensor(angle).cos())
 
 
 def test_language_model_shapes_tied_and_split():
@@ -90,7 +91,9 @@ def test_model_recipe_round_trip():
 def test_transformer_learners_train_transfer_and_export(tmp_path, one_thread):
     torch.manual_seed(0)
     df = _df()
-    dls_lm = TextDataLoaders.from_df(df, text_col="text", is_lm=True, valid_col="is_valid", bs=4, seq_len=12, min_freq=1)
+    dls_lm = TextDataLoaders.from_df(
+        df, text_col="text", is_lm=True, valid_col="is_valid", bs=4, seq_len=12, min_freq=1
+    )
     lm = language_model_learner(dls_lm, Transformer, config=tfmer_small_config, pretrained=False, path=tmp_path)
     assert isinstance(lm, LMLearner)
     with lm.no_bar():

@@ -1,8 +1,9 @@
 """ULMFiT learners: `language_model_learner` → `LMLearner`, `text_classifier_learner` → `TextLearner`.
 
 Both add `ModelResetter` (a new stream each phase), `RNNCallback` (keep only the logits of the model's output
-tuple for the loss) and `RNNRegularizer` (AR/TAR: fastai's `alpha=2, beta=1` for AWD_LSTM, none for the Transformer), and use fastai's momentums
-`(0.8, 0.7, 0.8)`. `save_encoder`/`load_encoder` move the fine-tuned encoder from the one to the other.
+tuple for the loss) and `RNNRegularizer` (AR/TAR: fastai's `alpha=2, beta=1` for AWD_LSTM, none for the
+Transformer), and use fastai's momentums `(0.8, 0.7, 0.8)`. `save_encoder`/`load_encoder` move the fine-tuned
+encoder from the one to the other; `load_pretrained` reads local pretrained weights (`apps_text.pretrained`).
 """
 
 from __future__ import annotations
