@@ -176,3 +176,34 @@ def test_interpretation_of_inputs_padded_per_batch():
     losses = nn.functional.cross_entropy(torch.log(expected), torch.stack([y for _, y in items]), reduction="none")
     assert torch.allclose(values, losses.sort(descending=True).values[:3]) and len(idx) == 3
     assert sum(c for *_, c in interp.most_confused()) == int((expected.argmax(-1) != interp.targs).sum())
+
+
+class _OwnOrder:
+    """A loader reading its items in an order of its own (`get_idxs`, like texts sorted by length)."""
+
+    shuffle = False
+
+    def __init__(self, x, y, order, bs):
+        self.x, self.y, self.order, self.bs = x, y, order, bs
+
+    def get_idxs(self):
+        return list(self.order)
+
+    def __iter__(self):
+        for k in range(0, len(self.order), self.bs):
+            idx = torch.tensor(self.order[k : k + self.bs])
+            yield self.x[idx], self.y[idx]
+
+
+def test_get_preds_puts_a_loaders_own_order_back_in_dataset_order():
+    torch.manual_seed(0)
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    dl = _OwnOrder(x, y, [3, 7, 0, 9, 1, 2, 8, 4, 6, 5], bs=4)
+    learn = Learner((dl, dl), nn.Linear(4, 3), CrossEntropyLossFlat())
+    with learn.no_bar():
+        inp, preds, targs = learn.get_preds(with_input=True)
+        _, unordered, _ = learn.get_preds(with_input=True, reorder=False)
+    with torch.no_grad():
+        expected = torch.softmax(learn.model(x), -1)
+    assert torch.equal(inp, x) and torch.equal(targs, y) and torch.allclose(preds, expected)
+    assert torch.allclose(unordered, expected[dl.order])
