@@ -7,6 +7,7 @@ from apps_text import (
     LMLearner,
     RNNCallback,
     RNNRegularizer,
+    TextClassificationInterpretation,
     TextDataLoaders,
     awd_lstm_small_config,
     language_model_learner,
@@ -67,8 +68,9 @@ def test_text_classifier_interpretation_and_show_results(one_thread):
                                   min_freq=1, n_workers=0)  # fmt: skip
     learn = text_classifier_learner(dls, AWD_LSTM, seq_len=4, config=awd_lstm_small_config, pretrained=False)
     with learn.no_bar():
-        interp = ClassificationInterpretation.from_learner(learn)
+        interp = TextClassificationInterpretation.from_learner(learn)
         table = learn.show_results(max_n=4)
+    assert isinstance(interp, ClassificationInterpretation)
     valid = dls.valid_ds
     assert len(interp.inputs) == len(valid) == 12
     for i, x in enumerate(interp.inputs):  # dataset order (the loader reads them longest first)
@@ -79,6 +81,12 @@ def test_text_classifier_interpretation_and_show_results(one_thread):
     values, idx = interp.top_losses(3)
     assert torch.allclose(values, expected[idx], atol=1e-5)
     assert torch.allclose(values, expected.sort(descending=True)[0][:3], atol=1e-5)
+    worst = interp.plot_top_losses(3)
+    assert list(worst.columns) == ["input", "target", "predicted", "probability", "loss"]
+    assert torch.allclose(torch.tensor(worst["loss"].tolist()), values)
+    for (_, row), i in zip(worst.iterrows(), idx.tolist(), strict=True):
+        assert row["input"] == " ".join(dls.text_vocab[t] for t in valid[i][0].tolist())
+        assert row["target"] == dls.vocab[int(valid[i][1])] and row["predicted"] == dls.vocab[int(interp.decoded[i])]
     wrong = int((interp.decoded != interp.targs).sum())
     assert sum(c for *_, c in interp.most_confused()) == wrong
     assert list(table.columns) == ["x", "y", "y_pred"] and len(table) == 4

@@ -13,6 +13,7 @@ from apps_text.awdlstm import (
 )
 from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
+from apps_text.interpret import TextClassificationInterpretation
 from apps_text.learner import (
     LMLearner,
     RNNCallback,
@@ -122,4 +123,5 @@ __all__ = [
     # learners
     "RNNCallback", "RNNRegularizer", "TextLearner", "LMLearner", "language_model_learner",
     "text_classifier_learner", "get_text_vocab", "ModelResetter", "Perplexity",
+    "TextClassificationInterpretation",
 ]  # fmt: skip

@@ -39,6 +39,7 @@ from apps_text import (
     SequentialRNN,
     SortedDL,
     TextBlock,
+    TextClassificationInterpretation,
     TextDataLoaders,
     TextLearner,
     TitledStr,
@@ -684,4 +685,5 @@ __all__ = [
     "text_classifier_learner",
     "get_text_vocab",
     "ModelResetter",
+    "TextClassificationInterpretation",
 ]
