@@ -64,9 +64,8 @@ class Transformer(nn.Module):
     """Embedding + positions, `n_layers` `TransformerBlock`s, a final `LayerNorm`; returns (bs, seq, d_model).
 
     The embedding is called `encoder` (as in `AWD_LSTM`), so the language model's decoder can tie its weights and
-    pretrained weights use the same keys."""
-
-    stateful = False  # generation feeds the whole context at each step (see LMLearner.predict)
+    pretrained weights use the same keys. Having no `select_hidden`, it is fed the whole context at each step of
+    generation (`LMLearner.predict`, `beam_search`)."""
 
     def __init__(
         self,
