@@ -7,11 +7,13 @@ from apps_text import (
     LMLearner,
     RNNCallback,
     RNNRegularizer,
+    TextClassificationInterpretation,
     TextDataLoaders,
     awd_lstm_small_config,
     language_model_learner,
+    text_classifier_learner,
 )
-from trainloop_callbacks import load_learner
+from trainloop_callbacks import ClassificationInterpretation, load_learner
 
 
 @pytest.fixture
@@ -54,3 +56,49 @@ def test_rnn_regularizer_adds_ar_and_tar(dls_lm):
     reg.after_loss()
     expected = 1.0 + 2.0 * out.pow(2).mean() + (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
     assert torch.allclose(learn.loss_grad, expected)
+
+
+def test_text_classifier_interpretation_and_show_results(one_thread):
+    """Padded texts of different lengths per batch: interpretation works, in dataset order, and show_results is a
+    table of decoded texts, labels and predictions."""
+    texts = [("good fine " * (1 + i % 6) if i % 2 else "bad poor " * (1 + i % 4)) + f"w{i % 3}" for i in range(40)]
+    labels = ["pos" if i % 2 else "neg" for i in range(40)]
+    df = pd.DataFrame({"text": texts, "label": labels, "is_valid": [i >= 28 for i in range(40)]})
+    dls = TextDataLoaders.from_df(df, text_col="text", label_col="label", valid_col="is_valid", bs=4, seq_len=4,
+                                  min_freq=1, n_workers=0)  # fmt: skip
+    learn = text_classifier_learner(dls, AWD_LSTM, seq_len=4, config=awd_lstm_small_config, pretrained=False)
+    with learn.no_bar():
+        interp = TextClassificationInterpretation.from_learner(learn)
+        table = learn.show_results(max_n=4)
+    assert isinstance(interp, ClassificationInterpretation)
+    valid = dls.valid_ds
+    assert len(interp.inputs) == len(valid) == 12
+    for i, x in enumerate(interp.inputs):  # dataset order (the loader reads them longest first)
+        ids = valid[i][0].as_subclass(torch.Tensor)
+        assert torch.equal(x[x != 1], ids), i  # the text's ids once its batch's padding is dropped
+    assert [int(t) for t in interp.targs] == [int(valid[i][1]) for i in range(12)]
+    expected = torch.nn.functional.cross_entropy(interp.preds.log(), interp.targs.long(), reduction="none")
+    values, idx = interp.top_losses(3)
+    assert torch.allclose(values, expected[idx], atol=1e-5)
+    assert torch.allclose(values, expected.sort(descending=True)[0][:3], atol=1e-5)
+    worst = interp.plot_top_losses(3)
+    assert list(worst.columns) == ["input", "target", "predicted", "probability", "loss"]
+    assert torch.allclose(torch.tensor(worst["loss"].tolist()), values)
+    for (_, row), i in zip(worst.iterrows(), idx.tolist(), strict=True):
+        assert row["input"] == " ".join(dls.text_vocab[t] for t in valid[i][0].tolist())
+        assert row["target"] == dls.vocab[int(valid[i][1])] and row["predicted"] == dls.vocab[int(interp.decoded[i])]
+    wrong = int((interp.decoded != interp.targs).sum())
+    assert sum(c for *_, c in interp.most_confused()) == wrong
+    assert list(table.columns) == ["x", "y", "y_pred"] and len(table) == 4
+    assert table["x"].str.startswith("xxbos").all() and set(table["y_pred"]) <= {"neg", "pos"}
+
+
+def test_language_model_show_results_decodes_next_tokens(dls_lm):
+    lm = language_model_learner(dls_lm, AWD_LSTM, config=awd_lstm_small_config, pretrained=False)
+    with lm.no_bar():
+        table = lm.show_results(max_n=3)
+    vocab = dls_lm.text_vocab
+    assert list(table.columns) == ["x", "y", "y_pred"]
+    for x, y in zip(table["x"], table["y"], strict=True):
+        assert x.split()[1:] == y.split()[:-1] and all(t in vocab for t in y.split())  # y: x shifted by one
+    assert all(len(p.split()) == len(y.split()) for p, y in zip(table["y_pred"], table["y"], strict=True))

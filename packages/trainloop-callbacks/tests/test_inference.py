@@ -137,3 +137,73 @@ def test_progress_bar_is_on_by_default_and_writes_the_table(make_classification,
     out = capsys.readouterr().out
     assert "train_loss" in out and "valid_loss" in out
     assert learn.logger is print  # restored after fit
+
+
+class _MeanOfTokens(nn.Module):
+    """Mean embedding of the non-padding (0) tokens: takes batches padded to their own length."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.head = nn.Embedding(10, 4, padding_idx=0), nn.Linear(4, 2)
+
+    def forward(self, x):
+        keep = (x != 0).float()[..., None]
+        return self.head((self.emb(x) * keep).sum(1) / keep.sum(1))
+
+
+def _pad_collate(items):
+    xs, ys = zip(*items, strict=True)
+    width = max(len(x) for x in xs)
+    return torch.stack([nn.functional.pad(x, (0, width - len(x))) for x in xs]), torch.stack(ys)
+
+
+def test_interpretation_of_inputs_padded_per_batch():
+    """Batches padded to different lengths (texts): inputs come back as a list of items, in dataset order."""
+    torch.manual_seed(0)
+    items = [(torch.randint(1, 10, (2 + i % 5,)), torch.tensor(i % 2)) for i in range(12)]
+    dl = DataLoader(items, batch_size=4, collate_fn=_pad_collate)  # lengths per batch: 5, 6, 5 (with padding)
+    learn = Learner((dl, dl), _MeanOfTokens(), CrossEntropyLossFlat())
+    with learn.no_bar():
+        interp = ClassificationInterpretation.from_learner(learn)
+        preds, _ = learn.get_preds()
+    assert isinstance(interp.inputs, list) and len(interp.inputs) == 12
+    for (x, _), got in zip(items, interp.inputs, strict=True):
+        assert torch.equal(got[: len(x)], x) and not got[len(x) :].any()  # the item, then its batch's padding
+    with torch.no_grad():
+        expected = torch.softmax(torch.cat([learn.model(b[0]) for b in dl]), -1)
+    assert torch.allclose(preds, expected)
+    values, idx = interp.top_losses(3)
+    losses = nn.functional.cross_entropy(torch.log(expected), torch.stack([y for _, y in items]), reduction="none")
+    assert torch.allclose(values, losses.sort(descending=True).values[:3]) and len(idx) == 3
+    assert sum(c for *_, c in interp.most_confused()) == int((expected.argmax(-1) != interp.targs).sum())
+
+
+class _OwnOrder:
+    """A loader reading its items in an order of its own (`get_idxs`, like texts sorted by length)."""
+
+    shuffle = False
+
+    def __init__(self, x, y, order, bs):
+        self.x, self.y, self.order, self.bs = x, y, order, bs
+
+    def get_idxs(self):
+        return list(self.order)
+
+    def __iter__(self):
+        for k in range(0, len(self.order), self.bs):
+            idx = torch.tensor(self.order[k : k + self.bs])
+            yield self.x[idx], self.y[idx]
+
+
+def test_get_preds_puts_a_loaders_own_order_back_in_dataset_order():
+    torch.manual_seed(0)
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    dl = _OwnOrder(x, y, [3, 7, 0, 9, 1, 2, 8, 4, 6, 5], bs=4)
+    learn = Learner((dl, dl), nn.Linear(4, 3), CrossEntropyLossFlat())
+    with learn.no_bar():
+        inp, preds, targs = learn.get_preds(with_input=True)
+        _, unordered, _ = learn.get_preds(with_input=True, reorder=False)
+    with torch.no_grad():
+        expected = torch.softmax(learn.model(x), -1)
+    assert torch.equal(inp, x) and torch.equal(targs, y) and torch.allclose(preds, expected)
+    assert torch.allclose(unordered, expected[dl.order])

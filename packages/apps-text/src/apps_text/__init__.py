@@ -13,6 +13,7 @@ from apps_text.awdlstm import (
 )
 from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
+from apps_text.interpret import TextClassificationInterpretation
 from apps_text.learner import (
     LMLearner,
     RNNCallback,
@@ -33,8 +34,19 @@ from apps_text.models import (
     get_language_model,
     get_text_classifier,
     masked_concat_pool,
+    tfmer_clas_split,
+    tfmer_lm_split,
 )
 from apps_text.numericalize import Numericalize, make_vocab
+from apps_text.pretrained import (
+    PRETRAINED_VOCAB,
+    PRETRAINED_WEIGHTS,
+    checksum_file,
+    match_embeds,
+    pretrained_dir,
+    read_pretrained,
+    save_pretrained,
+)
 from apps_text.rules import (
     BOS,
     EOS,
@@ -72,6 +84,14 @@ from apps_text.tokenize import (
     tokenize_folder,
     tokenize_texts,
 )
+from apps_text.transformer import (
+    Transformer,
+    TransformerBlock,
+    sinusoidal_positions,
+    tfmer_clas_config,
+    tfmer_lm_config,
+    tfmer_small_config,
+)
 from trainloop_callbacks.metrics import Perplexity
 from trainloop_callbacks.models.model_utils import ModelResetter
 
@@ -93,9 +113,15 @@ __all__ = [
     "awd_lstm_clas_config", "awd_lstm_small_config", "LinearDecoder", "SequentialRNN", "get_language_model",
     "SentenceEncoder", "masked_concat_pool", "PoolingLinearClassifier", "get_text_classifier", "awd_lstm_lm_split",
     "awd_lstm_clas_split", "MODEL_META",
+    "Transformer", "TransformerBlock", "sinusoidal_positions", "tfmer_lm_config", "tfmer_clas_config",
+    "tfmer_small_config", "tfmer_lm_split", "tfmer_clas_split",
+    # pretrained weights from local files
+    "save_pretrained", "read_pretrained", "match_embeds", "checksum_file", "pretrained_dir", "PRETRAINED_WEIGHTS",
+    "PRETRAINED_VOCAB",
     # data that ships
     "stdlib_docstrings", "stdlib_corpus", "STDLIB_LABELS",
     # learners
     "RNNCallback", "RNNRegularizer", "TextLearner", "LMLearner", "language_model_learner",
     "text_classifier_learner", "get_text_vocab", "ModelResetter", "Perplexity",
+    "TextClassificationInterpretation",
 ]  # fmt: skip

@@ -175,6 +175,11 @@ class AWD_LSTM(nn.Module):
             new.append((h, c))
         self.hidden, self.bs = new, bs
 
+    def select_hidden(self, idxs: Tensor) -> None:
+        """Keep the hidden state of the batch rows `idxs` only, in that order (beam search follows its beams)."""
+        self.hidden = [(h[:, idxs].contiguous(), c[:, idxs].contiguous()) for h, c in self.hidden]
+        self.bs = len(idxs)
+
     def reset(self) -> None:
         """Forget the hidden state (a new stream or a new document starts)."""
         for r in self.rnns:

@@ -156,6 +156,26 @@ class LMDataLoader(DataLoader):
     def vocab(self) -> Any:
         return self._vocab
 
+    def _as_text(self, table: Any) -> Any:
+        """A table's target and prediction columns (token ids: the next tokens) decoded like the input column."""
+        if isinstance(table, pd.DataFrame):
+            tls = getattr(self.docs, "tls", None)
+            for col in ("y", "y_pred"):
+                if tls and col in table:
+                    table[col] = [str(tls[0].decode(TensorText(torch.tensor(ids), vocab=self._vocab))) for ids in
+                                  table[col]]  # fmt: skip
+        return table
+
+    def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = True) -> Any:
+        """The windows of a batch and the tokens that follow them, decoded, as a table (`table=False`: a grid)."""
+        return self._as_text(super().show_batch(b, max_n=max_n, ncols=ncols, scale=scale, table=table))
+
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = True
+    ) -> Any:
+        """Windows, the tokens that follow them and the model's most likely next tokens (`y_pred`), as a table."""
+        return self._as_text(super().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale, table=table))
+
 
 class SortedDL(DataLoader):
     """Batches of texts of similar length (fastai's `SortedDL`): validation sorted longest first; training in random
@@ -364,7 +384,23 @@ class TextDataLoaders(DataLoaders):
 
     def show_batch(self, b: Any = None, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = True) -> Any:
         """The decoded texts (and labels) of a batch as a pandas DataFrame (`table=False`: a canvas grid)."""
-        return super().show_batch(b, max_n=max_n, ncols=ncols, scale=scale, table=table)
+        return _drop_padding(super().show_batch(b, max_n=max_n, ncols=ncols, scale=scale, table=table))
+
+    def show_results(
+        self, b: Any, preds: Any, max_n: int = 9, ncols: int = 3, scale: int = 1, table: bool = True
+    ) -> Any:
+        """The decoded texts, their targets and the predictions (`<target>_pred` columns) as a pandas DataFrame
+        (`table=False`: a canvas grid); what `learn.show_results()` shows for text."""
+        return _drop_padding(super().show_results(b, preds, max_n=max_n, ncols=ncols, scale=scale, table=table))
+
+
+def _drop_padding(table: Any) -> Any:
+    """A table's text columns without the `xxpad` tokens their batch added (fastai's tables show none)."""
+    if isinstance(table, pd.DataFrame):
+        for col in table.columns:
+            if str(col).startswith("x") and table[col].map(lambda v: isinstance(v, str)).all():
+                table[col] = [" ".join(t for t in v.split(" ") if t != PAD) for v in table[col]]
+    return table
 
 
 def _c(dls: DataLoaders) -> int | None:

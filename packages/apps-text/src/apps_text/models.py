@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from apps_text.awdlstm import AWD_LSTM, RNNDropout, awd_lstm_clas_config, awd_lstm_lm_config
+from apps_text.transformer import Transformer, tfmer_clas_config, tfmer_lm_config
 from trainloop_callbacks.layers import LinBnDrop, SigmoidRange
 from trainloop_callbacks.models.model_utils import params_of
 
@@ -26,6 +27,8 @@ __all__ = [
     "get_text_classifier",
     "awd_lstm_lm_split",
     "awd_lstm_clas_split",
+    "tfmer_lm_split",
+    "tfmer_clas_split",
     "MODEL_META",
 ]
 
@@ -88,28 +91,45 @@ class SequentialRNN(nn.Sequential):
         raise ValueError(f"SequentialRNN.from_config: kind must be 'lm' or 'clas', got {kind!r}")
 
 
-def _awd_and_head(model: nn.Module) -> tuple[AWD_LSTM, nn.Module]:
-    """The AWD-LSTM and the head of a language model or a classifier (whose `SentenceEncoder` wraps it)."""
+def _encoder_and_head(model: nn.Module, cls: type[nn.Module]) -> tuple[Any, nn.Module]:
+    """The `cls` encoder and the head of a language model or a classifier (whose `SentenceEncoder` wraps it)."""
     body, head = list(model.children())[:2]
     enc = body.module if isinstance(body, SentenceEncoder) else body
-    if not isinstance(enc, AWD_LSTM):
-        raise TypeError(f"expected an AWD-LSTM model (AWD_LSTM or SentenceEncoder, then a head), got {type(body)}")
+    if not isinstance(enc, cls):
+        raise TypeError(
+            f"expected a {cls.__name__} model ({cls.__name__} or SentenceEncoder, then a head), got {type(enc)}"
+        )
     return enc, head
 
 
 def awd_lstm_lm_split(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups of an AWD-LSTM language model: each LSTM layer, then embedding + decoder (fastai's)."""
-    enc, head = _awd_and_head(model)
+    enc, head = _encoder_and_head(model, AWD_LSTM)
     groups = [params_of(rnn, dp) for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)]
     return [*groups, params_of(enc.encoder, enc.encoder_dp, head)]
 
 
 def awd_lstm_clas_split(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups of an AWD-LSTM classifier: embedding, each LSTM layer, the head (for gradual unfreezing)."""
-    enc, head = _awd_and_head(model)
+    enc, head = _encoder_and_head(model, AWD_LSTM)
     groups = [params_of(enc.encoder, enc.encoder_dp)]
     groups += [params_of(rnn, dp) for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)]
     return [*groups, params_of(head)]
+
+
+def tfmer_lm_split(model: nn.Module) -> list[list[nn.Parameter]]:
+    """Parameter groups of a Transformer language model: each block, then embedding + final norm + decoder (the
+    layout of `awd_lstm_lm_split`)."""
+    enc, head = _encoder_and_head(model, Transformer)
+    return [*[params_of(layer) for layer in enc.layers], params_of(enc.encoder, enc.ln_f, head)]
+
+
+def tfmer_clas_split(model: nn.Module) -> list[list[nn.Parameter]]:
+    """Parameter groups of a Transformer classifier: embedding, each block, final norm + head (for gradual
+    unfreezing: `freeze_to(-2)` trains the last block and the head)."""
+    enc, head = _encoder_and_head(model, Transformer)
+    layers = [params_of(layer) for layer in enc.layers]
+    return [params_of(enc.encoder), *layers[:-1], params_of(enc.layers[-1], enc.ln_f), params_of(head)]
 
 
 MODEL_META: dict[str, dict[str, Any]] = {
@@ -120,9 +140,20 @@ MODEL_META: dict[str, dict[str, Any]] = {
         "config_clas": awd_lstm_clas_config,
         "split_lm": awd_lstm_lm_split,
         "split_clas": awd_lstm_clas_split,
-    }
+        "alpha_beta": (2.0, 1.0),
+    },
+    "Transformer": {
+        "cls": Transformer,
+        "hid_name": "d_model",
+        "config_lm": tfmer_lm_config,
+        "config_clas": tfmer_clas_config,
+        "split_lm": tfmer_lm_split,
+        "split_clas": tfmer_clas_split,
+        "alpha_beta": (0.0, 0.0),  # AR/TAR regularize recurrent activations; none for attention
+    },
 }
-"""What the factories and learners know of each architecture (by class name): configurations and splitters."""
+"""What the factories and learners know of each architecture (by class name): configurations, splitters and the
+learners' default AR/TAR strengths (`alpha_beta`)."""
 
 
 def _meta(arch: Any) -> dict[str, Any]:

@@ -33,11 +33,16 @@ _VALID = BRACKETS["validate"]
 
 
 def _cat(items: list[Any]) -> Any:
+    """Batches joined along the batch axis; tensors whose other axes differ between batches (texts padded to each
+    batch's own length) give a list of the items instead, one tensor each, as fastai's `to_concat`."""
     if not items:
         return None
     first = items[0]
     if isinstance(first, Tensor):
-        return torch.cat([i if i.ndim else i[None] for i in items])
+        parts = [i if i.ndim else i[None] for i in items]
+        if any(p.shape[1:] != parts[0].shape[1:] for p in parts):
+            return [row for p in parts for row in p]
+        return torch.cat(parts)
     if isinstance(first, (tuple, list)):
         return type(first)(_cat([i[k] for i in items]) for k in range(len(first)))
     return items
@@ -78,6 +83,30 @@ class GatherPredsCallback(Callback):
             self.targets.append(_detach(ys))
             if self.with_loss:
                 self.losses.append(_detach(learn.loss))
+
+
+def _dataset_order(dl: Iterable[Any]) -> Tensor | None:
+    """For a loader that reads its items in a fixed order other than the dataset's (its `get_idxs()` hook, e.g.
+    texts sorted by length), the permutation that puts what it yields back in dataset order; else None."""
+    get_idxs = getattr(dl, "get_idxs", None)
+    if not callable(get_idxs) or getattr(dl, "shuffle", False) or getattr(dl, "sampler", None) is not None:
+        return None  # a random order (a sampler may draw a new one at each call) cannot be undone afterwards
+    idxs = [int(i) for i in get_idxs()]
+    if idxs == list(range(len(idxs))) or sorted(idxs) != list(range(len(idxs))):
+        return None  # already in order, or not a permutation of the dataset (nothing to undo)
+    return torch.tensor(idxs).argsort()
+
+
+def _reorder(x: Any, perm: Tensor) -> Any:
+    if isinstance(x, Tensor):
+        return x[perm] if x.ndim and len(x) == len(perm) else x
+    if isinstance(x, tuple):
+        return tuple(_reorder(o, perm) for o in x)
+    if isinstance(x, list) and len(x) == len(perm) and all(isinstance(o, Tensor) for o in x):
+        return [x[i] for i in perm.tolist()]  # items of different lengths (see _cat)
+    if isinstance(x, list):
+        return [_reorder(o, perm) for o in x]
+    return x
 
 
 def unshuffled(dl: Iterable[Any]) -> Iterable[Any]:
@@ -149,6 +178,9 @@ class InferenceMixin:
         `act` (default: the loss function's `activation`) turns outputs into probabilities; `decoded` uses
         the loss function's `decodes`. Predictions get the targets' tensor type back for decoding (on
         unlabelled data, from the data's `retype_targets` hook), so `dls.decode_batch` turns them into labels.
+        Inputs (or outputs) whose length differs between batches (padded texts) come back as a list of items.
+        With `reorder`, a shuffled loader is read in order, and one whose `get_idxs()` gives a fixed order of its
+        own (texts sorted by length) has its results put back in dataset order, as fastai.
         """
         dl = self._dl(ds_idx, dl)
         if reorder:
@@ -170,6 +202,9 @@ class InferenceMixin:
             res.insert(0, _cat(gather.inputs))
         if with_loss:
             res.append(_cat(gather.losses))
+        perm = _dataset_order(dl) if reorder else None
+        if perm is not None:
+            res = [_reorder(r, perm) for r in res]
         return tuple(res)
 
     def predict(self: Learner, item: Any) -> tuple[Any, Any, Any]:  # type: ignore[misc]  # a Learner mixin: self is a Learner
