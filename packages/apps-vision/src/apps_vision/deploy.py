@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,31 @@ def _clip8(acc: torch.Tensor) -> torch.Tensor:
     return torch.clamp(torch.floor((acc + _HALF) / _ONE), 0.0, 255.0)
 
 
+def _branch(
+    pred: torch.Tensor, if_true: Callable[..., torch.Tensor], if_false: Callable[..., torch.Tensor], args: tuple
+) -> torch.Tensor:
+    """`if_true(*args)` where the 0-d boolean `pred` holds, else `if_false(*args)`: one branch runs. Eagerly a
+    Python `if`; under `torch.export` (or `torch.compile`) a `torch.cond`, so the exported program keeps both
+    branches and decides per image (its H and W are dynamic). Branch results must not alias `args`."""
+    if torch.compiler.is_compiling():
+        return torch.cond(pred, if_true, if_false, args)
+    return if_true(*args) if bool(pred) else if_false(*args)
+
+
+def _pass(img: torch.Tensor, start: torch.Tensor, length: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
+    """One Pillow resize pass along `dim` (-1 horizontal, -2 vertical): the window [start, start + length) of that
+    axis resampled to `out_size`, rounded and clipped to 8 bits as Pillow stores its intermediate image."""
+    pos = torch.arange(img.shape[dim], dtype=torch.float64, device=img.device)
+    k = _pil_weights(pos, start, length, out_size)  # (out_size, N)
+    return _clip8(img @ k.T if dim == -1 else k @ img)
+
+
+def _select(img: torch.Tensor, start: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
+    """The pass Pillow skips (the window already has `out_size` pixels on that axis): the window itself, a copy."""
+    idx = start.to(torch.long) + torch.arange(out_size, device=img.device)
+    return img.index_select(dim, idx)
+
+
 def pil_resize(
     img: torch.Tensor,
     size: tuple[int, int],
@@ -85,29 +110,42 @@ def pil_resize(
     """The (top, left, height, width) `window` of `img` (C, H, W), integer values, float64, resized to
     `size` (height, width) as Pillow's `crop(window).resize(size, BILINEAR)` does: the same uint8 values.
 
-    The window's numbers are 0-d float64 tensors (they may depend on the image size: the function has no
-    branches on sizes, so `torch.export` keeps H and W dynamic); no window is the whole image.
-    `vertical_first_rule` (default: as the installed Pillow) lets the vertical pass run first when it removes
-    more rows than twice the columns the horizontal pass removes, as Pillow >= 13 does.
+    The window's numbers are 0-d float64 tensors (they may depend on the image size: the function decides with
+    `torch.cond` under `torch.export`, so the program keeps H and W dynamic); no window is the whole image.
+    As Pillow, a pass runs only along an axis whose window length differs from the target's (an image already
+    at the size costs two copies), and `vertical_first_rule` (default: as the installed Pillow) runs the
+    vertical pass first when it removes more rows than twice the columns the horizontal pass removes, as
+    Pillow >= 13 does; only the order used is computed.
     """
     th, tw = size
     dev = img.device
-    pos_h = torch.arange(img.shape[-2], dtype=torch.float64, device=dev)
-    pos_w = torch.arange(img.shape[-1], dtype=torch.float64, device=dev)
     if window is None:
         zero = torch.zeros((), dtype=torch.float64, device=dev)
-        window = (zero, zero, pos_h[-1] + 1, pos_w[-1] + 1)
+        h = torch.arange(img.shape[-2], dtype=torch.float64, device=dev)[-1] + 1
+        w = torch.arange(img.shape[-1], dtype=torch.float64, device=dev)[-1] + 1
+        window = (zero, zero, h, w)
     top, left, ch, cw = window
-    kv = _pil_weights(pos_h, top, ch, th)  # (th, H)
-    kh = _pil_weights(pos_w, left, cw, tw)  # (tw, W)
-    h_first = _clip8(kv @ _clip8(img @ kh.T))
+
+    def horizontal(x: torch.Tensor, left: torch.Tensor, cw: torch.Tensor) -> torch.Tensor:
+        run, skip = (lambda x, s, n: _pass(x, s, n, tw, -1)), (lambda x, s, _n: _select(x, s, tw, -1))
+        return _branch(cw != tw, run, skip, (x, left, cw))
+
+    def vertical(x: torch.Tensor, top: torch.Tensor, ch: torch.Tensor) -> torch.Tensor:
+        run, skip = (lambda x, s, n: _pass(x, s, n, th, -2)), (lambda x, s, _n: _select(x, s, th, -2))
+        return _branch(ch != th, run, skip, (x, top, ch))
+
+    def h_first(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, ch: torch.Tensor, cw: torch.Tensor):
+        return vertical(horizontal(x, left, cw), top, ch)
+
+    def v_first(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, ch: torch.Tensor, cw: torch.Tensor):
+        return horizontal(vertical(x, top, ch), left, cw)
+
     if vertical_first_rule is None:
         vertical_first_rule = _pil_vertical_first_rule()
     if not vertical_first_rule:
-        return h_first
-    v_first = _clip8(_clip8(kv @ img) @ kh.T)
+        return h_first(img, top, left, ch, cw)
     use_v = 2.0 * torch.clamp(cw - tw, min=0.0) < ch - th
-    return torch.where(use_v, v_first, h_first)
+    return _branch(use_v, v_first, h_first, (img, top, left, ch, cw))
 
 
 class _ResizeStep(nn.Module):
