@@ -3,21 +3,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from apps_vision import (
     DETECTION_CLASSES,
     BBoxBlock,
     BBoxLblBlock,
     ImageBlock,
+    detection_learner,
+    detection_predictor,
     detection_shapes,
     get_annotations,
 )
 from datablock import DataBlock, DataLoaders, ItemGetter, RandomSplitter
 from typedtensor import TensorBBox, TensorImage
+
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
 
 
 @pytest.fixture
@@ -71,3 +78,40 @@ def test_loaders_config_with_bb_pad_round_trips(shapes_items):
         torch.testing.assert_close(g.as_subclass(torch.Tensor), w.as_subclass(torch.Tensor))
     (x,) = next(iter(back.test_dl([(it[0],) for it in shapes_items[:2]])))
     assert x.shape == (2, 3, 48, 48)
+
+
+@pytest.fixture
+def detector(shapes_items):
+    torch.manual_seed(0)
+    dls = _box_dls(shapes_items)
+    learn = detection_learner(dls, "fcos", fpn_channels=16, metrics=[], score_thresh=0.01)
+    return learn, [(it[0],) for it in shapes_items[:4]]
+
+
+def test_detection_predictor_is_predict(detector):
+    # the module the exporters trace computes what predict gives: same labels, scores, boxes
+    learn, items = detector
+    predictor, meta, fixed = detection_predictor(learn, thresh=0.05, nms_iou=0.5)
+    assert fixed == (48, 48) and meta["input"]["height"] == 48 and meta["classes"] == list(learn.vocab)
+    assert meta["preprocessing"] == ["div", "normalize"]  # bb_pad and PadEmptyBoxes (targets only) left out
+    n = 0
+    for (f,) in items:
+        want = learn.predict((f,), thresh=0.05, nms_iou=0.5)
+        image = torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))).permute(2, 0, 1).contiguous()
+        with torch.no_grad():
+            boxes, labels, scores = predictor(image)
+        assert [learn.vocab[i] for i in labels.tolist()] == want.labels
+        torch.testing.assert_close(scores, want.scores, atol=1e-5, rtol=0)
+        torch.testing.assert_close(boxes, want.boxes.as_subclass(torch.Tensor), atol=1e-3, rtol=0)
+        n += len(labels)
+    assert n > 0  # the comparison covers detections
+
+
+def test_detection_export_names_the_exporters_limit(detector, tmp_path):
+    learn, _ = detector
+    with pytest.raises(RuntimeError, match=r"export_program: torch.export .* cannot trace the fcos detector"):
+        learn.export_program(tmp_path / "det.pt2", thresh=0.05)
+    assert not (tmp_path / "det.pt2").exists()
+    if HAS_ONNX:
+        with pytest.raises(RuntimeError, match=r"export_onnx: .*built on torch.export"):
+            learn.export_onnx(tmp_path / "det.onnx", thresh=0.05)
