@@ -505,10 +505,11 @@ def detection_predictor(
     if others:
         raise ValueError(f"export: before_batch transforms {[type(t).__name__ for t in others]} have no exported form")
     div, mean, std = _batch_steps(getattr(dl.after_batch, "fs", []), skip=(PadEmptyBoxes,))
-    fixed = None
+    fixed: tuple[int, int] | None = None
     if not any(isinstance(s, (_ResizeStep, _ResizeCentreCropStep)) for s in steps):
         first = learn.dls.valid_ds[0][0]
-        fixed = (first.height, first.width) if isinstance(first, PILBase) else tuple(int(v) for v in first.shape[-2:])
+        h, w = (first.height, first.width) if isinstance(first, PILBase) else (first.shape[-2], first.shape[-1])
+        fixed = (int(h), int(w))
     net = copy.deepcopy(learn.model.net).cpu().eval()
     pad_idx = int(getattr(learn.model, "pad_idx", 0))
     predictor = DetectionPredictor(net, steps, div, mean, std, pad_idx, thresh, nms_iou).eval()
