@@ -76,14 +76,49 @@ def test_resize_step_is_resize_on_validation(method):
         np.testing.assert_array_equal(out.permute(1, 2, 0).numpy().astype(np.uint8), ref)
 
 
+class _Uint8Resize(torch.nn.Module):
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def forward(self, img):
+        return self.step(img.to(torch.float64)).to(torch.uint8)
+
+
+def test_exported_resize_runs_the_passes_pillow_runs():
+    # one program for every size: no pass (already 32x24), one pass (either axis), both in either order, as
+    # Pillow (a pass only along an axis whose length changes; Pillow 13 picks the order) gives the same bytes.
+    # The ONNX file's branches: test_program_and_onnx_agree_with_predict_without_tiers (images needing no pass)
+    from torch.export import Dim
+
+    from apps_vision import PILImage
+
+    rng = np.random.default_rng(3)
+    sizes = [(32, 24), (32, 50), (40, 24), (32, 20), (100, 24), (48, 36), (30, 200), (200, 30), (33, 23), (16, 12)]
+    example = torch.zeros(3, 67, 91, dtype=torch.uint8)
+    dims = {"img": {1: Dim("h", min=2, max=4096), 2: Dim("w", min=2, max=4096)}}
+    for method in ("squish",):  # every branch (no pass, one per axis, both in either order); crop's windows:
+        # test_resize_step_is_resize_on_validation and the exported classifier
+        module = _Uint8Resize(_ResizeStep((32, 24), method, True))
+        program = torch.export.export(module, (example,), dynamic_shapes=dims, strict=False).module()
+        for h, w in sizes:
+            a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            ref = np.asarray(Resize((32, 24), method=method)(PILImage.create(a), split_idx=1))
+            x = torch.from_numpy(a).permute(2, 0, 1).contiguous()
+            np.testing.assert_array_equal(program(x).permute(1, 2, 0).numpy(), ref, err_msg=f"{method} {h}x{w}")
+
+
 def _image_folders(root, n_train=6, n_valid=10, seed=0):
-    """cats dark, dogs bright, noisy, each image a different size (the program must take any size)."""
+    """cats dark, dogs bright, noisy, each image a different size (the program must take any size); two validation
+    images per class have a side of 32 pixels."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("valid", n_valid)):
         for label, value in (("cat", 60), ("dog", 190)):
             (root / split / label).mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 h, w = (int(v) for v in rng.integers(24, 80, 2))
+                if split == "valid" and i < 2:  # a side of 32: Resize(32)'s crop needs no resampling (no pass)
+                    h, w = (32, w) if i == 0 else (h, 32)
                 a = np.clip(rng.normal(value, 45, (h, w, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(a).save(root / split / label / f"{label}_{i}.png")
     return root

@@ -85,3 +85,22 @@ def test_pad_empty_boxes_gives_emptied_boxes_the_padding_label():
     assert PadEmptyBoxes()((img,)) == (img,)  # no boxes: passes through
     with pytest.raises(Exception, match="labels of shape"):
         PadEmptyBoxes()((img, boxes, labels[:, :1]))
+
+
+def test_bb_pad_passes_samples_without_boxes():
+    # the unlabelled items of test_dl: typed images alone (or with other typed inputs), nothing to pad
+    img = TensorImage(torch.zeros(3, 4, 4))
+    samples = [(img,), (img,)]
+    out = bb_pad(samples)
+    assert out == samples and out[0][0] is img
+    pair = [(img, TensorImage(torch.ones(3, 4, 4)))]
+    assert bb_pad(pair)[0][1] is pair[0][1]
+    one = TensorBBox(torch.tensor([[1.0, 1, 3, 3]]), canvas_size=(4, 4))
+    with pytest.raises(ValueError, match="sample 1 has no boxes"):
+        bb_pad([(img, one, torch.tensor([5])), (img,)])
+    with pytest.raises(ValueError, match="sample 0 must hold an image and its boxes"):
+        bb_pad([(torch.zeros(3, 4, 4),)])  # a plain tensor alone: not a typed image, not boxes
+
+
+def test_bb_pad_is_marked_config_safe():
+    assert bb_pad.config_safe is True  # the marker datablock's SafeResolver requires to name it in a config

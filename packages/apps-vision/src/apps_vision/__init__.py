@@ -50,7 +50,10 @@ from apps_vision.datasets import (
 )
 from apps_vision.deploy import (
     PROGRAM_META_FILE,
+    DetectionPredictor,
     ImagePredictor,
+    detection_predictor,
+    export_detection,
     export_onnx,
     export_program,
     image_predictor,
@@ -191,6 +194,9 @@ __all__ = [
     "export_program",
     "export_onnx",
     "predict_files",
+    "DetectionPredictor",
+    "detection_predictor",
+    "export_detection",
     "pil_resize",
     # interpretation
     "ImageClassificationInterpretation",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ __all__ = [
     "export_program",
     "export_onnx",
     "predict_files",
+    "DetectionPredictor",
+    "detection_predictor",
+    "export_detection",
 ]
 
 PROGRAM_META_FILE = "tiers.json"  # the extra file of an exported program (and the ONNX metadata key) describing it
@@ -76,6 +79,31 @@ def _clip8(acc: torch.Tensor) -> torch.Tensor:
     return torch.clamp(torch.floor((acc + _HALF) / _ONE), 0.0, 255.0)
 
 
+def _branch(
+    pred: torch.Tensor, if_true: Callable[..., torch.Tensor], if_false: Callable[..., torch.Tensor], args: tuple
+) -> torch.Tensor:
+    """`if_true(*args)` where the 0-d boolean `pred` holds, else `if_false(*args)`: one branch runs. Eagerly a
+    Python `if`; under `torch.export` (or `torch.compile`) a `torch.cond`, so the exported program keeps both
+    branches and decides per image (its H and W are dynamic). Branch results must not alias `args`."""
+    if torch.compiler.is_compiling():
+        return torch.cond(pred, if_true, if_false, args)
+    return if_true(*args) if bool(pred) else if_false(*args)
+
+
+def _pass(img: torch.Tensor, start: torch.Tensor, length: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
+    """One Pillow resize pass along `dim` (-1 horizontal, -2 vertical): the window [start, start + length) of that
+    axis resampled to `out_size`, rounded and clipped to 8 bits as Pillow stores its intermediate image."""
+    pos = torch.arange(img.shape[dim], dtype=torch.float64, device=img.device)
+    k = _pil_weights(pos, start, length, out_size)  # (out_size, N)
+    return _clip8(img @ k.T if dim == -1 else k @ img)
+
+
+def _select(img: torch.Tensor, start: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
+    """The pass Pillow skips (the window already has `out_size` pixels on that axis): the window itself, a copy."""
+    idx = start.to(torch.long) + torch.arange(out_size, device=img.device)
+    return img.index_select(dim, idx)
+
+
 def pil_resize(
     img: torch.Tensor,
     size: tuple[int, int],
@@ -85,29 +113,42 @@ def pil_resize(
     """The (top, left, height, width) `window` of `img` (C, H, W), integer values, float64, resized to
     `size` (height, width) as Pillow's `crop(window).resize(size, BILINEAR)` does: the same uint8 values.
 
-    The window's numbers are 0-d float64 tensors (they may depend on the image size: the function has no
-    branches on sizes, so `torch.export` keeps H and W dynamic); no window is the whole image.
-    `vertical_first_rule` (default: as the installed Pillow) lets the vertical pass run first when it removes
-    more rows than twice the columns the horizontal pass removes, as Pillow >= 13 does.
+    The window's numbers are 0-d float64 tensors (they may depend on the image size: the function decides with
+    `torch.cond` under `torch.export`, so the program keeps H and W dynamic); no window is the whole image.
+    As Pillow, a pass runs only along an axis whose window length differs from the target's (an image already
+    at the size costs two copies), and `vertical_first_rule` (default: as the installed Pillow) runs the
+    vertical pass first when it removes more rows than twice the columns the horizontal pass removes, as
+    Pillow >= 13 does; only the order used is computed.
     """
     th, tw = size
     dev = img.device
-    pos_h = torch.arange(img.shape[-2], dtype=torch.float64, device=dev)
-    pos_w = torch.arange(img.shape[-1], dtype=torch.float64, device=dev)
     if window is None:
         zero = torch.zeros((), dtype=torch.float64, device=dev)
-        window = (zero, zero, pos_h[-1] + 1, pos_w[-1] + 1)
+        h = torch.arange(img.shape[-2], dtype=torch.float64, device=dev)[-1] + 1
+        w = torch.arange(img.shape[-1], dtype=torch.float64, device=dev)[-1] + 1
+        window = (zero, zero, h, w)
     top, left, ch, cw = window
-    kv = _pil_weights(pos_h, top, ch, th)  # (th, H)
-    kh = _pil_weights(pos_w, left, cw, tw)  # (tw, W)
-    h_first = _clip8(kv @ _clip8(img @ kh.T))
+
+    def horizontal(x: torch.Tensor, left: torch.Tensor, cw: torch.Tensor) -> torch.Tensor:
+        run, skip = (lambda x, s, n: _pass(x, s, n, tw, -1)), (lambda x, s, _n: _select(x, s, tw, -1))
+        return _branch(cw != tw, run, skip, (x, left, cw))
+
+    def vertical(x: torch.Tensor, top: torch.Tensor, ch: torch.Tensor) -> torch.Tensor:
+        run, skip = (lambda x, s, n: _pass(x, s, n, th, -2)), (lambda x, s, _n: _select(x, s, th, -2))
+        return _branch(ch != th, run, skip, (x, top, ch))
+
+    def h_first(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, ch: torch.Tensor, cw: torch.Tensor):
+        return vertical(horizontal(x, left, cw), top, ch)
+
+    def v_first(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, ch: torch.Tensor, cw: torch.Tensor):
+        return horizontal(vertical(x, top, ch), left, cw)
+
     if vertical_first_rule is None:
         vertical_first_rule = _pil_vertical_first_rule()
     if not vertical_first_rule:
-        return h_first
-    v_first = _clip8(_clip8(kv @ img) @ kh.T)
+        return h_first(img, top, left, ch, cw)
     use_v = 2.0 * torch.clamp(cw - tw, min=0.0) < ch - th
-    return torch.where(use_v, v_first, h_first)
+    return _branch(use_v, v_first, h_first, (img, top, left, ch, cw))
 
 
 class _ResizeStep(nn.Module):
@@ -202,10 +243,14 @@ class ImagePredictor(nn.Module):
 def _step_for(t: Any, rule: bool) -> nn.Module | None:
     """The module doing what item transform `t` does on validation (None: nothing), or an error naming it."""
     from apps_vision.augment import RandomResizedCrop, Resize
+    from apps_vision.coords import CanvasFromImage
     from datablock import ToTensor
+    from gpu_augment import DropEmptyBoxes
 
     if isinstance(t, ToTensor) or getattr(t, "split_idx", None) == 0:
         return None  # the conversion (the program's input is already a tensor) or a training-only transform
+    if isinstance(t, (CanvasFromImage, DropEmptyBoxes)):
+        return None  # steps of the points and boxes only: the image passes them unchanged
     if isinstance(t, Resize):
         if t.method == "pad":
             raise ValueError(
@@ -225,13 +270,15 @@ def _step_for(t: Any, rule: bool) -> nn.Module | None:
     )
 
 
-def _batch_steps(fs: Sequence[Any]) -> tuple[float | None, list[float] | None, list[float] | None]:
+def _batch_steps(
+    fs: Sequence[Any], skip: tuple[type, ...] = ()
+) -> tuple[float | None, list[float] | None, list[float] | None]:
     from datablock import IntToFloatTensor, Normalize
 
     div = mean = std = None
     for t in fs:
-        if getattr(t, "split_idx", None) == 0:
-            continue  # training-only batch augmentation
+        if getattr(t, "split_idx", None) == 0 or isinstance(t, skip):
+            continue  # training-only batch augmentation, or a step of the targets only
         if isinstance(t, IntToFloatTensor):
             div = float(t.div)
         elif isinstance(t, Normalize):
@@ -388,3 +435,177 @@ def predict_files(learn: Any, paths: Sequence[str | Path], bs: int = 64, **kwarg
     else:
         labels = list(dec)
     return labels, dec, probs
+
+
+class DetectionPredictor(nn.Module):
+    """A decoded image (uint8 (C, H, W)) → `(boxes, labels, scores)`, what `DetectionLearner.predict` gives:
+    the validation item transforms, `/ div`, `(x - mean) / std`, the torchvision detector `net` (eval mode), then
+    the background label `pad_idx` dropped, scores >= `thresh` kept and per-class NMS at IoU `nms_iou` (None:
+    only the detector's own). Boxes are x1y1x2y2 pixels of the image as the model saw it (after the item
+    transforms), float32 (k, 4); labels int64 (k,) class indices; scores float32 (k,), best first."""
+
+    mean: torch.Tensor | None
+    std: torch.Tensor | None
+
+    def __init__(
+        self,
+        net: nn.Module,
+        steps: Sequence[nn.Module],
+        div: float | None,
+        mean: Sequence[float] | None,
+        std: Sequence[float] | None,
+        pad_idx: int = 0,
+        thresh: float = 0.5,
+        nms_iou: float | None = 0.5,
+    ) -> None:
+        super().__init__()
+        self.net, self.steps = net, nn.ModuleList(steps)
+        self.div, self.pad_idx, self.thresh, self.nms_iou = div, pad_idx, thresh, nms_iou
+        if (mean is None) != (std is None):
+            raise ValueError("DetectionPredictor: give both mean and std, or neither")
+        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
+        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from torchvision.ops import batched_nms
+
+        x = image
+        if self.steps:
+            x = x.to(torch.float64)
+            for step in self.steps:
+                x = step(x)
+        x = x.to(torch.float32)
+        if self.div is not None:
+            x = x / self.div
+        if self.mean is not None and self.std is not None:
+            x = (x - self.mean) / self.std
+        det = self.net([x])[0]
+        keep = (det["labels"] != self.pad_idx) & (det["scores"] >= self.thresh)
+        boxes, scores, labels = det["boxes"][keep], det["scores"][keep], det["labels"][keep]
+        if self.nms_iou is not None:
+            idx = batched_nms(boxes.float(), scores.float(), labels, self.nms_iou)
+            boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
+        return boxes, labels, scores
+
+
+def detection_predictor(
+    learn: Any, thresh: float = 0.5, nms_iou: float | None = 0.5
+) -> tuple[DetectionPredictor, dict[str, Any], tuple[int, int] | None]:
+    """A `DetectionLearner`'s validation pipeline and detector as one `DetectionPredictor` (CPU, eval mode, a
+    copy), its description, and the fixed input (height, width) when the item transforms do not resize (None:
+    any size). The steps that only pad or fix the targets (`bb_pad`, `PadEmptyBoxes`) are left out."""
+    from apps_vision.core import PILBase
+    from gpu_augment import PadEmptyBoxes, bb_pad
+
+    dl = learn.dls.valid
+    rule = _pil_vertical_first_rule()
+    steps = [s for t in getattr(dl.after_item, "fs", []) if (s := _step_for(t, rule)) is not None]
+    before = getattr(dl, "before_batch", None)
+    others = [t for t in getattr(before, "fs", [before] if before is not None else []) if _function_of(t) is not bb_pad]
+    if others:
+        raise ValueError(f"export: before_batch transforms {[type(t).__name__ for t in others]} have no exported form")
+    div, mean, std = _batch_steps(getattr(dl.after_batch, "fs", []), skip=(PadEmptyBoxes,))
+    fixed: tuple[int, int] | None = None
+    if not any(isinstance(s, (_ResizeStep, _ResizeCentreCropStep)) for s in steps):
+        first = learn.dls.valid_ds[0][0]
+        h, w = (first.height, first.width) if isinstance(first, PILBase) else (first.shape[-2], first.shape[-1])
+        fixed = (int(h), int(w))
+    net = copy.deepcopy(learn.model.net).cpu().eval()
+    pad_idx = int(getattr(learn.model, "pad_idx", 0))
+    predictor = DetectionPredictor(net, steps, div, mean, std, pad_idx, thresh, nms_iou).eval()
+    predictor.requires_grad_(False)
+    vocab = getattr(learn, "vocab", None)
+    meta = {
+        "format": "tiers-vision-program/1",
+        "task": "detection",
+        "arch": getattr(learn.model, "arch", type(net).__name__),
+        "classes": [str(v) for v in vocab] if vocab is not None else None,
+        "thresh": thresh,
+        "nms_iou": nms_iou,
+        "input": {
+            "dtype": "uint8",
+            "layout": "CHW",
+            "channels": 3,
+            "color": "RGB",
+            "height": "any >= 2" if fixed is None else fixed[0],
+            "width": "any >= 2" if fixed is None else fixed[1],
+            "note": "a decoded image as Pillow gives it (upright: apply the EXIF orientation before), unbatched",
+        },
+        "outputs": [
+            "boxes: float32 (k, 4), x1 y1 x2 y2 pixels of the image after the preprocessing",
+            "labels: int64 (k,), indices into classes",
+            "scores: float32 (k,), best first",
+        ],
+        "preprocessing": [type(s).__name__ for s in steps] + ["div", "normalize"],
+        "pillow_version": PIL.__version__,
+    }
+    return predictor, meta, fixed
+
+
+def _function_of(step: Any) -> Any:
+    """The function behind a loader step (itself, or what a plain `Transform(f)` wraps)."""
+    return getattr(step, "enc", step)
+
+
+_DETECTION_LIMIT = (
+    "{who}: torch.export (torch {torch}, torchvision {tv}) cannot trace the {arch} detector's post-processing: "
+    "torchvision's detectors keep the boxes above a score threshold and run NMS with Python branches on how many "
+    "boxes there are (e.g. batched_nms's `boxes.numel() > 4000`), a data-dependent size a program cannot "
+    "branch on{onnx}. Predict with learn.predict / learn.get_preds, or deploy with learn.export (weights and "
+    "pipeline as data). torch.export said: {err}"
+)
+
+
+def export_detection(
+    learn: Any,
+    path: str | Path,
+    fmt: str = "program",
+    thresh: float = 0.5,
+    nms_iou: float | None = 0.5,
+    opset_version: int | None = None,
+) -> Path:
+    """Write a `DetectionLearner` as a `torch.export` program (`fmt="program"`) or an ONNX file (`"onnx"`) doing
+    what `predict(item, thresh, nms_iou)` does (see `DetectionPredictor`), the description in "tiers.json" as for
+    `export_program`. Raises a `RuntimeError` naming the limit when the exporter cannot trace the detector (see
+    the README's deployment section: torchvision's detectors cannot be exported by torch.export today)."""
+    if fmt not in ("program", "onnx"):
+        raise ValueError(f"export_detection: fmt must be 'program' or 'onnx', got {fmt!r}")
+    who = "export_program" if fmt == "program" else "export_onnx"
+    if fmt == "onnx":
+        try:
+            import onnx
+        except ImportError as e:
+            raise ImportError("export_onnx needs onnx and onnxscript: pip install 'apps-vision[onnx]'") from e
+    predictor, meta, fixed = detection_predictor(learn, thresh, nms_iou)
+    if fixed is None:
+        example, dynamic = _example(3)
+    else:
+        example, dynamic = torch.randint(0, 256, (3, *fixed), dtype=torch.uint8), None
+    try:
+        ep = torch.export.export(predictor, (example,), dynamic_shapes=dynamic, strict=False)
+    except Exception as e:  # the data-dependent branches of torchvision's post-processing (GuardOnDataDependentSymNode)
+        import torchvision
+
+        onnx_note = "; torch.onnx.export (dynamo=True) is built on torch.export and stops there too"
+        onnx_note = onnx_note if fmt == "onnx" else ""
+        raise RuntimeError(
+            _DETECTION_LIMIT.format(
+                who=who, torch=torch.__version__, tv=torchvision.__version__, arch=meta["arch"], onnx=onnx_note,
+                err=f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}",
+            )
+        ) from e  # fmt: skip
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "program":
+        torch.export.save(ep, path, extra_files={PROGRAM_META_FILE: json.dumps(meta)})
+        return path
+    torch.onnx.export(
+        ep, (example,), str(path), input_names=["image"], output_names=["boxes", "labels", "scores"],
+        opset_version=opset_version, dynamo=True, external_data=False, verbose=False,
+    )  # fmt: skip
+    proto = onnx.load(str(path))
+    for key, value in ((PROGRAM_META_FILE, json.dumps(meta)), ("classes", json.dumps(meta["classes"]))):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+    return path

@@ -173,8 +173,7 @@ class DetectionLearner(Learner):
         (a file name, a PIL image...) that goes through `dls.test_dl`, or an image tensor (3, h, w)."""
         test_dl = getattr(self.dls, "test_dl", None)
         if callable(test_dl) and not isinstance(item, Tensor):
-            # the image alone: the batch step that pads boxes (bb_pad) has no boxes to pad here
-            dl: Iterable[Any] = test_dl([item], before_batch=None)
+            dl: Iterable[Any] = test_dl([item])  # the image alone (bb_pad passes box-less samples)
         elif isinstance(item, Tensor) and item.ndim == 3:
             dl = [(item[None],)]
         else:
@@ -186,6 +185,26 @@ class DetectionLearner(Learner):
         det = self._filter(dets[0], thresh, nms_iou)
         h, w = images.shape[-2:]
         return Detections(TensorBBox(det["boxes"], canvas_size=(h, w)), self._names(det["labels"]), det["scores"])
+
+    def export_program(self, path: str | Path = "model.pt2", thresh: float = 0.5, nms_iou: float | None = 0.5) -> Path:
+        """`predict(item, thresh, nms_iou)` as a `torch.export` program on a uint8 image (see
+        `apps_vision.export_detection`); a `RuntimeError` names the limit when torch.export cannot trace the model."""
+        from apps_vision.deploy import export_detection
+
+        return export_detection(self, path, "program", thresh, nms_iou)
+
+    def export_onnx(
+        self,
+        path: str | Path = "model.onnx",
+        thresh: float = 0.5,
+        nms_iou: float | None = 0.5,
+        opset_version: int | None = None,
+    ) -> Path:
+        """`predict(item, thresh, nms_iou)` as an ONNX file (see `apps_vision.export_detection`); a `RuntimeError`
+        names the limit when the exporter cannot trace the model."""
+        from apps_vision.deploy import export_detection
+
+        return export_detection(self, path, "onnx", thresh, nms_iou, opset_version)
 
     def show_results(  # type: ignore[override]  # takes `thresh`; the base's options do not apply to boxes
         self, ds_idx: int = 1, dl: Iterable[Any] | None = None, max_n: int = 6, thresh: float = 0.5, scale: int = 2

@@ -9,13 +9,12 @@ emptied the padding label too, so boxes and labels stay consistent in the batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from dispatch_transforms import ItemTransform
-from typedtensor import TensorBBox
+from typedtensor import TensorBase, TensorBBox
 
 __all__ = ["bb_pad", "empty_boxes", "DropEmptyBoxes", "PadEmptyBoxes"]
 
@@ -25,33 +24,53 @@ def empty_boxes(boxes: torch.Tensor) -> torch.Tensor:
     return (boxes[..., 2] <= boxes[..., 0]) | (boxes[..., 3] <= boxes[..., 1])
 
 
-def _box_place(sample: tuple[Any, ...]) -> tuple[int, bool]:
+def _box_place(sample: tuple[Any, ...]) -> tuple[int, bool] | None:
     """Where a sample's boxes are and whether labels follow them: its `TensorBBox` (labels: the element after it,
-    when there is one), else the last two elements (plain tensors: boxes, then labels)."""
+    when there is one), else the last two elements (plain tensors: boxes, then labels). None: the sample has no
+    boxes (all its elements are typed and none is a `TensorBBox`, e.g. an unlabelled image of `test_dl`)."""
     where = [i for i, e in enumerate(sample) if isinstance(e, TensorBBox)]
     if len(where) == 1:
         return where[0], where[0] + 1 < len(sample)
+    if not where and all(isinstance(e, TensorBase) for e in sample):
+        return None
     return len(sample) - 2, True
 
 
-def bb_pad(samples: Sequence[tuple[Any, ...]], pad_idx: int = 0) -> list[tuple[Any, ...]]:
+def bb_pad(samples: list, pad_idx: int = 0) -> list[tuple[Any, ...]]:
     """Pad each sample's boxes (k, 4) and their labels (k,) to the largest k of the batch.
 
     The boxes are the sample's `TensorBBox` and the labels the element right after it (a sample ending with its
     `TensorBBox` has its boxes padded alone); without a `TensorBBox`, the last two elements (as fastai's `bb_pad`).
-    Padding boxes are (0, 0, 0, 0) and padding labels `pad_idx`; types and metadata are kept.
+    Padding boxes are (0, 0, 0, 0) and padding labels `pad_idx`; types and metadata are kept. A batch whose
+    samples have no boxes (typed elements only, none a `TensorBBox`: the unlabelled items of `test_dl`) passes
+    unchanged. Marked `config_safe`: a loaders config may name it as `before_batch`.
     """
+    # `samples: list`, a class (not `Sequence[...]`): a loaders config rebuilds this step inside a `Pipeline`,
+    # whose `Transform` dispatches on the annotation (apps-vision: test_loaders_config_with_bb_pad_round_trips)
     if not samples:
         return []
     places = []
     for i, s in enumerate(samples):
-        if not isinstance(s, tuple) or len(s) < 2:
+        if not isinstance(s, tuple) or not s:
             n = len(s) if isinstance(s, tuple) else 1
             raise ValueError(f"bb_pad: sample {i} must hold an image and its boxes (and labels), got {n} element(s)")
-        places.append(_box_place(s))
-    most = max(int(s[j].shape[0]) if s[j].ndim else 0 for s, (j, _) in zip(samples, places, strict=True))
+        place = _box_place(s)
+        if place is None or place[0] >= 0:
+            places.append(place)
+            continue
+        raise ValueError(f"bb_pad: sample {i} must hold an image and its boxes (and labels), got {len(s)} element(s)")
+    if all(p is None for p in places):
+        return list(samples)  # nothing to pad: images without box targets
+    if any(p is None for p in places):
+        i = places.index(None)
+        raise ValueError(
+            f"bb_pad: sample {i} has no boxes (no TensorBBox among {[type(e).__name__ for e in samples[i]]}) while "
+            "other samples of the batch have some"
+        )
+    boxed = [(s, p) for s, p in zip(samples, places, strict=True) if p is not None]
+    most = max(int(s[j].shape[0]) if s[j].ndim else 0 for s, (j, _) in boxed)
     out = []
-    for i, (s, (j, labelled)) in enumerate(zip(samples, places, strict=True)):
+    for i, (s, (j, labelled)) in enumerate(boxed):
         boxes = s[j]
         labels = s[j + 1] if labelled else None
         if boxes.ndim != 2 or boxes.shape[-1] != 4 or (labels is not None and labels.shape[0] != boxes.shape[0]):
@@ -63,6 +82,11 @@ def bb_pad(samples: Sequence[tuple[Any, ...]], pad_idx: int = 0) -> list[tuple[A
             padded.append(torch.cat([labels, labels.new_full((extra, *labels.shape[1:]), pad_idx)]))
         out.append((*s[:j], *padded, *s[j + len(padded) :]))
     return out
+
+
+# the marker datablock's SafeResolver reads (gpu-augment does not import datablock): a loaders config may name
+# `bb_pad` as a step; it only computes on the batch it is given
+bb_pad.config_safe = True  # type: ignore[attr-defined]
 
 
 class DropEmptyBoxes(ItemTransform):
