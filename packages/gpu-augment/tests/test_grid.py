@@ -59,9 +59,19 @@ def test_one_grid_sample_per_batch_whatever_the_number_of_transforms():
 MODES = [("bilinear", "reflection"), ("bilinear", "zeros"), ("nearest", "border")]
 
 
+@pytest.fixture
+def threads(request):
+    """Run the test with torch on `request.param` CPU threads (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2], indirect=True)
 @pytest.mark.parametrize(("mode", "pad_mode"), MODES)
-def test_cpu_resampling_item_by_item_equals_one_grid_sample(mode, pad_mode):
-    # a batch above `_CHUNKED_MIN_BYTES`, so the item-by-item, channels-last CPU path runs for real
+def test_cpu_resampling_item_by_item_equals_one_grid_sample(mode, pad_mode, threads):
+    # a batch above `_CHUNKED_MIN_BYTES`, so on one thread the item-by-item, channels-last CPU path runs for real
     n, size = 8, 256  # 8 x 3 x 256 x 256 floats: 6.3 MB, 0.8 MB per item
     assert n * 3 * size * size * 4 >= grid_module._CHUNKED_MIN_BYTES
     g = torch.Generator().manual_seed(0)
@@ -76,7 +86,8 @@ def test_cpu_resampling_item_by_item_equals_one_grid_sample(mode, pad_mode):
     out = resample(x, m, mode=mode, pad_mode=pad_mode)
     assert out.is_contiguous() and out.shape == x.shape
     assert torch.equal(out, ref)  # the same kernel on the same values: bit for bit
-    assert _grid_sampler_calls(lambda: resample(x, m, mode=mode, pad_mode=pad_mode)) == n  # one item per call here
+    calls = _grid_sampler_calls(lambda: resample(x, m, mode=mode, pad_mode=pad_mode))
+    assert calls == (n if threads == 1 else 1)  # item by item on one thread, one call on more
     resized = resample(x, m, (100, 140), mode=mode, pad_mode=pad_mode)  # a new size: every item resampled
     ref = F.grid_sample(x, sampling_grid(m, (100, 140)), mode=mode, padding_mode=pad_mode, align_corners=False)
     assert torch.equal(resized, ref)

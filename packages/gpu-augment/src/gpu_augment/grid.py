@@ -123,23 +123,24 @@ def resample(
     return out
 
 
-# On the CPU, grid_sample runs on about this many input bytes at a time (at least one item), in channels-last
-# layout: an item's 3 colour values then share a cache line and the item stays in the core's cache while its
-# output is gathered. Measured on a 64x3x224x224 batch (1 thread): 81 ms item by item against 150 ms in one call,
-# the same values (test_grid.py::test_cpu_resampling_item_by_item_equals_one_grid_sample).
+# On one CPU thread, grid_sample runs on about this many input bytes at a time (at least one item), in channels-last
+# layout: an item's colour values then share a cache line and the item stays in the core's cache while its output
+# is gathered. Measured on a 64x3x224x224 batch (1 thread): 81 ms item by item against 150 ms in one call, the same
+# values (test_grid.py::test_cpu_resampling_item_by_item_equals_one_grid_sample). With more threads every call is
+# a parallel region of its own, and on a loaded machine 64 small regions took 3x longer than one big call.
 _CHUNK_BYTES = 1 << 20
-_CHUNKED_MIN_BYTES = 4 << 20  # smaller CPU batches go in one call (per-call overhead would dominate)
+_CHUNKED_MIN_BYTES = 4 << 20  # smaller batches go in one call (per-call overhead would dominate)
 
 
 def _grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str, pad_mode: str) -> torch.Tensor:
     """`F.grid_sample(x, grid, mode, pad_mode, align_corners=False)`: the same values, in a new batch.
 
-    A large CPU batch is sampled a few items at a time (see `_CHUNK_BYTES`) into one `empty_batch`, so torch never
-    allocates (and faults in) a whole fresh result; elsewhere (CUDA may pick cuDNN) F.grid_sample as it is.
+    A large batch on a single CPU thread is sampled a few items at a time (see `_CHUNK_BYTES`) into one
+    `empty_batch`; otherwise (more threads, small batches, CUDA where cuDNN may be picked) F.grid_sample as it is.
     """
     n, c = x.shape[:2]
     item_bytes = x[:1].numel() * x.element_size()
-    if x.device.type != "cpu" or n * item_bytes < _CHUNKED_MIN_BYTES:
+    if x.device.type != "cpu" or n * item_bytes < _CHUNKED_MIN_BYTES or torch.get_num_threads() > 1:
         return F.grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=False)
     out = empty_batch(x, (n, c, *grid.shape[1:3]))
     step = max(1, _CHUNK_BYTES // item_bytes)
