@@ -11,7 +11,8 @@ fastai's aug_transforms (when fastai is missing, its figures measured on the ref
 322 img/s without warp and 225 with, single-threaded, are used).
 
 Usage: python tools/bench/batch_augment.py [--repeats 5] [--bs 64] [--stages]
-(`--stages` first prints ms per stage of one aug_transforms() batch on 1 thread: draw, grid, grid_sample, lighting.)
+(`--stages` first prints ms per stage of one aug_transforms() batch on 1 thread: draw, grid, grid_sample as one torch
+call, the library's resampling (grid and sampling; item by item on one CPU thread), lighting.)
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
     import torch.nn.functional as F
 
     from gpu_augment.color import lighting_image
-    from gpu_augment.grid import is_projective, sampling_grid
+    from gpu_augment.grid import is_projective, resample, sampling_grid
 
     affine, light = sorted(aug_transforms(), key=lambda t: t.order)
     img, gen, size = TensorImage(x), torch.Generator().manual_seed(0), tuple(x.shape[-2:])
@@ -127,9 +128,8 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
     stages: dict[str, Callable[[], object]] = {
         "draw (affine + lighting)": lambda: (affine.draw(img, gen), light.draw(img, gen)),
         "grid (separable planes, + divide if warped)": lambda: sampling_grid(geo.matrix, size, projective=projective),
-        "grid_sample (bilinear, reflection)": lambda: F.grid_sample(
-            x, grid, padding_mode="reflection", align_corners=False
-        ),
+        "grid_sample (one torch call)": lambda: F.grid_sample(x, grid, padding_mode="reflection", align_corners=False),
+        "resample (grid + sampling, as aug runs it)": lambda: resample(x, geo.matrix),
         "lighting (logit space, one pass)": lambda: lighting_image(warped, col),
         "whole pipeline": lambda: light(affine(img)),
     }
@@ -146,7 +146,9 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
     print(f"\n## ms per stage, 1 thread, batch {tuple(x.shape)}, projective grid: {projective}")
     for name, v in ms.items():
         print(f"{name:<44} {v:9.1f}")
-    rest = ms["whole pipeline"] - sum(v for k, v in ms.items() if k != "whole pipeline")
+    parts = ("draw (affine + lighting)", "resample (grid + sampling, as aug runs it)")
+    parts += ("lighting (logit space, one pass)",)
+    rest = ms["whole pipeline"] - sum(ms[k] for k in parts)
     print(f"{'everything else (copies, checks, dispatch)':<44} {rest:9.1f}")
 
 

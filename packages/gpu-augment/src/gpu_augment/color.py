@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gpu_augment.buffers import empty_batch
+
 __all__ = ["LightingParams", "LIGHTING_SPACES", "lighting_image", "hue_matrix", "saturation_matrix"]
 
 LIGHTING_SPACES = ("logit", "linear")
@@ -97,7 +99,7 @@ def lighting_image(x: torch.Tensor, params: LightingParams) -> torch.Tensor:
     if d == 3 and c != 3:
         raise ValueError(f"lighting_image: saturation and hue need 3 colour channels, got an image with {c}")
     identity = params.identity_items().tolist()
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = empty_batch(x)  # contiguous; a large CPU batch on huge pages
     logit = params.space == "logit"
     for start, stop, same in _runs(identity):
         if same:  # identity draws: the exact input values, no work
