@@ -22,7 +22,21 @@ def test_word_tokenizer_splits_like_spacy_english():
     assert WordTokenizer().split("I don't know... e.g. 3.5 well-known can't we'll") == [
         "I", "do", "n't", "know", "...", "e.g.", "3.5", "well", "-", "known", "ca", "n't", "we", "'ll",
     ]  # fmt: skip
-    assert WordTokenizer().split("a\n\n b") == ["a", "\n\n", "b"]
+    # whitespace other than one space is a token, less one leading space (spaCy's: it belongs to the word before)
+    assert WordTokenizer().split("a\n\n b") == ["a", "\n\n ", "b"]
+    assert WordTokenizer().split("a \nb  c\td") == ["a", "\n", "b", " ", "c", "\t", "d"]
+    assert WordTokenizer().split("__init__ self._x os.path.join(a) utf-8 x-1 1,000 a,b 12:30 foo:bar") == [
+        "_", "_", "init", "_", "_", "self._x", "os.path.join(a", ")", "utf-8", "x-1", "1,000", "a", ",", "b",
+        "12:30", "foo", ":", "bar",
+    ]  # fmt: skip
+
+
+def test_word_tokenizer_exceptions():
+    # spaCy's English exceptions for lowercased text: apostrophe-less contractions, abbreviations with a period
+    assert WordTokenizer().split("i dont think its cannot gonna youre e.g., plan a. etc.") == [
+        "i", "do", "nt", "think", "its", "can", "not", "gon", "na", "you", "re", "e.g.", ",", "plan", "a.", "etc",
+        ".",
+    ]  # fmt: skip
 
 
 def test_tokenize_with_default_rules():

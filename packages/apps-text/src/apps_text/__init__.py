@@ -11,6 +11,7 @@ from apps_text.awdlstm import (
     awd_lstm_small_config,
     dropout_mask,
 )
+from apps_text.backends import EU_LANGS, HFTokenizer, SentencePieceTokenizer, SpacyTokenizer
 from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
 from apps_text.learner import (
@@ -82,7 +83,7 @@ __all__ = [
     "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces", "replace_all_caps",
     "replace_maj", "lowercase", "replace_space", "default_rules", "default_post_rules",
     # tokenization
-    "WordTokenizer", "TokenizeWithRules", "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
+    "WordTokenizer", "SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS", "TokenizeWithRules", "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
     "tokenize_folder", "decode_tokens", "count_tokens", "read_counter", "TitledStr", "TEXT_EXTENSIONS",
     # numericalization
     "make_vocab", "Numericalize",
