@@ -83,7 +83,8 @@ __all__ = [
     "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces", "replace_all_caps",
     "replace_maj", "lowercase", "replace_space", "default_rules", "default_post_rules",
     # tokenization
-    "WordTokenizer", "SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS", "TokenizeWithRules", "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
+    "WordTokenizer", "SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS", "TokenizeWithRules",
+    "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
     "tokenize_folder", "decode_tokens", "count_tokens", "read_counter", "TitledStr", "TEXT_EXTENSIONS",
     # numericalization
     "make_vocab", "Numericalize",
