@@ -2,6 +2,7 @@
 (the test extra installs all three), and the default tokenizer's agreement with spaCy on the shipped corpus."""
 
 import difflib
+import json
 import pickle
 import sys
 
@@ -18,8 +19,8 @@ from apps_text import (
     Tokenizer,
     TokenizeWithRules,
     decode_tokens,
-    tokenize1,
     stdlib_corpus,
+    tokenize1,
     tokenize_texts,
 )
 from datablock import ConfigError
@@ -42,8 +43,6 @@ def _df() -> pd.DataFrame:
 def _roundtrip_config(tok: Tokenizer) -> Tokenizer:
     """Through plain data and back, as an export does (the safe resolver rebuilds it)."""
     cfg = step_to_config(tok)
-    import json
-
     return step_from_config(json.loads(json.dumps(cfg)))
 
 

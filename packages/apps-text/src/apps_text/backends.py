@@ -315,4 +315,3 @@ class HFTokenizer:
     def __repr__(self) -> str:
         state = "trained" if self.trained else "untrained"
         return f"HFTokenizer(model={self.model!r}, {state})"
-
