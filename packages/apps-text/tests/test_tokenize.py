@@ -1,4 +1,5 @@
 import json
+import random
 from collections import Counter
 
 import pandas as pd
@@ -95,3 +96,15 @@ def test_tokenizer_transform_caches_and_decodes(tmp_path):
     assert Tokenizer.from_df("t")(row) == ["xxbos", "xxmaj", "row", "text"]
     with pytest.raises(Exception, match="cannot tokenize a int"):
         tok(3)
+
+
+def test_word_tokenizer_fast_paths_equal_the_regex():
+    # texts of single spaces (and newlines) take str.split fast paths; a trailing tab sends the same text through
+    # the general regex path: the tokens must be the same
+    rng = random.Random(0)
+    atoms = ["word", "(see", "above)", "it's", "don't", "dont", "e.g.", "a.", "x,", "3.14", "1,000", "os.path", "'q'"]
+    atoms += ["utf-8", "well-known", "__init__", "end.", "...", "xxmaj", "!", "#"]
+    for _ in range(300):
+        seps = [" ", " ", " ", "\n", " \n", "\n ", "\n\n", " \n \n "]
+        text = "".join(rng.choice(atoms) + rng.choice(seps) for _ in range(rng.randint(1, 30))) + "end"
+        assert WordTokenizer.split(text) == WordTokenizer.split(text + "\t")[:-1], text

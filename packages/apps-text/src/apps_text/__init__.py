@@ -52,6 +52,7 @@ from apps_text.rules import (
     fix_html,
     lowercase,
     replace_all_caps,
+    replace_caps,
     replace_maj,
     replace_rep,
     replace_space,
@@ -81,6 +82,7 @@ __all__ = [
     # rules and special tokens
     "UNK", "PAD", "BOS", "EOS", "FLD", "TK_REP", "TK_WREP", "TK_UP", "TK_MAJ", "SPECIAL_TOKENS",
     "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces", "replace_all_caps",
+    "replace_caps",
     "replace_maj", "lowercase", "replace_space", "default_rules", "default_post_rules",
     # tokenization
     "WordTokenizer", "SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS", "TokenizeWithRules",

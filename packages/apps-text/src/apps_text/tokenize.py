@@ -29,6 +29,9 @@ from apps_text.rules import (
     TK_WREP,
     default_post_rules,
     default_rules,
+    replace_all_caps,
+    replace_caps,
+    replace_maj,
     replace_space,
 )
 from datablock import get_files, parallel_gen
@@ -123,8 +126,11 @@ class WordTokenizer:
     @staticmethod
     def split(text: str) -> list[str]:
         """The tokens of one text."""
-        if text.isprintable() and "  " not in text:  # only single spaces: the common case after the rules
-            return _split_words(text, [])
+        if "  " not in text:
+            if text.isprintable():  # only single spaces: the common case after the rules
+                return _split_words(text, [])
+            if "\n" in text and text.replace("\n", "").isprintable():  # and newlines: paragraphs
+                return _split_lines(text)
         out: list[str] = []
         pieces = _WS.split(text)
         _split_words(pieces[0], out)
@@ -144,6 +150,33 @@ class WordTokenizer:
         return "WordTokenizer()"
 
 
+def _split_lines(text: str) -> list[str]:
+    """The tokens of a text whose only whitespace is single spaces and newlines (what `WordTokenizer.split` does with
+    its regex, by lines: a whitespace run is the spaces and newlines between two lines' words)."""
+    out: list[str] = []
+    run = ""
+    for k, line in enumerate(text.split("\n")):
+        if k:
+            run += "\n"
+        words = line.strip(" ")
+        if not words:
+            run += line
+            continue
+        lead = line.index(words[0])
+        run += line[:lead]
+        if run:
+            out.append(run[1:] if run[0] == " " and out else run)
+        _split_words(words, out)
+        run = line[lead + len(words) :]
+    if run and run != " ":
+        out.append(run[1:] if run[0] == " " and out and len(run) > 1 else run)
+    return out
+
+
+_OPENING = frozenset("([{\"'")
+_CLOSING_P = frozenset(",.;:!?)]}\"'")
+
+
 def _split_words(text: str, out: list[str]) -> list[str]:
     """Append the tokens of `text` (no whitespace but single spaces) to `out`."""
     exc, findall = _EXCEPTIONS, _CHUNK.findall
@@ -156,11 +189,24 @@ def _split_words(text: str, out: list[str]) -> list[str]:
                 out += e
         elif w:
             e = exc.get(w)
-            out += findall(w) if e is None else e
+            if e is not None:
+                out += e
+            elif w[-1] in _CLOSING_P and w[:-1].isalpha() and w[:-1] not in exc:  # "word," "word." (common)
+                out += (w[:-1], w[-1])
+            elif w[0] in _OPENING and w[1:].isalpha() and w[1:] not in exc:  # "(word"
+                out += (w[0], w[1:])
+            else:
+                out += findall(w)
     return out
 
 
 def _compose(rules: Sequence[Callable[[str], str]]) -> Callable[[str], str]:
+    rules = list(rules)
+    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_rules.py::test_replace_caps_fused)
+        if rules[i] is replace_all_caps and rules[i + 1] is replace_maj:
+            rules[i : i + 2] = [replace_caps]
+            break
+
     def run(t: str) -> str:
         for r in rules:
             t = r(t)
