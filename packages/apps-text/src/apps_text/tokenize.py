@@ -258,12 +258,23 @@ class _Maker:
     def __init__(self, tok: Any, rules: Any, post_rules: Any, reader: Callable[[Any], str] | None) -> None:
         self.tok, self.rules, self.post_rules, self.reader = tok, rules, post_rules, reader
 
-    def __call__(self) -> Callable[[Sequence[Any]], list[list[str]]]:
+    def __call__(self) -> Callable[[Sequence[Any]], list[Any]]:
         twr = TokenizeWithRules(self.tok, self.rules, self.post_rules)
-        if self.reader is None:
-            return twr
         reader = self.reader
-        return lambda chunk: twr([reader(o) for o in chunk])
+        return lambda chunk: _pack(twr([reader(o) for o in chunk] if reader is not None else chunk))
+
+
+_SEP = "\x00"
+
+
+def _pack(toks: list[list[str]]) -> list[Any]:
+    """Token lists as one string each for the trip back from a worker process (pickling one string costs far less
+    than pickling its tokens); a list stays a list when a token holds the separator."""
+    return [_SEP.join(ws) if ws and _SEP not in "".join(ws) else ws for ws in toks]
+
+
+def _unpack(x: Any) -> list[str]:
+    return x.split(_SEP) if isinstance(x, str) else x  # a list: empty, or a token held the separator
 
 
 def tokenize_texts(
@@ -285,7 +296,8 @@ def tokenize_texts(
         texts = list(texts)
         rules_ = default_rules() if rules is None else rules
         setup([_as_text(reader(o)) for o in texts] if reader is not None else texts, rules_)
-    yield from parallel_gen(_Maker(tok, rules, post_rules, reader), texts, n_workers, chunksize, progress=False)
+    for x in parallel_gen(_Maker(tok, rules, post_rules, reader), texts, n_workers, chunksize, progress=False):
+        yield _unpack(x)
 
 
 def _join_fields(row: Sequence[Any], mark_fields: bool) -> str:
