@@ -1,5 +1,8 @@
 """Each rule against fastai's documented examples (fastai/text/core.py), plus where we deliberately differ."""
 
+import random
+import re
+
 from apps_text import (
     BOS,
     EOS,
@@ -13,6 +16,7 @@ from apps_text import (
     fix_html,
     lowercase,
     replace_all_caps,
+    replace_caps,
     replace_maj,
     replace_rep,
     replace_space,
@@ -88,3 +92,70 @@ def test_default_rules_order():
         "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces",
         "replace_all_caps", "replace_maj", "lowercase",
     ]  # fmt: skip
+
+
+# fastai's formulas, as plain regex substitutions: the reference the faster rules must equal on any text
+def _ref_rep(t):
+    return re.sub(r"(\S)(\1{2,})", lambda m: f" {TK_REP} {len(m.group(2)) + 1} {m.group(1)} ", t)
+
+
+def _ref_wrep(t):
+    def _sub(m):
+        c, cc, e = m.groups()
+        return f" {TK_WREP} {len(cc.split()) + 2} {c} {e}"
+
+    return re.sub(r"(?:\s|^)(\w+)\s+((?:\1\s+)+)\1(\s|\W|$)", _sub, t)
+
+
+def _ref_all_caps(t):
+    def _sub(m):
+        return f"{m.group(1)}{f'{TK_UP} ' if len(m.group(2)) > 1 else ''}{m.group(2).lower()}"
+
+    return re.sub(r"(\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))", _sub, t)
+
+
+def _ref_maj(t):
+    def _sub(m):
+        return f"{m.group(1)}{f'{TK_MAJ} ' if len(m.group(2)) > 1 else ''}{m.group(2).lower()}"
+
+    return re.sub(r"(\s|^)([A-Z][^A-Z\s]*)(?=(\s|$))", _sub, t)
+
+
+def _random_texts(n=400, seed=0):
+    rng = random.Random(seed)
+    atoms = ["ah", "Ah", "AH", "I", "A", "x", "McD", "É", "éA", "!!!", "...", "zzzz", "aaa", "ah.", "ah,", "Ok!"]
+    atoms += [
+        "1",
+        "000",
+        "#39;",
+        "amp;",
+        "&amp;",
+        "quot;",
+        "nbsp;",
+        "<br />",
+        "\\n",
+        "  ",
+        "\n",
+        "\t",
+        "A1",
+        "ÀB",
+        "d'Or",
+    ]
+    for _ in range(n):
+        yield "".join(rng.choice(atoms) + rng.choice([" ", "", " ", "\n", "  "]) for _ in range(rng.randint(1, 25)))
+
+
+def test_fast_rules_equal_fastai_formulas():
+    for t in _random_texts():
+        assert replace_rep(t) == _ref_rep(t), t
+        assert replace_wrep(t) == _ref_wrep(t), t
+        assert replace_all_caps(t) == _ref_all_caps(t), t
+        assert replace_maj(t) == _ref_maj(t), t
+        assert rm_useless_spaces(t) == re.sub(" {2,}", " ", t)
+
+
+def test_replace_caps_fused():
+    # what the tokenizer runs for replace_all_caps followed by replace_maj (the default rules)
+    for t in _random_texts(seed=1):
+        assert replace_caps(t) == replace_maj(replace_all_caps(t)), t
+    assert replace_caps("I'M Jeremy A McDonald") == f"{TK_UP} i'm {TK_MAJ} jeremy a McDonald"

@@ -1,4 +1,5 @@
 import json
+import random
 from collections import Counter
 
 import pandas as pd
@@ -22,7 +23,21 @@ def test_word_tokenizer_splits_like_spacy_english():
     assert WordTokenizer().split("I don't know... e.g. 3.5 well-known can't we'll") == [
         "I", "do", "n't", "know", "...", "e.g.", "3.5", "well", "-", "known", "ca", "n't", "we", "'ll",
     ]  # fmt: skip
-    assert WordTokenizer().split("a\n\n b") == ["a", "\n\n", "b"]
+    # whitespace other than one space is a token, less one leading space (spaCy's: it belongs to the word before)
+    assert WordTokenizer().split("a\n\n b") == ["a", "\n\n ", "b"]
+    assert WordTokenizer().split("a \nb  c\td") == ["a", "\n", "b", " ", "c", "\t", "d"]
+    assert WordTokenizer().split("__init__ self._x os.path.join(a) utf-8 x-1 1,000 a,b 12:30 foo:bar") == [
+        "_", "_", "init", "_", "_", "self._x", "os.path.join(a", ")", "utf-8", "x-1", "1,000", "a", ",", "b",
+        "12:30", "foo", ":", "bar",
+    ]  # fmt: skip
+
+
+def test_word_tokenizer_exceptions():
+    # spaCy's English exceptions for lowercased text: apostrophe-less contractions, abbreviations with a period
+    assert WordTokenizer().split("i dont think its cannot gonna youre e.g., plan a. etc.") == [
+        "i", "do", "nt", "think", "its", "can", "not", "gon", "na", "you", "re", "e.g.", ",", "plan", "a.", "etc",
+        ".",
+    ]  # fmt: skip
 
 
 def test_tokenize_with_default_rules():
@@ -81,3 +96,15 @@ def test_tokenizer_transform_caches_and_decodes(tmp_path):
     assert Tokenizer.from_df("t")(row) == ["xxbos", "xxmaj", "row", "text"]
     with pytest.raises(Exception, match="cannot tokenize a int"):
         tok(3)
+
+
+def test_word_tokenizer_fast_paths_equal_the_regex():
+    # texts of single spaces (and newlines) take str.split fast paths; a trailing tab sends the same text through
+    # the general regex path: the tokens must be the same
+    rng = random.Random(0)
+    atoms = ["word", "(see", "above)", "it's", "don't", "dont", "e.g.", "a.", "x,", "3.14", "1,000", "os.path", "'q'"]
+    atoms += ["utf-8", "well-known", "__init__", "end.", "...", "xxmaj", "!", "#"]
+    for _ in range(300):
+        seps = [" ", " ", " ", "\n", " \n", "\n ", "\n\n", " \n \n "]
+        text = "".join(rng.choice(atoms) + rng.choice(seps) for _ in range(rng.randint(1, 30))) + "end"
+        assert WordTokenizer.split(text) == WordTokenizer.split(text + "\t")[:-1], text

@@ -74,3 +74,18 @@ def test_progress_with_and_without_fastprogress(installed, monkeypatch):
     assert parallel_map(_square, range(6), n_workers=0, progress=True) == [x * x for x in range(6)]
     if not installed:
         assert log.getvalue() == ""  # a log or a pipe gets no counter
+
+
+def test_parallel_gen_streams_with_bounded_chunks_in_flight():
+    read = []
+
+    def items():  # a generator (no len): read lazily
+        for i in range(1000):
+            read.append(i)
+            yield i
+
+    gen = parallel_gen(_CountingWorker, items(), n_workers=2, chunksize=10, progress=False)
+    first = next(gen)
+    assert first[0] == 1 and len(read) <= 10 * (2 * 2 + 1)  # at most two chunks per worker (plus one) read ahead
+    rest = list(gen)
+    assert [r[0] for r in [first, *rest]] == list(range(1, 1001)) and len(read) == 1000

@@ -11,6 +11,7 @@ from apps_text.awdlstm import (
     awd_lstm_small_config,
     dropout_mask,
 )
+from apps_text.backends import EU_LANGS, HFTokenizer, SentencePieceTokenizer, SpacyTokenizer
 from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
 from apps_text.interpret import TextClassificationInterpretation
@@ -63,6 +64,7 @@ from apps_text.rules import (
     fix_html,
     lowercase,
     replace_all_caps,
+    replace_caps,
     replace_maj,
     replace_rep,
     replace_space,
@@ -100,9 +102,11 @@ __all__ = [
     # rules and special tokens
     "UNK", "PAD", "BOS", "EOS", "FLD", "TK_REP", "TK_WREP", "TK_UP", "TK_MAJ", "SPECIAL_TOKENS",
     "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces", "replace_all_caps",
+    "replace_caps",
     "replace_maj", "lowercase", "replace_space", "default_rules", "default_post_rules",
     # tokenization
-    "WordTokenizer", "TokenizeWithRules", "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
+    "WordTokenizer", "SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS", "TokenizeWithRules",
+    "Tokenizer", "tokenize1", "tokenize_texts", "tokenize_df",
     "tokenize_folder", "decode_tokens", "count_tokens", "read_counter", "TitledStr", "TEXT_EXTENSIONS",
     # numericalization
     "make_vocab", "Numericalize",

@@ -8,6 +8,7 @@ Each rule is marked `config_safe`: a tokenizer's rule list is exported as data (
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Callable
 
@@ -31,6 +32,7 @@ __all__ = [
     "rm_useless_spaces",
     "replace_all_caps",
     "replace_maj",
+    "replace_caps",
     "lowercase",
     "replace_space",
     "default_rules",
@@ -51,8 +53,14 @@ _QUOT = re.compile(r"&?quot;")
 @config_safe
 def fix_html(x: str) -> str:
     """Undo the HTML debris common in scraped text (IMDB reviews): entities, `<br />`, `\\n` escapes, `<unk>`."""
-    x = _HTML_DEBRIS.sub(lambda m: _DEBRIS[m.group(1)], x).replace("\\n", "\n")
-    x = _QUOT.sub("'", x).replace("<br />", "\n").replace('\\"', '"').replace("<unk>", UNK)
+    # each regex runs only when what it looks for is there (tools/bench/text_tokenize.py: the rules are most of
+    # the cost of tokenizing); tests/test_rules.py::test_fast_rules_equal_fastai_formulas checks nothing changed
+    if "#" in x or "amp;" in x or "nbsp;" in x:  # every debris entity holds one of these
+        x = _HTML_DEBRIS.sub(lambda m: _DEBRIS[m.group(1)], x)
+    x = x.replace("\\n", "\n")
+    if "quot;" in x:
+        x = _QUOT.sub("'", x)
+    x = x.replace("<br />", "\n").replace('\\"', '"').replace("<unk>", UNK)
     x = x.replace(" @.@ ", ".").replace(" @-@ ", "-").replace("\\", " \\ ")
     return html.unescape(x) if "&" in x else x  # unescape is the costly step; without "&" it changes nothing
 
@@ -77,6 +85,12 @@ def replace_wrep(t: str) -> str:
         c, cc, e = m.groups()
         return f" {TK_WREP} {len(cc.split()) + 2} {c} {e}"
 
+    # a match needs two equal whitespace-separated words in a row and a third that starts with the word: C-speed
+    # checks first (tests/test_rules.py::test_fast_rules_equal_fastai_formulas)
+    ws = t.split()
+    pairs = itertools.compress(range(len(ws) - 2), map(str.__eq__, ws, ws[1:]))
+    if not any(ws[i + 2].startswith(ws[i]) for i in pairs):
+        return t
     return _RE_WREP.sub(_sub, t)
 
 
@@ -95,7 +109,7 @@ _RE_SPACE = re.compile(" {2,}")
 @config_safe
 def rm_useless_spaces(t: str) -> str:
     """Collapse runs of spaces into one."""
-    return _RE_SPACE.sub(" ", t)
+    return _RE_SPACE.sub(" ", t) if "  " in t else t
 
 
 _RE_ALL_CAPS = re.compile(r"(\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))")
@@ -124,6 +138,28 @@ def replace_maj(t: str) -> str:
         return f"{m.group(1)}{tok}{m.group(2).lower()}"
 
     return _RE_MAJ.sub(_sub, t)
+
+
+_RE_CAP_WORD = re.compile(r"(?<!\S)[A-Z]\S*")
+_HAS_LOWER = re.compile("[a-z]")
+_HAS_UPPER = re.compile("[A-Z]")
+
+
+def _cap_word(m: re.Match[str]) -> str:
+    w = m.group()
+    if _HAS_LOWER.search(w) is None:  # replace_all_caps: [A-Z]+[^a-z\s]*, a whole word
+        return f"{TK_UP} {w.lower()}" if len(w) > 1 else w.lower()
+    if _HAS_UPPER.search(w, 1) is None:  # replace_maj: [A-Z][^A-Z\s]*, a whole word
+        return f"{TK_MAJ} {w.lower()}" if len(w) > 1 else w.lower()
+    return w
+
+
+def replace_caps(t: str) -> str:
+    """`replace_all_caps` then `replace_maj` in one pass: what the tokenizer runs when the rules list has them in a
+    row (the default). Both rules look at whole words that start with a capital, and a word the first one changed
+    starts lowercase for the second, so each word is decided once: no lowercase letter → `xxup`, no capital after
+    the first letter → `xxmaj`."""
+    return _RE_CAP_WORD.sub(_cap_word, t)
 
 
 @config_safe

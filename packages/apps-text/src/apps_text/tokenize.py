@@ -18,7 +18,22 @@ from typing import Any
 
 import pandas as pd
 
-from apps_text.rules import BOS, EOS, FLD, PAD, TK_MAJ, TK_REP, TK_UP, TK_WREP, default_post_rules, default_rules
+from apps_text.rules import (
+    BOS,
+    EOS,
+    FLD,
+    PAD,
+    TK_MAJ,
+    TK_REP,
+    TK_UP,
+    TK_WREP,
+    default_post_rules,
+    default_rules,
+    replace_all_caps,
+    replace_caps,
+    replace_maj,
+    replace_space,
+)
 from datablock import get_files, parallel_gen
 from dispatch_transforms import Transform
 
@@ -39,24 +54,65 @@ __all__ = [
 
 TEXT_EXTENSIONS = (".txt",)
 
-_TOKEN = re.compile(
-    r"""
-    [^\S\n]*\n\s*                      # a run of whitespace holding newlines: one token of its newlines
-  | \w+(?=n't(?!\w))                   # "do" of "don't", "ca" of "can't" (spaCy's split)
+# spaCy's English exceptions that a plain split misses, for texts the rules lowercased: contractions written
+# without an apostrophe ("dont" → "do nt"), and abbreviations that keep their final period ("e.g.", "a.").
+# The split forms are spaCy's (tests/test_tokenize.py::test_word_tokenizer_exceptions checks a few against it).
+_NT = "ai are ca could dare did does do had has have is may might must need ought sha should was were wo would"
+_NT_VE = "ca could did does do had may might must need ought sha should wo would"
+_PRON = {  # pronoun or wh-word → the apostrophe-less endings spaCy splits off it
+    "he": "d ll s", "i": "d ll m ve", "it": "d ll", "she": "d ll s", "that": "d ll s", "there": "d ll re s ve",
+    "these": "d ll re ve", "they": "d ll re ve", "this": "d ll s", "those": "d ll re ve", "we": "d ve",
+    "what": "d ll re s ve", "when": "d ll re s ve", "where": "d ll re s ve", "who": "d ll s ve",
+    "why": "d ll re s ve", "you": "d ll re ve", "how": "d ll re s ve",
+}  # fmt: skip
+
+
+def _exceptions() -> dict[str, list[str]]:
+    exc: dict[str, list[str]] = {w + "nt": [w, "nt"] for w in _NT.split()}
+    exc.update({w + "ntve": [w, "nt", "ve"] for w in _NT_VE.split()})
+    for w, ends in _PRON.items():
+        for e in ends.split():
+            exc[w + e] = [w, e]
+            if e in ("d", "ll"):
+                exc[w + e + "ve"] = [w, e, "ve"]
+    exc["wellve"] = ["we", "ll", "ve"]
+    for w in ("ill", "hell", "shell", "shed"):
+        del exc[w]  # real words: spaCy keeps them
+    exc.update({"cannot": ["can", "not"], "gonna": ["gon", "na"], "gotta": ["got", "ta"], "ima": ["i", "m", "a"]})
+    exc.update({"couldve": ["could", "ve"], "mightve": ["might", "ve"], "mustve": ["must", "ve"]})
+    exc.update({"shouldve": ["should", "ve"], "wouldve": ["would", "ve"], "notve": ["not", "ve"], "yall": ["y", "all"]})
+    exc.update({a: [a] for a in ("e.g.", "i.e.", "a.m.", "p.m.", "vs.", "v.s.", "co.")})
+    exc.update({f"{c}.": [f"{c}."] for c in "abcdefghijklmnopqrstuvwxyz"})
+    return exc
+
+
+_EXCEPTIONS = _exceptions()
+
+# whitespace that is not a single space: spaCy makes it a token (less one leading space, which belongs to the word
+# before), e.g. "\n", "\n\n " or " " for two spaces
+_WS = re.compile(r"(\s{2,}|[^\S ])")
+_W = r"[^\W_]+(?:_+[^\W_]+)*"  # letters and digits, underscores inside only (spaCy splits "_" off the ends)
+# what spaCy does not split inside a chunk: "." unless before a capital, "," unless between letters, ":<>=" unless
+# before a letter, "-" unless before a letter or between digits, "(" (it splits brackets off the ends only)
+_JOIN = r"""(?:\.(?![A-Z])_*|(?<![^\W\d_]),|,(?![^\W\d_])|[:<>=](?![^\W\d_])|(?<!\d)-(?![^\W\d_])|\(['"]?)"""
+_CHUNK = re.compile(
+    rf"""
+    [^\W_]+(?=n't(?!\w))                 # "do" of "don't", "ca" of "can't" (spaCy's split)
   | n't(?!\w)
-  | (?<=\w)'(?:s|m|re|ve|ll|d)(?!\w)   # 's 'm 're 've 'll 'd after a word
-  | \d+(?:[.,:]\d+)*                   # 3.14  1,000  12:30
-  | (?:[^\W\d_]\.){2,}                 # e.g. u.s.
-  | \w+
-  | \.{2,} | -{2,}                     # ... and -- stay whole
-  | \S                                 # any other character on its own
+  | (?<=\w)'(?:s|m|re|ve|ll|d)(?!\w)     # 's 'm 're 've 'll 'd after a word
+  | (?:e\.g|i\.e|a\.m|p\.m|v\.s|vs)\.(?!\w)  # abbreviations spaCy keeps whole
+  | (?:^\.|-(?=\d))?{_W}(?:{_JOIN}{_W})*  # words, numbers (3.14 1,000 -1 12:30 utf-8), names (os.path .append)
+  | \.{{2,}} | -{{2,}} | '' | \):$        # ... -- '' stay whole, and "):" at the end (an emoticon to spaCy)
+  | \S                                   # any other character on its own
     """,
     re.VERBOSE,
 )
 
 
 class WordTokenizer:
-    """Split a text into words and punctuation with one regular expression: fast, no dependency, picklable.
+    """Split a text into words and punctuation like spaCy's English tokenizer, in pure Python: fast, no dependency,
+    picklable. Words of letters only (most of them) are found by `str.split`; the rest go through one regular
+    expression.
 
     >>> WordTokenizer()(["I don't know... e.g. 3.5 well-known"])
     [['I', 'do', "n't", 'know', '...', 'e.g.', '3.5', 'well', '-', 'known']]
@@ -70,9 +126,19 @@ class WordTokenizer:
     @staticmethod
     def split(text: str) -> list[str]:
         """The tokens of one text."""
-        # findall without groups gives the matches themselves (the fastest loop); only the newline branch matches
-        # whitespace, and its token is just the newlines
-        return [t if not t[0].isspace() else "\n" * t.count("\n") for t in _TOKEN.findall(text)]
+        if "  " not in text:
+            if text.isprintable():  # only single spaces: the common case after the rules
+                return _split_words(text, [])
+            if "\n" in text and text.replace("\n", "").isprintable():  # and newlines: paragraphs
+                return _split_lines(text)
+        out: list[str] = []
+        pieces = _WS.split(text)
+        _split_words(pieces[0], out)
+        for i in range(1, len(pieces), 2):
+            ws = pieces[i]
+            out.append(ws[1:] if ws[0] == " " and out and len(ws) > 1 else ws)
+            _split_words(pieces[i + 1], out)
+        return out
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
@@ -84,7 +150,63 @@ class WordTokenizer:
         return "WordTokenizer()"
 
 
+def _split_lines(text: str) -> list[str]:
+    """The tokens of a text whose only whitespace is single spaces and newlines (what `WordTokenizer.split` does with
+    its regex, by lines: a whitespace run is the spaces and newlines between two lines' words)."""
+    out: list[str] = []
+    run = ""
+    for k, line in enumerate(text.split("\n")):
+        if k:
+            run += "\n"
+        words = line.strip(" ")
+        if not words:
+            run += line
+            continue
+        lead = line.index(words[0])
+        run += line[:lead]
+        if run:
+            out.append(run[1:] if run[0] == " " and out else run)
+        _split_words(words, out)
+        run = line[lead + len(words) :]
+    if run and run != " ":
+        out.append(run[1:] if run[0] == " " and out and len(run) > 1 else run)
+    return out
+
+
+_OPENING = frozenset("([{\"'")
+_CLOSING_P = frozenset(",.;:!?)]}\"'")
+
+
+def _split_words(text: str, out: list[str]) -> list[str]:
+    """Append the tokens of `text` (no whitespace but single spaces) to `out`."""
+    exc, findall = _EXCEPTIONS, _CHUNK.findall
+    for w in text.split(" "):
+        if w.isalpha():
+            e = exc.get(w)
+            if e is None:
+                out.append(w)
+            else:
+                out += e
+        elif w:
+            e = exc.get(w)
+            if e is not None:
+                out += e
+            elif w[-1] in _CLOSING_P and w[:-1].isalpha() and w[:-1] not in exc:  # "word," "word." (common)
+                out += (w[:-1], w[-1])
+            elif w[0] in _OPENING and w[1:].isalpha() and w[1:] not in exc:  # "(word"
+                out += (w[0], w[1:])
+            else:
+                out += findall(w)
+    return out
+
+
 def _compose(rules: Sequence[Callable[[str], str]]) -> Callable[[str], str]:
+    rules = list(rules)
+    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_rules.py::test_replace_caps_fused)
+        if rules[i] is replace_all_caps and rules[i + 1] is replace_maj:
+            rules[i : i + 2] = [replace_caps]
+            break
+
     def run(t: str) -> str:
         for r in rules:
             t = r(t)
@@ -110,7 +232,13 @@ class TokenizeWithRules:
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
         pre, post = _compose(self.rules), _compose(self.post_rules)
         toks = self.tok([pre(_as_text(t)) for t in texts])
-        return [[post(w) for w in ws] for ws in toks] if self.post_rules else [list(ws) for ws in toks]
+        if not self.post_rules:
+            return [list(ws) for ws in toks]
+        if len(self.post_rules) == 1 and self.post_rules[0] is replace_space:
+            # the default post-rule changes only tokens holding a space (rare): one C-speed check per text instead
+            # of a Python call per token (tools/bench/tokenize.py measures it)
+            return [[w.replace(" ", "▁") for w in ws] if " " in "".join(ws) else list(ws) for ws in toks]
+        return [[post(w) for w in ws] for ws in toks]
 
 
 def _as_text(t: Any) -> str:
@@ -130,12 +258,23 @@ class _Maker:
     def __init__(self, tok: Any, rules: Any, post_rules: Any, reader: Callable[[Any], str] | None) -> None:
         self.tok, self.rules, self.post_rules, self.reader = tok, rules, post_rules, reader
 
-    def __call__(self) -> Callable[[Sequence[Any]], list[list[str]]]:
+    def __call__(self) -> Callable[[Sequence[Any]], list[Any]]:
         twr = TokenizeWithRules(self.tok, self.rules, self.post_rules)
-        if self.reader is None:
-            return twr
         reader = self.reader
-        return lambda chunk: twr([reader(o) for o in chunk])
+        return lambda chunk: _pack(twr([reader(o) for o in chunk] if reader is not None else chunk))
+
+
+_SEP = "\x00"
+
+
+def _pack(toks: list[list[str]]) -> list[Any]:
+    """Token lists as one string each for the trip back from a worker process (pickling one string costs far less
+    than pickling its tokens); a list stays a list when a token holds the separator."""
+    return [_SEP.join(ws) if ws and _SEP not in "".join(ws) else ws for ws in toks]
+
+
+def _unpack(x: Any) -> list[str]:
+    return x.split(_SEP) if isinstance(x, str) else x  # a list: empty, or a token held the separator
 
 
 def tokenize_texts(
@@ -148,8 +287,17 @@ def tokenize_texts(
     reader: Callable[[Any], str] | None = None,
 ) -> Iterator[list[str]]:
     """The token lists of `texts`, in order, over `n_workers` processes (0: this process), `chunksize` texts
-    at a time so memory stays bounded by the chunks in flight. `reader` turns an item into its text (a file)."""
-    yield from parallel_gen(_Maker(tok, rules, post_rules, reader), texts, n_workers, chunksize, progress=False)
+    at a time so memory stays bounded by the chunks in flight. `reader` turns an item into its text (a file).
+
+    A tokenizer with a `setup(texts, rules)` method (the subword backends) is set up once on all the texts
+    (it learns its vocabulary there) before the work is split over processes."""
+    setup = getattr(tok, "setup", None)
+    if callable(setup):
+        texts = list(texts)
+        rules_ = default_rules() if rules is None else rules
+        setup([_as_text(reader(o)) for o in texts] if reader is not None else texts, rules_)
+    for x in parallel_gen(_Maker(tok, rules, post_rules, reader), texts, n_workers, chunksize, progress=False):
+        yield _unpack(x)
 
 
 def _join_fields(row: Sequence[Any], mark_fields: bool) -> str:
@@ -244,7 +392,11 @@ _NO_SPACE_AFTER = {"(", "[", "{", "$", "#"}
 def decode_tokens(tokens: Sequence[str]) -> str:
     """Readable text from tokens: `xxmaj`/`xxup` restore case, `xxrep`/`xxwrep` expand, `xxbos`/`xxeos`/`xxpad`
     disappear, punctuation and contractions join their word, `▁` becomes a space. Not byte-exact: whitespace
-    and the case of words the rules did not mark are normalised."""
+    and the case of words the rules did not mark are normalised.
+
+    Subword pieces are joined into words first: SentencePiece-style pieces (`▁` starts a word) and WordPiece
+    continuations (`##`)."""
+    tokens = _merge_pieces(tokens)
     words: list[str] = []
     i, n = 0, len(tokens)
     case: str | None = None
@@ -266,6 +418,8 @@ def decode_tokens(tokens: Sequence[str]) -> str:
             i += 2 if i + 1 < n and tokens[i + 1].isdigit() else 1
             continue
         t = t.replace("▁", " ")
+        if "\n" in t and t.isspace():
+            t = "\n" * t.count("\n")  # spaCy's "\n " token: the newline is what reads
         if case == TK_MAJ:
             t = t[:1].upper() + t[1:]
         elif case == TK_UP:
@@ -275,12 +429,41 @@ def decode_tokens(tokens: Sequence[str]) -> str:
         i += 1
     text = ""
     for w in words:
-        glue = w in _NO_SPACE_BEFORE or set(w) <= _CLOSING or w.startswith("\n")
-        if not text or glue or text.endswith("\n") or text[-1] in _NO_SPACE_AFTER:
+        glue = w in _NO_SPACE_BEFORE or set(w) <= _CLOSING or w[:1].isspace()
+        if not text or glue or text[-1].isspace() or text[-1] in _NO_SPACE_AFTER:
             text += w
         else:
             text += " " + w
     return text.strip(" ")
+
+
+_SPECIAL = frozenset((BOS, EOS, PAD, FLD, TK_MAJ, TK_UP, TK_REP, TK_WREP, "xxunk"))
+
+
+def _merge_pieces(tokens: Sequence[str]) -> Sequence[str]:
+    """Subword pieces joined into words (special tokens stay alone); word tokens are returned as they are."""
+    sp = any(len(t) > 1 and t[0] == "▁" and t[1] != "▁" for t in tokens)
+    wp = any(t.startswith("##") and len(t) > 2 for t in tokens)
+    if not (sp or wp):
+        return tokens
+    words: list[str] = []
+    glue_next = False  # the word before is a special token: the next piece starts a word
+    for t in tokens:
+        bare = t[1:] if sp and t.startswith("▁") else t
+        if bare in _SPECIAL:
+            words.append(bare)
+            glue_next = False
+        elif sp and t.startswith("▁"):
+            words.append(bare)
+            glue_next = True
+        elif wp and t.startswith("##") and words and glue_next:
+            words[-1] += t[2:]
+        elif sp and words and glue_next:
+            words[-1] += t
+        else:
+            words.append(t)
+            glue_next = True
+    return words
 
 
 class Tokenizer(Transform):

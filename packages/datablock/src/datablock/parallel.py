@@ -7,11 +7,13 @@ else a plain-text counter (on an interactive terminal only, as fastprogress's co
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TextIO, TypeVar
 
 __all__ = ["parallel_map", "parallel_gen", "default_workers"]
@@ -104,10 +106,6 @@ def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     return list(_worker(chunk))
 
 
-def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def parallel_gen(
     make_worker: Callable[[], Callable[[Sequence[T]], Iterable[R]]],
     items: Iterable[T],
@@ -120,25 +118,52 @@ def parallel_gen(
     Each worker process calls `make_worker()` once (load a tokenizer, open a file...) and then
     calls the returned function on chunks of `chunksize` items; it must return one result per
     item of the chunk. `n_workers=0` runs in this process.
+
+    Items are read lazily and at most two chunks per worker are in flight, so memory stays bounded by
+    the chunks in flight, whatever the number of items (a generator of texts streams through).
     """
-    items = list(items)
     n_workers = default_workers() if n_workers is None else n_workers
     if n_workers < 0:
         raise ValueError(f"parallel_gen: n_workers must be >= 0, got {n_workers}")
-    chunks = _chunks(items, max(1, chunksize))
+    total = -(-len(items) // max(1, chunksize)) if isinstance(items, Sized) else 0  # chunks, for the progress bar
+    chunks = _iter_chunks(items, max(1, chunksize))
     if n_workers == 0:
         worker = make_worker()
-        results: Iterable[Iterable[R]] = (worker(chunk) for chunk in chunks)
-        yield from _check_counts(chunks, _with_progress(results, len(chunks), progress))
+        for res in _with_progress(_checked((c, worker(c)) for c in chunks), total, progress):
+            yield from res
         return
-    n_procs = max(1, min(n_workers, len(chunks)))
+    first = list(itertools.islice(chunks, 2 * n_workers))  # how many workers the items need at most
+    if not first:
+        return
+    n_procs = max(1, min(n_workers, len(first)))
     with ProcessPoolExecutor(n_procs, initializer=_init_worker, initargs=(make_worker,)) as ex:
-        yield from _check_counts(chunks, _with_progress(ex.map(_run_chunk, chunks), len(chunks), progress))
+        pending: deque[tuple[int, Future[list[Any]]]] = deque((len(c), ex.submit(_run_chunk, c)) for c in first)
+        del first
+
+        def results() -> Iterator[list[Any]]:
+            while pending:
+                n, fut = pending.popleft()
+                nxt = next(chunks, None)
+                if nxt is not None:  # keep the workers busy: one chunk submitted for each one collected
+                    pending.append((len(nxt), ex.submit(_run_chunk, nxt)))
+                res = fut.result()
+                if len(res) != n:
+                    raise ValueError(f"parallel_gen: the worker returned {len(res)} results for a chunk of {n} items")
+                yield res
+
+        for res in _with_progress(results(), total, progress):
+            yield from res
 
 
-def _check_counts(chunks: Sequence[Sequence[Any]], results: Iterable[Iterable[R]]) -> Iterator[R]:
-    for chunk, res in zip(chunks, results, strict=True):
+def _checked(pairs: Iterable[tuple[Sequence[Any], Iterable[R]]]) -> Iterator[list[R]]:
+    for chunk, res in pairs:
         res = list(res)
         if len(res) != len(chunk):
             raise ValueError(f"parallel_gen: the worker returned {len(res)} results for a chunk of {len(chunk)} items")
-        yield from res
+        yield res
+
+
+def _iter_chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
