@@ -10,7 +10,7 @@ brightness/contrast 0.2:
 Each row runs with 0 and 2 workers; the figure is the median of `--repeats` interleaved epochs.
 Targets (issue 15): tiers >= 1.0x torchvision and >= 2x fastai.
 
-Usage: python tools/bench/vision_loader.py [--n 2000] [--repeats 3] [--bs 64]
+Usage: python tools/bench/vision_loader.py [--n 2000] [--repeats 5] [--bs 64]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def epoch_rate(dl: Iterable) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--bs", type=int, default=64)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,25 +2,28 @@
 import time of apps_vision.
 
 1. `vision_learner(dls, "resnet18", pretrained=False).fit_one_cycle(1)` on 64 px images vs a hand-written loop
-   with the same model (a deep copy of the learner's, same initial weights), optimizer (pluggable-optim's Adam, a
-   `torch.optim.Optimizer`), one-cycle schedule (torch's `OneCycleLR`, fastai's shape: cosine warm-up over 25%,
-   momentum 0.95-0.85-0.95) and data (the same in-memory batches: the Learner is given two plain DataLoaders over
-   one `TensorDataset`), with a validation pass each. Seconds per epoch, median of `--repeats` interleaved runs.
-   Target: learner / hand loop <= 1.05.
+   with the same model (the learner's own `VisionModel`, deep-copied: same initial weights), optimizer
+   (pluggable-optim's Adam, a `torch.optim.Optimizer`, same hyper-parameters), one-cycle schedule (written out by
+   hand: cosine warm-up of the learning rate over 25% from lr/25, cosine anneal to lr/1e5, momentum 0.95-0.85-0.95,
+   set every step) and data (the same in-memory batches: `vision_learner` is given two plain DataLoaders over one
+   `TensorDataset`, `n_out=10` and the loss), with a validation pass (accuracy) each. Seconds per epoch, median of
+   `--repeats` interleaved runs in this process. Target: learner / hand loop <= 1.05.
 2. `import apps_vision` vs `import torch, torchvision`, each in a fresh interpreter, median of `--imports` runs.
    Target: apps_vision <= torch + torchvision + 0.3 s.
 
-Usage: python tools/bench/vision_train.py [--n 1024] [--bs 64] [--repeats 3] [--imports 5]
+Usage: python tools/bench/vision_train.py [--n 1024] [--bs 64] [--repeats 5] [--imports 5] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -34,23 +37,33 @@ def loaders(n: int, bs: int) -> tuple[DataLoader, DataLoader]:
     return train, valid
 
 
+def one_cycle(pct: float, lr: float) -> tuple[float, float]:
+    """fastai's one-cycle at `pct` of training: (learning rate, momentum), cosine pieces split at 25%."""
+
+    def cos(start: float, end: float, p: float) -> float:
+        return start + (1 + math.cos(math.pi * (1 - p))) * (end - start) / 2
+
+    if pct < 0.25:
+        return cos(lr / 25, lr, pct / 0.25), cos(0.95, 0.85, pct / 0.25)
+    return cos(lr, lr / 1e5, (pct - 0.25) / 0.75), cos(0.85, 0.95, (pct - 0.25) / 0.75)
+
+
 def hand_loop(model: torch.nn.Module, train: DataLoader, valid: DataLoader, lr: float) -> float:
     from pluggable_optim import Adam
 
     t = time.perf_counter()
     opt = Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=len(train), pct_start=0.25, div_factor=25.0, final_div_factor=1e5,
-        base_momentum=0.85, max_momentum=0.95, cycle_momentum=False,
-    )  # fmt: skip
     loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
-    for xb, yb in train:
+    n = len(train)
+    for i, (xb, yb) in enumerate(train):
+        lr_i, mom_i = one_cycle(i / n, lr)
+        for g in opt.param_groups:
+            g["lr"], g["mom"] = lr_i, mom_i
         loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
         opt.zero_grad()
-        sched.step()
     model.eval()
     with torch.no_grad():
         correct = sum(int((model(xb).argmax(1) == yb).sum()) for xb, yb in valid)
@@ -58,11 +71,18 @@ def hand_loop(model: torch.nn.Module, train: DataLoader, valid: DataLoader, lr: 
     return time.perf_counter() - t
 
 
-def learner_epoch(model: torch.nn.Module, train: DataLoader, valid: DataLoader, lr: float) -> float:
-    from trainloop_callbacks import CrossEntropyLossFlat, Learner
+def vision_learner_for(train: DataLoader, valid: DataLoader, lr: float) -> Any:
+    from apps_vision import vision_learner
+    from trainloop_callbacks import CrossEntropyLossFlat
     from trainloop_callbacks.metrics import accuracy
 
-    learn = Learner((train, valid), model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    return vision_learner(
+        (train, valid), "resnet18", pretrained=False, n_out=10, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
+        lr=lr,
+    )  # fmt: skip
+
+
+def learner_epoch(learn: Any, lr: float) -> float:
     t = time.perf_counter()
     with learn.no_bar():
         learn.fit_one_cycle(1, lr)
@@ -79,17 +99,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--bs", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--imports", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the targets: 2 CPU cores)")
     args = ap.parse_args()
-    from apps_vision import VisionModel
-
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    base = VisionModel("resnet18", 10)
     train, valid = loaders(args.n, args.bs)
+    base = vision_learner_for(train, valid, 1e-3).model  # the model vision_learner builds, initial weights kept
     times: dict[str, list[float]] = {"learner": [], "hand loop": []}
     for _ in range(args.repeats):
-        times["learner"].append(learner_epoch(copy.deepcopy(base), train, valid, 1e-3))
+        learn = vision_learner_for(train, valid, 1e-3)
+        learn.model.load_state_dict(base.state_dict())
+        times["learner"].append(learner_epoch(learn, 1e-3))
         times["hand loop"].append(hand_loop(copy.deepcopy(base), train, valid, 1e-3))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"resnet18 at 64 px, {args.n} images, bs {args.bs}, CPU {torch.get_num_threads()} threads")
