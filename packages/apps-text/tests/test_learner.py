@@ -102,3 +102,30 @@ def test_language_model_show_results_decodes_next_tokens(dls_lm):
     for x, y in zip(table["x"], table["y"], strict=True):
         assert x.split()[1:] == y.split()[:-1] and all(t in vocab for t in y.split())  # y: x shifted by one
     assert all(len(p.split()) == len(y.split()) for p, y in zip(table["y_pred"], table["y"], strict=True))
+
+
+def test_awd_lstm_load_encoder_transfers_the_lm_encoder(dls_lm, tmp_path, one_thread):
+    """The classifier's encoder after `load_encoder` is the language model's (embedding and the raw, not dropped,
+    LSTM weights), computes the same features, and only the head is left trainable (ULMFiT's first stage)."""
+    torch.manual_seed(0)
+    lm = language_model_learner(dls_lm, AWD_LSTM, config=awd_lstm_small_config, pretrained=False, path=tmp_path)
+    with lm.no_bar():
+        lm.fit(1, 1e-2)
+    lm.save_encoder("enc")
+    texts = [f"Text {i} is about {'cats' if i % 2 else 'dogs'}." for i in range(12)]
+    df = pd.DataFrame({"text": texts, "label": ["a" if i % 2 else "b" for i in range(12)], "is_valid": [False] * 12})
+    dls = TextDataLoaders.from_df(df, text_col="text", label_col="label", valid_col="is_valid", bs=4, seq_len=5,
+                                  text_vocab=dls_lm.text_vocab)  # fmt: skip
+    clas = text_classifier_learner(dls, AWD_LSTM, seq_len=5, config=awd_lstm_small_config, pretrained=False,
+                                   path=tmp_path).load_encoder("enc")  # fmt: skip
+    enc_lm, enc_clas = lm.model[0], clas.model[0].module
+    sd_lm, sd_clas = enc_lm.state_dict(), enc_clas.state_dict()
+    assert sorted(sd_lm) == sorted(sd_clas) and "rnns.0.module.weight_hh_l0" in sd_lm
+    assert all(torch.equal(sd_lm[k], sd_clas[k]) for k in sd_lm)
+    x = torch.randint(2, len(dls_lm.text_vocab), (3, 7))
+    enc_lm.eval().reset()
+    enc_clas.eval().reset()
+    with torch.no_grad():
+        assert torch.equal(enc_lm(x), enc_clas(x))  # the same features the language model learned
+    groups = clas.splitter(clas.model)
+    assert [any(p.requires_grad for p in g if p.ndim > 1) for g in groups] == [False, False, False, True]
