@@ -25,7 +25,9 @@ from typing import Any
 
 import PIL
 import torch
+import torchvision
 from torch import nn
+from torchvision.ops import batched_nms
 
 __all__ = [
     "PROGRAM_META_FILE",
@@ -187,7 +189,39 @@ class _ResizeCentreCropStep(nn.Module):
         return out[:, top : top + th, left : left + tw]
 
 
-class ImagePredictor(nn.Module):
+class _Preprocessing(nn.Module):
+    """What the validation loader does to a decoded image (uint8 (C, H, W)) before the model: the item transforms
+    `steps` (modules on float64 integer images), float32, `/ div`, `(x - mean) / std` (as datablock's
+    IntToFloatTensor and Normalize: float32 first, then the division, then the stats). Shared by the predictors."""
+
+    mean: torch.Tensor | None  # buffers (C, 1, 1), both set or both None
+    std: torch.Tensor | None
+
+    def __init__(
+        self, steps: Sequence[nn.Module], div: float | None, mean: Sequence[float] | None, std: Sequence[float] | None
+    ) -> None:
+        super().__init__()
+        if (mean is None) != (std is None):
+            raise ValueError(f"{type(self).__name__}: give both mean and std, or neither")
+        self.steps, self.div = nn.ModuleList(steps), div
+        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
+        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        x = image
+        if self.steps:
+            x = x.to(torch.float64)
+            for step in self.steps:
+                x = step(x)
+        x = x.to(torch.float32)
+        if self.div is not None:
+            x = x / self.div
+        if self.mean is not None and self.std is not None:  # both or neither (checked in __init__)
+            x = (x - self.mean) / self.std
+        return x
+
+
+class ImagePredictor(_Preprocessing):
     """A decoded image (uint8 (C, H, W)) → the model's decoded prediction, everything `learn.predict` does inside.
 
     `steps` are the validation item transforms (as modules on float64 integer images), then `/ div`,
@@ -195,9 +229,6 @@ class ImagePredictor(nn.Module):
     probabilities); "multi_label" → (a boolean per class, probability > thresh; probabilities);
     "segmentation" → (per-pixel class indices (h, w), probabilities (classes, h, w)).
     """
-
-    mean: torch.Tensor | None  # buffers (C, 1, 1), both set or both None
-    std: torch.Tensor | None
 
     def __init__(
         self,
@@ -210,29 +241,13 @@ class ImagePredictor(nn.Module):
         thresh: float = 0.5,
         channels: int = 3,
     ) -> None:
-        super().__init__()
         if task not in ("classification", "multi_label", "segmentation"):
             raise ValueError(f"ImagePredictor: task must be classification, multi_label or segmentation, got {task!r}")
-        self.model, self.steps = model, nn.ModuleList(steps)
-        self.div, self.task, self.thresh, self.channels = div, task, thresh, channels
-        if (mean is None) != (std is None):
-            raise ValueError("ImagePredictor: give both mean and std, or neither")
-        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
-        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+        super().__init__(steps, div, mean, std)
+        self.model, self.task, self.thresh, self.channels = model, task, thresh, channels
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = image
-        if self.steps:
-            x = x.to(torch.float64)
-            for step in self.steps:
-                x = step(x)
-        # as datablock's IntToFloatTensor and Normalize: float32 first, then the division, then the stats
-        x = x.to(torch.float32)
-        if self.div is not None:
-            x = x / self.div
-        if self.mean is not None and self.std is not None:  # both or neither (checked in __init__)
-            x = (x - self.mean) / self.std
-        out = self.model(x[None])[0]
+        out = self.model(self.preprocess(image)[None])[0]
         if self.task == "multi_label":
             probs = torch.sigmoid(out)
             return probs > self.thresh, probs
@@ -437,15 +452,12 @@ def predict_files(learn: Any, paths: Sequence[str | Path], bs: int = 64, **kwarg
     return labels, dec, probs
 
 
-class DetectionPredictor(nn.Module):
+class DetectionPredictor(_Preprocessing):
     """A decoded image (uint8 (C, H, W)) → `(boxes, labels, scores)`, what `DetectionLearner.predict` gives:
     the validation item transforms, `/ div`, `(x - mean) / std`, the torchvision detector `net` (eval mode), then
     the background label `pad_idx` dropped, scores >= `thresh` kept and per-class NMS at IoU `nms_iou` (None:
     only the detector's own). Boxes are x1y1x2y2 pixels of the image as the model saw it (after the item
     transforms), float32 (k, 4); labels int64 (k,) class indices; scores float32 (k,), best first."""
-
-    mean: torch.Tensor | None
-    std: torch.Tensor | None
 
     def __init__(
         self,
@@ -458,27 +470,11 @@ class DetectionPredictor(nn.Module):
         thresh: float = 0.5,
         nms_iou: float | None = 0.5,
     ) -> None:
-        super().__init__()
-        self.net, self.steps = net, nn.ModuleList(steps)
-        self.div, self.pad_idx, self.thresh, self.nms_iou = div, pad_idx, thresh, nms_iou
-        if (mean is None) != (std is None):
-            raise ValueError("DetectionPredictor: give both mean and std, or neither")
-        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
-        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+        super().__init__(steps, div, mean, std)
+        self.net, self.pad_idx, self.thresh, self.nms_iou = net, pad_idx, thresh, nms_iou
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from torchvision.ops import batched_nms
-
-        x = image
-        if self.steps:
-            x = x.to(torch.float64)
-            for step in self.steps:
-                x = step(x)
-        x = x.to(torch.float32)
-        if self.div is not None:
-            x = x / self.div
-        if self.mean is not None and self.std is not None:
-            x = (x - self.mean) / self.std
+        x = self.preprocess(image)
         det = self.net([x])[0]
         keep = (det["labels"] != self.pad_idx) & (det["scores"] >= self.thresh)
         boxes, scores, labels = det["boxes"][keep], det["scores"][keep], det["labels"][keep]
@@ -584,8 +580,6 @@ def export_detection(
     try:
         ep = torch.export.export(predictor, (example,), dynamic_shapes=dynamic, strict=False)
     except Exception as e:  # the data-dependent branches of torchvision's post-processing (GuardOnDataDependentSymNode)
-        import torchvision
-
         onnx_note = "; torch.onnx.export (dynamo=True) is built on torch.export and stops there too"
         onnx_note = onnx_note if fmt == "onnx" else ""
         raise RuntimeError(
