@@ -177,3 +177,11 @@ def test_default_tokenizer_agrees_with_spacy_on_shipped_corpus(tmp_path):
     agreement = token_agreement(ours, theirs)
     print(f"agreement with spaCy on {len(texts)} documents, {sum(map(len, theirs))} spaCy tokens: {agreement:.4%}")
     assert agreement >= 0.99
+
+
+def test_backends_refuse_a_single_string():
+    from apps_text import HFTokenizer, SentencePieceTokenizer, SpacyTokenizer
+
+    for tok in (SpacyTokenizer(), SentencePieceTokenizer(vocab_sz=50), HFTokenizer()):
+        with pytest.raises(TypeError, match="expected a list of texts"):
+            tok("Hello world.")

@@ -108,3 +108,13 @@ def test_word_tokenizer_fast_paths_equal_the_regex():
         seps = [" ", " ", " ", "\n", " \n", "\n ", "\n\n", " \n \n "]
         text = "".join(rng.choice(atoms) + rng.choice(seps) for _ in range(rng.randint(1, 30))) + "end"
         assert WordTokenizer.split(text) == WordTokenizer.split(text + "\t")[:-1], text
+
+
+@pytest.mark.parametrize("text", ["Hello world.", b"Hello world."])
+def test_a_single_string_is_refused_not_read_as_characters(text):
+    from apps_text.tokenize import TokenizeWithRules
+
+    for tok in (WordTokenizer(), TokenizeWithRules(WordTokenizer())):
+        with pytest.raises(TypeError, match=r"expected a list of texts.*pass \[text\]"):
+            tok(text)
+    assert WordTokenizer()(["Hello world."]) == [WordTokenizer.split("Hello world.")]

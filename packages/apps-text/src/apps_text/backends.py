@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from apps_text.inputs import text_list
 from apps_text.rules import SPECIAL_TOKENS, UNK
 
 __all__ = ["SpacyTokenizer", "SentencePieceTokenizer", "HFTokenizer", "EU_LANGS"]
@@ -95,7 +96,8 @@ class SpacyTokenizer:
         return self._nlp
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
-        return [[t.text for t in doc] for doc in self._pipeline().pipe(map(str, texts), batch_size=self.buf_sz)]
+        docs = self._pipeline().pipe(map(str, text_list(texts, "SpacyTokenizer")), batch_size=self.buf_sz)
+        return [[t.text for t in doc] for doc in docs]
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_nlp": None}  # each worker builds its own pipeline (cheap, and not pickled)
@@ -192,7 +194,7 @@ class SentencePieceTokenizer:
         return {"sp_model": self.sp_model}
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
-        texts = list(texts)
+        texts = text_list(texts, "SentencePieceTokenizer")
         if not self.trained:
             self.setup(texts)  # fastai trains on the first texts it is given
         return [list(p) for p in self._processor().encode(texts, out_type=str)]
@@ -304,7 +306,7 @@ class HFTokenizer:
         return {}
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
-        texts = list(texts)
+        texts = text_list(texts, "HFTokenizer")
         if not self.trained:
             self.setup(texts)
         return [e.tokens for e in self._hf().encode_batch(texts, add_special_tokens=False)]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps_text.inputs import text_list
 from apps_text.rules import (
     BOS,
     EOS,
@@ -121,7 +122,7 @@ class WordTokenizer:
     config_safe = True  # rebuilt from plain data: it has no arguments
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.split(t) for t in texts]
+        return [self.split(t) for t in text_list(texts, "WordTokenizer")]
 
     @staticmethod
     def split(text: str) -> list[str]:
@@ -231,7 +232,7 @@ class TokenizeWithRules:
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
         pre, post = _compose(self.rules), _compose(self.post_rules)
-        toks = self.tok([pre(_as_text(t)) for t in texts])
+        toks = self.tok([pre(_as_text(t)) for t in text_list(texts, "TokenizeWithRules")])
         if not self.post_rules:
             return [list(ws) for ws in toks]
         if len(self.post_rules) == 1 and self.post_rules[0] is replace_space:

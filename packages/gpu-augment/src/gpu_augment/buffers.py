@@ -12,6 +12,7 @@ Used for the results of `resample` and `lighting_image` and for the sampling gri
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import sys
@@ -39,9 +40,7 @@ def empty_batch(like: torch.Tensor, shape: Sequence[int] | None = None) -> torch
     if like.device.type != "cpu" or not _HUGE_PAGES or nbytes < HUGE_PAGE_MIN_BYTES:
         return torch.empty(size, dtype=like.dtype, device=like.device)
     buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    try:
+    with contextlib.suppress(OSError):  # a kernel built without transparent huge pages: ordinary pages, same result
         buf.madvise(mmap.MADV_HUGEPAGE)
-    except OSError:  # a kernel built without transparent huge pages: ordinary pages, same result
-        pass
     # the tensor keeps `buf` alive; the mapping is released when the tensor's storage is freed
     return torch.frombuffer(buf, dtype=like.dtype).view(size)
