@@ -7,15 +7,27 @@ brightness/contrast 0.2:
   - torchvision: `ImageFolder` + torch `DataLoader` + transforms v2 per item (`Resize`, `CenterCrop`,
     `RandomHorizontalFlip`, `RandomAffine(degrees=10, scale=(1, 1.1))`, `ColorJitter(0.2, 0.2)`);
   - fastai's `ImageDataLoaders.from_folder` with the same settings, when fastai is importable.
-Each row runs with 0 and 2 workers; the figure is the median of `--repeats` interleaved epochs.
+Like with like: every loader is built before timing (fastai runs one batch then, outside the timing), gives
+the same images per epoch (`valid_pct=0.01` of `--n`, the rest in full batches of `--bs`, drop_last) in
+uint8 -> float batches, shuffled; an epoch is timed from the first `iter()` to the last batch, worker start-up
+included (workers are not persistent, the default of all three). fastai builds every item of the epoch and then
+drops the incomplete last batch; that cost is part of its epoch as users see it.
+
+Each row runs with 0 and 2 workers; a figure is the median of `--repeats` epochs, interleaved (the order of the
+loaders rotates between repeats). Besides wall-clock images/s it prints images per CPU-second (this process plus
+its workers, which have exited when an epoch ends): a machine shared with other jobs disturbs it far less.
+`--no-lighting` drops brightness/contrast from every loader (tiers and fastai `max_lighting=0`, torchvision
+without `ColorJitter`): a bound on what a faster lighting step could give.
 Targets (issue 15): tiers >= 1.0x torchvision and >= 2x fastai.
 
-Usage: python tools/bench/vision_loader.py [--n 2000] [--repeats 5] [--bs 64]
+Usage: python tools/bench/vision_loader.py [--n 2000] [--repeats 5] [--bs 64] [--no-lighting]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -35,18 +47,18 @@ def make_images(root: Path, n: int) -> Path:
     return root / "train"
 
 
-def tiers_loader(path: Path, bs: int, workers: int) -> Iterable:
+def tiers_loader(path: Path, bs: int, workers: int, lighting: bool = True) -> Iterable:
     from apps_vision import ImageDataLoaders, Resize
     from gpu_augment import aug_transforms
 
     dls = ImageDataLoaders.from_folder(
-        path, valid_pct=0.01, seed=0, item_tfms=Resize(64), batch_tfms=aug_transforms(max_warp=0), bs=bs,
-        num_workers=workers,
+        path, valid_pct=0.01, seed=0, item_tfms=Resize(64),
+        batch_tfms=aug_transforms(max_warp=0, max_lighting=0.2 if lighting else 0.0), bs=bs, num_workers=workers,
     )  # fmt: skip
     return dls.train
 
 
-def torchvision_loader(path: Path, bs: int, workers: int) -> Iterable:
+def torchvision_loader(path: Path, bs: int, workers: int, lighting: bool = True) -> Iterable:
     import torch
     from torchvision.datasets import ImageFolder
     from torchvision.transforms import v2
@@ -59,7 +71,7 @@ def torchvision_loader(path: Path, bs: int, workers: int) -> Iterable:
             v2.RandomHorizontalFlip(),
             v2.RandomAffine(degrees=10, scale=(1, 1.1)),
             v2.ToDtype(torch.float32, scale=True),
-            v2.ColorJitter(0.2, 0.2),
+            *([v2.ColorJitter(0.2, 0.2)] if lighting else []),
         ]
     )
     return torch.utils.data.DataLoader(
@@ -67,23 +79,30 @@ def torchvision_loader(path: Path, bs: int, workers: int) -> Iterable:
     )
 
 
-def fastai_loader(path: Path, bs: int, workers: int) -> Iterable | None:
+def fastai_loader(path: Path, bs: int, workers: int, lighting: bool = True) -> Iterable | None:
     try:
         from fastai.vision.all import ImageDataLoaders, Resize, aug_transforms
     except ImportError:
         return None
     dls = ImageDataLoaders.from_folder(
-        path, valid_pct=0.01, seed=0, item_tfms=Resize(64), batch_tfms=aug_transforms(max_warp=0), bs=bs,
-        num_workers=workers,
+        path, valid_pct=0.01, seed=0, item_tfms=Resize(64),
+        batch_tfms=aug_transforms(max_warp=0, max_lighting=0.2 if lighting else 0.0), bs=bs, num_workers=workers,
     )  # fmt: skip
     return dls.train
 
 
-def epoch_rate(dl: Iterable) -> float:
-    t, n = time.perf_counter(), 0
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its finished children (the loader workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def epoch(dl: Iterable) -> tuple[float, float]:
+    """(images per wall second, images per CPU second) of one pass over `dl`."""
+    cpu, t, n = _cpu(), time.perf_counter(), 0
     for b in dl:
         n += len(b[0])
-    return n / (time.perf_counter() - t)
+    return n / (time.perf_counter() - t), n / max(_cpu() - cpu, 1e-9)
 
 
 def main() -> None:
@@ -91,25 +110,37 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--bs", type=int, default=64)
+    ap.add_argument("--no-lighting", action="store_true", help="drop brightness/contrast from every loader")
     args = ap.parse_args()
+    import torch
+
+    lighting = not args.no_lighting
+    print(f"torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}; "
+          f"lighting {'on' if lighting else 'off'}; load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         path = make_images(Path(tmp), args.n)
-        makers: dict[str, Callable[[Path, int, int], Iterable | None]] = {
+        makers: dict[str, Callable[..., Iterable | None]] = {
             "tiers": tiers_loader,
             "torchvision v2": torchvision_loader,
             "fastai": fastai_loader,
         }
         for workers in (0, 2):
-            loaders = {k: f(path, args.bs, workers) for k, f in makers.items()}
-            rates: dict[str, list[float]] = {k: [] for k, dl in loaders.items() if dl is not None}
-            for _ in range(args.repeats):
-                for k in rates:
-                    rates[k].append(epoch_rate(loaders[k]))
-            med = {k: statistics.median(v) for k, v in rates.items()}
-            print(f"\n{workers} workers, images/s (median of {args.repeats})")
-            for k, v in med.items():
-                ratio = f"  tiers/{k} = {med['tiers'] / v:.2f}x" if k != "tiers" else ""
-                print(f"  {k:16s} {v:8.1f}{ratio}")
+            loaders = {k: f(path, args.bs, workers, lighting) for k, f in makers.items()}
+            names = [k for k, dl in loaders.items() if dl is not None]
+            wall: dict[str, list[float]] = {k: [] for k in names}
+            cpu: dict[str, list[float]] = {k: [] for k in names}
+            for r in range(args.repeats):
+                for k in names[r % len(names) :] + names[: r % len(names)]:
+                    w, c = epoch(loaders[k])  # type: ignore[arg-type]  # None loaders are not in `names`
+                    wall[k].append(w)
+                    cpu[k].append(c)
+            for title, rates, suffix in (("images/s", wall, ""), ("images per CPU-second", cpu, " (CPU)")):
+                med = {k: statistics.median(v) for k, v in rates.items()}
+                print(f"\n{workers} workers, {title} (median of {args.repeats})")
+                for k, v in med.items():
+                    ratio = f"  tiers/{k} = {med['tiers'] / v:.2f}x" if k != "tiers" else ""
+                    print(f"  {k + suffix:22s} {v:8.1f}{ratio}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
