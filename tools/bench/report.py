@@ -316,7 +316,7 @@ BENCHES = [
     Bench("optim_step", ("--repeats", "3", "--steps", "4"), optim_step),
     Bench("loop_overhead", ("--repeats", "3"), loop_overhead),
     Bench("dataloader", ("--repeats", "3", "--n-images", "500"), dataloader),
-    Bench("vision_loader", ("--n", "500", "--repeats", "2"), vision_loader),
+    Bench("vision_loader", ("--n", "500", "--repeats", "5"), vision_loader),
     Bench("batch_augment", ("--repeats", "3", "--bs", "32"), batch_augment),
     Bench("padded_loader", ("--repeats", "3", "--n", "5000"), padded_loader),
     Bench("transform_overhead", ("--repeats", "3", "--number", "20000"), transform_overhead),
