@@ -23,7 +23,7 @@ import math
 import mmap
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -84,20 +84,26 @@ def cached_bytes() -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _block_type(nbytes: int) -> type:
-    """A ctypes byte array type of `nbytes` that hands its mapping back to the pool when it is freed.
+def _block_maker(nbytes: int) -> Callable[[mmap.mmap], object]:
+    """A function exporting a mapping of `nbytes` as a ctypes byte array that hands the mapping back to the pool
+    when it is freed.
 
     torch.frombuffer keeps the object it reads from alive as long as the tensor's storage lives, and releases
     it when the storage is freed: that release is how the pool learns that the memory is free again.
     """
 
-    class _Block(ctypes.c_char * nbytes):  # type: ignore[misc,valid-type]
+    class _Block(ctypes.c_char * nbytes):  # type: ignore[misc]
         mapping: mmap.mmap
 
-        def __del__(self, give_back: object = _give_back) -> None:  # bound now: safe at interpreter exit
-            give_back(self.mapping)  # type: ignore[operator]
+        def __del__(self, give_back: Callable[[mmap.mmap], None] = _give_back) -> None:  # bound now: safe at exit
+            give_back(self.mapping)
 
-    return _Block
+    def make(mapping: mmap.mmap) -> object:
+        block = _Block.from_buffer(mapping)
+        block.mapping = mapping
+        return block
+
+    return make
 
 
 def empty_batch(like: torch.Tensor, shape: Sequence[int] | None = None) -> torch.Tensor:
@@ -116,7 +122,6 @@ def empty_batch(like: torch.Tensor, shape: Sequence[int] | None = None) -> torch
         mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         with contextlib.suppress(OSError):  # a kernel without transparent huge pages: ordinary pages, same result
             mapping.madvise(mmap.MADV_HUGEPAGE)
-    block = _block_type(nbytes).from_buffer(mapping)
-    block.mapping = mapping
+    block = _block_maker(nbytes)(mapping)
     # the tensor keeps `block` (and so the mapping) alive; when its storage is freed, the mapping goes to the pool
     return torch.frombuffer(block, dtype=like.dtype).view(size)
