@@ -11,8 +11,8 @@ fastai's aug_transforms (when fastai is missing, its figures measured on the ref
 322 img/s without warp and 225 with, single-threaded, are used).
 
 Usage: python tools/bench/batch_augment.py [--repeats 5] [--bs 64] [--stages]
-(`--stages` first prints ms per stage of one aug_transforms() batch on 1 thread: draw, grid, grid_sample as one torch
-call, the library's resampling (grid and sampling; item by item on one CPU thread), lighting.)
+(`--stages` first prints CPU ms per stage of one aug_transforms() batch on 1 thread: draw, grid, grid_sample as one
+torch call, the library's resampling (grid and sampling; item by item on one CPU thread), lighting.)
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ def measure(rows: dict[str, Callable | None], x: torch.Tensor, repeats: int) -> 
 
 
 def stage_times(x: torch.Tensor, repeats: int) -> None:
-    """Median ms per stage of one `aug_transforms()` batch (with warp) on 1 thread, stages interleaved."""
+    """Median CPU ms per stage of one `aug_transforms()` batch (with warp) on 1 thread, stages interleaved (on one
+    thread the process's CPU time is the steadier figure on a machine loaded by other jobs)."""
     import torch.nn.functional as F
 
     from gpu_augment.color import lighting_image
@@ -130,7 +131,7 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
         "grid (separable planes, + divide if warped)": lambda: sampling_grid(geo.matrix, size, projective=projective),
         "grid_sample (one torch call)": lambda: F.grid_sample(x, grid, padding_mode="reflection", align_corners=False),
         "resample (grid + sampling, as aug runs it)": lambda: resample(x, geo.matrix),
-        "lighting (logit space, one pass)": lambda: lighting_image(warped, col),
+        "lighting (logit space, item by item)": lambda: lighting_image(warped, col),
         "whole pipeline": lambda: light(affine(img)),
     }
     times: dict[str, list[float]] = {k: [] for k in stages}
@@ -138,16 +139,16 @@ def stage_times(x: torch.Tensor, repeats: int) -> None:
     torch.set_num_threads(1)
     for _ in range(repeats):
         for name, f in stages.items():
-            start = time.perf_counter()
+            start = time.process_time()
             f()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
     torch.set_num_threads(threads)
     ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
-    print(f"\n## ms per stage, 1 thread, batch {tuple(x.shape)}, projective grid: {projective}")
+    print(f"\n## CPU ms per stage, 1 thread, batch {tuple(x.shape)}, projective grid: {projective}")
     for name, v in ms.items():
         print(f"{name:<44} {v:9.1f}")
     parts = ("draw (affine + lighting)", "resample (grid + sampling, as aug runs it)")
-    parts += ("lighting (logit space, one pass)",)
+    parts += ("lighting (logit space, item by item)",)
     rest = ms["whole pipeline"] - sum(ms[k] for k in parts)
     print(f"{'everything else (copies, checks, dispatch)':<44} {rest:9.1f}")
 

@@ -142,34 +142,50 @@ def fastai_pipeline(warp: bool) -> Callable[[Batch], Any] | None:
     return run
 
 
-def measure(rows: dict[str, Callable | None], b: Batch, repeats: int) -> dict[str, float | None]:
-    """Median images/s per row over `repeats` interleaved rounds (one warm-up round first)."""
-    times: dict[str, list[float]] = {k: [] for k, f in rows.items() if f is not None}
+def measure(rows: dict[str, Callable | None], b: Batch, repeats: int) -> dict[str, tuple[float, float] | None]:
+    """Median images/s per row over `repeats` interleaved rounds (one warm-up round first), by wall time and by
+    this process's CPU time (on a machine loaded by other jobs, CPU time on one thread is the steadier figure)."""
+    walls: dict[str, list[float]] = {k: [] for k, f in rows.items() if f is not None}
+    cpus: dict[str, list[float]] = {k: [] for k in walls}
     sync = torch.cuda.synchronize if b[0].is_cuda else (lambda: None)
     for r in range(repeats + 1):
-        for name in times:
+        for name in walls:
             sync()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             rows[name](b)  # type: ignore[misc]
             sync()
             if r:
-                times[name].append(time.perf_counter() - start)
-    return {k: (b[0].shape[0] / statistics.median(times[k]) if k in times else None) for k in rows}
+                walls[name].append(time.perf_counter() - start)
+                cpus[name].append(time.process_time() - start_cpu)
+    n = b[0].shape[0]
+    return {
+        k: ((n / statistics.median(walls[k]), n / statistics.median(cpus[k])) if k in walls else None) for k in rows
+    }
 
 
-def report(title: str, speeds: dict[str, float | None]) -> None:
+def report(title: str, speeds: dict[str, tuple[float, float] | None], cpu_time: bool) -> None:
     print(f"\n## {title}")
-    print(f"{'pipeline (images + 8 boxes + 4 points each)':<48} {'img/s':>9}")
+    print(f"{'pipeline (images + 8 boxes + 4 points each)':<48} {'img/s':>9} {'img/CPU-s':>10}")
     for name, v in speeds.items():
-        print(f"{name:<48} {'peer not installed' if v is None else f'{v:9.0f}'}")
+        print(f"{name:<48} {'peer not installed' if v is None else f'{v[0]:9.0f} {v[1]:10.0f}'}")
+    col, unit = (1, "CPU time") if cpu_time else (0, "wall time")
+
+    def rate(name: str) -> float | None:
+        v = speeds[name]
+        return None if v is None else v[col]
+
     for warp in ("no warp", "warp"):
-        tiers, tv = speeds[f"tiers like torchvision ({warp})"], speeds[f"torchvision v2 per item ({warp})"]
-        if tv:
-            print(f"(a) {warp}: tiers like torchvision / torchvision v2 per item = {tiers / tv:.2f}x (target >= 1.0x)")
-        fa = speeds[f"fastai aug_transforms ({warp})"]
+        tiers, tv = rate(f"tiers like torchvision ({warp})"), rate(f"torchvision v2 per item ({warp})")
+        if tv and tiers:
+            print(f"(a) {warp}: tiers like torchvision / torchvision v2 per item = {tiers / tv:.2f}x by {unit}"
+                  " (target >= 1.0x)")  # fmt: skip
+        fa = rate(f"fastai aug_transforms ({warp})")
         base, src = (fa, "measured") if fa else (FASTAI_REFERENCE[warp], "images-only reference figure")
-        tiers_def = speeds[f"tiers aug_transforms() ({warp})"]
-        print(f"(b) {warp}: tiers aug_transforms() / fastai ({src}, {base:.0f} img/s) = {tiers_def / base:.2f}x")
+        tiers_def = rate(f"tiers aug_transforms() ({warp})")
+        assert tiers_def is not None
+        print(
+            f"(b) {warp}: tiers aug_transforms() / fastai ({src}, {base:.0f} img/s) = {tiers_def / base:.2f}x by {unit}"
+        )
         if not fa and tv:
             print(
                 "    (this machine's torchvision speed on images alone is what tools/bench/batch_augment.py scales"
@@ -197,11 +213,13 @@ def main() -> None:
         default_threads = torch.get_num_threads()
         for threads in sorted(set(args.threads or (1, default_threads))):
             torch.set_num_threads(threads)
-            report(f"CPU, {threads} thread(s), batch {tuple(b[0].shape)}", measure(rows, b, args.repeats))
+            speeds = measure(rows, b, args.repeats)
+            report(f"CPU, {threads} thread(s), batch {tuple(b[0].shape)}", speeds, cpu_time=threads == 1)
         torch.set_num_threads(default_threads)
     if torch.cuda.is_available():
         cuda = tuple(t.cuda() for t in b)
-        report(f"CUDA ({torch.cuda.get_device_name()})", measure(rows, cuda, args.repeats))  # type: ignore[arg-type]
+        speeds = measure(rows, cuda, args.repeats)  # type: ignore[arg-type]
+        report(f"CUDA ({torch.cuda.get_device_name()})", speeds, cpu_time=False)
 
 
 if __name__ == "__main__":

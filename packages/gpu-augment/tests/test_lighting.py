@@ -149,3 +149,71 @@ def test_non_image_inputs_alone_pass_through(tfm):
     img = batch(n=n)
     out_img, out_msk = tfm((img, msk))  # with an image, the image still changes and the mask passes through
     assert out_msk is msk and not torch.equal(out_img, img)
+
+
+def _logit_reference(x, params):
+    """float64 `sigmoid(scale * logit(clamp(x, 1e-4, 1 - 1e-4)) + shift)` per item; identity items exactly x."""
+    scale = params.matrix[:, 0, 0].double()[:, None, None, None]
+    shift = params.bias[:, 0].double()[:, None, None, None]
+    t = x.double().clamp(1e-4, 1 - 1e-4)
+    ref = torch.sigmoid(torch.log(t / (1 - t)) * scale + shift)
+    same = params.identity_items()
+    ref[same] = x[same].double()
+    return ref
+
+
+def _edge_batch(n, c=3, h=8, w=9, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, c, h, w, generator=g)
+    x[:, 0, 0, :6] = torch.tensor([0.0, 1.0, 1e-5, 1 - 1e-5, 1e-4, 0.5])  # clamped ends and the eps edge
+    return x
+
+
+@pytest.mark.parametrize("itemwise", [True, False])
+def test_logit_fast_paths_equal_the_reference(monkeypatch, itemwise):
+    # every kind of item in one batch: identity (copied), brightness alone (the division form, no logarithm),
+    # contrast alone, both; item by item (one CPU thread, large batch) and with whole-batch operations
+    import gpu_augment.color as color
+
+    x = _edge_batch(48)
+    tfm = LightingTfm([Brightness(0.4, p=0.5), Contrast(0.4, p=0.5)], generator=torch.Generator().manual_seed(2))
+    params = tfm.draw(TensorImage(x), tfm.generator)
+    scale, shift = params.matrix[:, 0, 0], params.bias[:, 0]
+    kinds = {
+        "identity": params.identity_items(),
+        "brightness": (scale == 1) & (shift != 0),
+        "contrast": (scale != 1) & (shift == 0),
+        "both": (scale != 1) & (shift != 0),
+    }
+    assert all(int(k.sum()) > 0 for k in kinds.values()), {k: int(v.sum()) for k, v in kinds.items()}
+    monkeypatch.setattr(color, "_ITEMWISE_MIN_BYTES", 0 if itemwise else 1 << 62)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert color._itemwise(x) is itemwise
+        out = lighting_image(x, params)
+    finally:
+        torch.set_num_threads(threads)
+    ref = _logit_reference(x, params)
+    assert out.is_contiguous() and out.dtype == x.dtype
+    assert torch.equal(out[kinds["identity"]], x[kinds["identity"]])
+    for kind, items in kinds.items():
+        assert torch.allclose(out[items].double(), ref[items], rtol=0, atol=1e-6), kind
+
+
+def test_itemwise_lighting_on_a_large_batch_takes_strided_input():
+    # the real threshold (a batch of 4 MiB and up on one thread), from a channels-last and a sliced input
+    import gpu_augment.color as color
+
+    x = _edge_batch(7, h=240, w=240, seed=1)  # 4.8 MB
+    params = LightingTfm([Brightness(p=0.6), Contrast(p=0.6)]).draw(TensorImage(x), torch.Generator().manual_seed(7))
+    ref = _logit_reference(x, params)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert color._itemwise(x)
+        for variant in (x.contiguous(memory_format=torch.channels_last), torch.cat([x, x], 3)[..., :240]):
+            out = lighting_image(variant, params)
+            assert out.is_contiguous() and torch.allclose(out.double(), ref, rtol=0, atol=1e-6)
+    finally:
+        torch.set_num_threads(threads)
