@@ -69,11 +69,10 @@ def test_ulmfit_flow_end_to_end_lm_beats_bigram(corpus, tmp_path, one_thread):
     lm.save_encoder("enc")
 
     # 2. the classifier on few labels (30% of the training docstrings), from the fine-tuned encoder.
-    # Not asserted: that it beats the same classifier from scratch. On this corpus it does NOT (issue 17 stays open on
-    # it): the LM sees only these ~400 docstrings, no general-domain pretraining; a linear probe on its frozen pooled
-    # features scores 0.78 valid accuracy against 0.85 from a random encoder, and ULMFiT's gradual unfreezing over 4
-    # epochs stays near chance (loss ~0.67) while 4 all-layer epochs from scratch reach 0.83-0.93 on two of three
-    # seeds. The transfer itself is checked exactly in test_learner.py.
+    # Not asserted here: that it beats the same classifier from scratch. That comparison (with a general-domain stage
+    # on 1.9 MB of Python's own text, 3 seeds, 60 labels) is tests/test_ulmfit_transfer.py (-m acceptance), where it
+    # does not hold at this scale (strict xfail, figures there). The transfer itself is checked exactly in
+    # test_learner.py.
     train = df[~df.is_valid].sample(frac=0.3, random_state=0)
     small = pd.concat([train, df[df.is_valid]])
     dls = TextDataLoaders.from_df(small, text_col="text", label_col="label", valid_col="is_valid", text_vocab=vocab,

@@ -12,7 +12,7 @@ from apps_text.awdlstm import (
     dropout_mask,
 )
 from apps_text.backends import EU_LANGS, HFTokenizer, SentencePieceTokenizer, SpacyTokenizer
-from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings
+from apps_text.corpus import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings, stdlib_text, stdlib_text_corpus
 from apps_text.data import LMDataLoader, LMTensorText, ReverseText, SortedDL, TextBlock, TextDataLoaders
 from apps_text.interpret import TextClassificationInterpretation
 from apps_text.learner import (
@@ -123,7 +123,7 @@ __all__ = [
     "save_pretrained", "read_pretrained", "match_embeds", "checksum_file", "pretrained_dir", "PRETRAINED_WEIGHTS",
     "PRETRAINED_VOCAB",
     # data that ships
-    "stdlib_docstrings", "stdlib_corpus", "STDLIB_LABELS",
+    "stdlib_docstrings", "stdlib_corpus", "stdlib_text", "stdlib_text_corpus", "STDLIB_LABELS",
     # learners
     "RNNCallback", "RNNRegularizer", "TextLearner", "LMLearner", "language_model_learner",
     "text_classifier_learner", "get_text_vocab", "ModelResetter", "Perplexity",

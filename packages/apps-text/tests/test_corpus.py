@@ -1,0 +1,32 @@
+"""The corpora that ship with Python: the labelled docstrings and the unlabelled text for a language model."""
+
+import ast
+import sysconfig
+from pathlib import Path
+
+from apps_text import STDLIB_LABELS, stdlib_text
+
+
+def test_stdlib_text_reads_docstrings_and_the_reference_topics():
+    docs = stdlib_text(include=("json", "pydoc_data"))
+    names = [n for n, _ in docs]
+    # json's docstrings, found independently with ast over its sources
+    root = Path(sysconfig.get_paths()["stdlib"]) / "json"
+    expected = []
+    for f in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            doc = ast.get_docstring(node) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) else None
+            if doc and len(doc.split()) >= 12:
+                expected.append(doc)
+    assert sorted(d for n, d in docs if n.startswith("json.")) == sorted(expected)
+    topics = [(n, d) for n, d in docs if n.startswith("pydoc_data.topics.")]
+    assert len(topics) > 50 and dict(topics)["pydoc_data.topics.if"].startswith('The "if" statement')
+    assert sum(len(d) for _, d in topics) > 300_000  # the reference's text: hundreds of KB of English
+    assert not any(".tests." in n or ".test." in n for n in names)
+    assert stdlib_text(include=("json",), topics=False) == [(n, d) for n, d in docs if n.startswith("json.")]
+
+
+def test_stdlib_text_leaves_out_the_labelled_packages():
+    docs = stdlib_text(include=(*STDLIB_LABELS, "json"), topics=False)
+    assert docs and all(n.startswith("json.") for n, _ in docs)  # exclude defaults to the labelled packages
+    # the whole corpus (about 14 s of CPU to parse) is built and checked by test_ulmfit_transfer.py (acceptance)
