@@ -105,7 +105,8 @@ def main() -> None:
           f"load average {load0[0]:.2f} before, {load1[0]:.2f} after")  # fmt: skip
     base_w, base_c = med("proc_wall", "base"), med("proc_cpu", "base")
     print(f"import torch, torchvision (whole process): {base_w:.2f} s wall, {base_c:.2f} s CPU")
-    print(f"{'+ import':<22}{'wall s':>8}{'CPU s':>8}{'proc wall':>11}{'proc CPU':>10}{'full gc':>8}  pulls in    target")
+    header = f"{'+ import':<22}{'wall s':>8}{'CPU s':>8}{'proc wall':>11}{'proc CPU':>10}{'full gc':>8}"
+    print(f"{header}  pulls in    target")
     for name in args.packages:
         wall, cpu = med("wall", name), med("cpu", name)
         pw, pc = med("proc_wall", name) - base_w, med("proc_cpu", name) - base_c
