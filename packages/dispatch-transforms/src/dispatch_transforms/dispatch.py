@@ -9,7 +9,7 @@ one dict lookup. Other packages extend a class's table with `@SomeTransform.enco
 
 plum (and beartype under it) is imported on first use, by `_plum()`: defining Transforms and registering
 implementations only stores functions, and the annotations are parsed at the first lookup, so importing
-a library of Transforms costs no plum import (about 0.35 s); see the README, "plum is imported when first
+a library of Transforms costs no plum import (0.14 to 0.4 s of CPU); see the README, "plum is imported when first
 needed", and `tests/test_lazy_plum.py`.
 """
 
@@ -80,7 +80,7 @@ Resolved = tuple[Callable[..., Any], bool, Any]
 def _plum() -> types.ModuleType:
     """The plum module, imported the first time an annotation is parsed or an input type resolved.
 
-    Deferred on purpose (not a hidden cycle): `import plum` imports beartype and costs about 0.35 s, which
+    Deferred on purpose (not a hidden cycle): `import plum` imports beartype and costs 0.14 to 0.4 s of CPU, which
     every `import apps_vision` paid before any transform ran. After the first call this is a dict lookup,
     and it only runs on the cold path (parsing, cache misses), never per item.
     """
