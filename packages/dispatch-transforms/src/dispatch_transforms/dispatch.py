@@ -6,19 +6,24 @@ class: the most specific implementation of the nearest class that has a match wi
 override its parent entirely. Plum's `Signature` ordering decides "most specific", which covers
 subclasses, unions and `object`/`Any`. Each resolution is cached per input type, so the hot path is
 one dict lookup. Other packages extend a class's table with `@SomeTransform.encodes.dispatch`.
+
+plum (and beartype under it) is imported on first use, by `_plum()`: defining Transforms and registering
+implementations only stores functions, and the annotations are parsed at the first lookup, so importing
+a library of Transforms costs no plum import (0.14 to 0.4 s of CPU); see the README, "plum is imported when first
+needed", and `tests/test_lazy_plum.py`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
 import types
 import typing
 import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
-
-import plum
 
 __all__ = ["TypeDispatch", "AmbiguousDispatchError"]
 
@@ -72,6 +77,16 @@ def clear_caches() -> None:
 Resolved = tuple[Callable[..., Any], bool, Any]
 
 
+def _plum() -> types.ModuleType:
+    """The plum module, imported the first time an annotation is parsed or an input type resolved.
+
+    Deferred on purpose (not a hidden cycle): `import plum` imports beartype and costs 0.14 to 0.4 s of CPU, which
+    every `import apps_vision` paid before any transform ran. After the first call this is a dict lookup,
+    and it only runs on the cold path (parsing, cache misses), never per item.
+    """
+    return importlib.import_module("plum")
+
+
 class AmbiguousDispatchError(TypeError):
     """Two implementations match an input type equally well and neither is more specific."""
 
@@ -85,7 +100,8 @@ class _Impl:
         self.func = func
         self.hint = hint
         self.ret = ret
-        self.signature = plum.Signature(plum.resolve_type_hint(hint))
+        lib = _plum()
+        self.signature = lib.Signature(lib.resolve_type_hint(hint))
 
 
 def _normalise_hint(hint: Any, where: str) -> Any:
@@ -139,7 +155,10 @@ def _parse(func: Callable[..., Any], takes_self: bool, where: str) -> _Impl:
 
 def _expand(obj: Any) -> list[Callable[..., Any]]:
     """The implementation functions of `obj`: the methods of a plum function, or `obj` itself."""
-    if isinstance(obj, plum.Function):
+    # A plum function exists only once plum is imported: when it is not, `obj` cannot be one (and
+    # registering plain functions must not import plum).
+    plum = sys.modules.get("plum")
+    if plum is not None and isinstance(obj, plum.Function):
         # The overload pattern: read the overloads themselves rather than asking plum to parse them,
         # so annotations plum does not accept (fastai's tuples of types) work as in plain methods.
         overloads = plum.get_overloads(obj.__wrapped__)
@@ -237,7 +256,7 @@ class TypeDispatch:
         return chain
 
     def _best_own(self, xtype: type) -> _Impl | None:
-        target = plum.Signature(xtype)
+        target = _plum().Signature(xtype)
         matches = [impl for impl in self.impls() if target <= impl.signature]
         if len(matches) <= 1:
             return matches[0] if matches else None
