@@ -208,7 +208,7 @@ def _iou(a, b):
 def expected20(detector20):
     learn, files = detector20
     assert len(files) == 20
-    expected = [learn.predict((f,), thresh=0.6, nms_iou=0.5) for f in files]
+    expected = [learn.predict((f,), thresh=0.58, nms_iou=0.5) for f in files]
     counts = [len(e.labels) for e in expected]
     assert sum(counts) >= 20 and len({lbl for e in expected for lbl in e.labels}) >= 2  # the check covers boxes
     assert min(counts) < max(counts)  # and the number of detections varies per picture
@@ -237,7 +237,7 @@ def _agree(expected, got, classes, kind):
 def test_detection_program_agrees_with_predict_without_tiers(detector20, expected20, tmp_path):
     # 20 pictures through the torch.export program in a process where tiers cannot be imported
     learn, files = detector20
-    program = learn.export_program(tmp_path / "det.pt2", thresh=0.6, nms_iou=0.5)
+    program = learn.export_program(tmp_path / "det.pt2", thresh=0.58, nms_iou=0.5)
     out = _run_detection_without_tiers(program, None, files)
     meta = out["meta"]
     assert meta["classes"] == list(learn.vocab) and meta["task"] == "detection"
@@ -250,7 +250,7 @@ def test_detection_program_agrees_with_predict_without_tiers(detector20, expecte
 def test_detection_onnx_agrees_with_predict_without_tiers(detector20, expected20, tmp_path):
     # the same 20 pictures through the ONNX file in onnxruntime, tiers blocked; the metadata travels
     learn, files = detector20
-    onnx_file = learn.export_onnx(tmp_path / "det.onnx", thresh=0.6, nms_iou=0.5)
+    onnx_file = learn.export_onnx(tmp_path / "det.onnx", thresh=0.58, nms_iou=0.5)
     out = _run_detection_without_tiers(None, onnx_file, files)
     assert out["onnx_meta"]["classes"] == list(learn.vocab) and out["onnx_meta"]["task"] == "detection"
     _agree(expected20, out["onnx"], out["onnx_meta"]["classes"], "onnx")
@@ -262,8 +262,8 @@ def test_predict_runs_the_exported_module(detector20):
     dets = learn.get_preds(dl=learn.dls.test_dl([(f,) for f in files[:4]]))[0]
     n = 0
     for f, det in zip(files[:4], dets, strict=True):
-        got = learn.predict((f,), thresh=0.6, nms_iou=0.5)
-        want = learn._filter(det, 0.6, 0.5)
+        got = learn.predict((f,), thresh=0.58, nms_iou=0.5)
+        want = learn._filter(det, 0.58, 0.5)
         assert got.labels == learn._names(want["labels"])
         torch.testing.assert_close(got.scores, want["scores"], atol=1e-6, rtol=0)
         torch.testing.assert_close(got.boxes.as_subclass(torch.Tensor), want["boxes"], atol=1e-4, rtol=0)
