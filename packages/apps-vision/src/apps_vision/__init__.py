@@ -68,6 +68,12 @@ from apps_vision.detection import (
     LossTerm,
     detection_learner,
 )
+from apps_vision.detection_inference import (
+    EXPORTABLE_DETECTORS,
+    DetectionInference,
+    batched_nms_static,
+    fixed_candidates,
+)
 from apps_vision.detection_models import (
     DETECTION_ARCHS,
     LOSS_TERMS,
@@ -197,6 +203,10 @@ __all__ = [
     "DetectionPredictor",
     "detection_predictor",
     "export_detection",
+    "DetectionInference",
+    "EXPORTABLE_DETECTORS",
+    "batched_nms_static",
+    "fixed_candidates",
     "pil_resize",
     # interpretation
     "ImageClassificationInterpretation",

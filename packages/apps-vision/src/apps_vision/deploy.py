@@ -29,6 +29,8 @@ import torchvision
 from torch import nn
 from torchvision.ops import batched_nms
 
+from apps_vision.detection_inference import EXPORTABLE_DETECTORS, DetectionInference
+
 __all__ = [
     "PROGRAM_META_FILE",
     "pil_resize",
@@ -454,10 +456,12 @@ def predict_files(learn: Any, paths: Sequence[str | Path], bs: int = 64, **kwarg
 
 class DetectionPredictor(_Preprocessing):
     """A decoded image (uint8 (C, H, W)) → `(boxes, labels, scores)`, what `DetectionLearner.predict` gives:
-    the validation item transforms, `/ div`, `(x - mean) / std`, the torchvision detector `net` (eval mode), then
+    the validation item transforms, `/ div`, `(x - mean) / std`, then the detector and its post-processing:
     the background label `pad_idx` dropped, scores >= `thresh` kept and per-class NMS at IoU `nms_iou` (None:
-    only the detector's own). Boxes are x1y1x2y2 pixels of the image as the model saw it (after the item
-    transforms), float32 (k, 4); labels int64 (k,) class indices; scores float32 (k,), best first."""
+    only the detector's own). FCOS, RetinaNet and SSD run through `DetectionInference` (static sizes: the form
+    the exporters trace, and the one `predict` runs); other torchvision detectors (Faster R-CNN) through their
+    own forward. Boxes are x1y1x2y2 pixels of the image as the model saw it (after the item transforms), float32
+    (k, 4); labels int64 (k,) class indices; scores float32 (k,), best first."""
 
     def __init__(
         self,
@@ -472,9 +476,13 @@ class DetectionPredictor(_Preprocessing):
     ) -> None:
         super().__init__(steps, div, mean, std)
         self.net, self.pad_idx, self.thresh, self.nms_iou = net, pad_idx, thresh, nms_iou
+        exportable = isinstance(net, EXPORTABLE_DETECTORS)
+        self.inference = DetectionInference(net, pad_idx, thresh, nms_iou) if exportable else None
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.preprocess(image)
+        if self.inference is not None:
+            return self.inference(x)
         det = self.net([x])[0]
         keep = (det["labels"] != self.pad_idx) & (det["scores"] >= self.thresh)
         boxes, scores, labels = det["boxes"][keep], det["scores"][keep], det["labels"][keep]
@@ -544,11 +552,11 @@ def _function_of(step: Any) -> Any:
 
 
 _DETECTION_LIMIT = (
-    "{who}: torch.export (torch {torch}, torchvision {tv}) cannot trace the {arch} detector's post-processing: "
-    "torchvision's detectors keep the boxes above a score threshold and run NMS with Python branches on how many "
-    "boxes there are (e.g. batched_nms's `boxes.numel() > 4000`), a data-dependent size a program cannot "
-    "branch on{onnx}. Predict with learn.predict / learn.get_preds, or deploy with learn.export (weights and "
-    "pipeline as data). torch.export said: {err}"
+    "{who}: the {arch} detector ({net}) cannot be exported: only FCOS, RetinaNet and SSD run through "
+    "DetectionInference, the post-processing of static sizes that torch.export traces; torchvision's own "
+    "post-processing (Faster R-CNN's region proposals and box heads) keeps the boxes above a score threshold and "
+    "branches in Python on how many there are, a data-dependent size a program cannot branch on{onnx}. Predict "
+    "with learn.predict / learn.get_preds, or deploy with learn.export (weights and pipeline as data)"
 )
 
 
@@ -561,9 +569,11 @@ def export_detection(
     opset_version: int | None = None,
 ) -> Path:
     """Write a `DetectionLearner` as a `torch.export` program (`fmt="program"`) or an ONNX file (`"onnx"`) doing
-    what `predict(item, thresh, nms_iou)` does (see `DetectionPredictor`), the description in "tiers.json" as for
-    `export_program`. Raises a `RuntimeError` naming the limit when the exporter cannot trace the detector (see
-    the README's deployment section: torchvision's detectors cannot be exported by torch.export today)."""
+    what `predict(item, thresh, nms_iou)` does (see `DetectionPredictor`; FCOS, RetinaNet and SSDlite), the
+    description in "tiers.json" as for `export_program`: input a uint8 (3, H, W) RGB image, outputs `boxes`
+    float32 (k, 4) x1y1x2y2 pixels, `labels` int64 (k,) indices into the classes, `scores` float32 (k,), best
+    first (k, the number of detections, varies per image). A Faster R-CNN raises a `RuntimeError` naming the
+    limit (its post-processing has data-dependent branches)."""
     if fmt not in ("program", "onnx"):
         raise ValueError(f"export_detection: fmt must be 'program' or 'onnx', got {fmt!r}")
     who = "export_program" if fmt == "program" else "export_onnx"
@@ -573,21 +583,24 @@ def export_detection(
         except ImportError as e:
             raise ImportError("export_onnx needs onnx and onnxscript: pip install 'apps-vision[onnx]'") from e
     predictor, meta, fixed = detection_predictor(learn, thresh, nms_iou)
+    if predictor.inference is None:
+        onnx_note = "; torch.onnx.export (dynamo=True) is built on torch.export and stops there too"
+        raise RuntimeError(
+            _DETECTION_LIMIT.format(
+                who=who, arch=meta["arch"], net=type(predictor.net).__name__, onnx=onnx_note if fmt == "onnx" else ""
+            )
+        )
     if fixed is None:
         example, dynamic = _example(3)
     else:
         example, dynamic = torch.randint(0, 256, (3, *fixed), dtype=torch.uint8), None
     try:
         ep = torch.export.export(predictor, (example,), dynamic_shapes=dynamic, strict=False)
-    except Exception as e:  # the data-dependent branches of torchvision's post-processing (GuardOnDataDependentSymNode)
-        onnx_note = "; torch.onnx.export (dynamo=True) is built on torch.export and stops there too"
-        onnx_note = onnx_note if fmt == "onnx" else ""
+    except Exception as e:  # torch's messages are long; say what was exported first
         raise RuntimeError(
-            _DETECTION_LIMIT.format(
-                who=who, torch=torch.__version__, tv=torchvision.__version__, arch=meta["arch"], onnx=onnx_note,
-                err=f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}",
-            )
-        ) from e  # fmt: skip
+            f"{who}: torch.export (torch {torch.__version__}, torchvision {torchvision.__version__}) could not "
+            f"trace the {meta['arch']} detection program ({type(e).__name__}: {str(e)[:500]})"
+        ) from e
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "program":

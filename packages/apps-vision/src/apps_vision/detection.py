@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import batched_nms
 
+from apps_vision.detection_inference import EXPORTABLE_DETECTORS, DetectionInference
 from apps_vision.detection_models import DETECTION_ARCHS, LOSS_TERMS, DetectionModel
 from apps_vision.metrics_detection import MeanAveragePrecision, unpad_targets
 from datablock import Normalize
@@ -170,7 +171,9 @@ class DetectionLearner(Learner):
     def predict(self, item: Any, thresh: float = 0.5, nms_iou: float | None = 0.5) -> Detections:
         """One image's detections with a score >= `thresh`, after per-class NMS at IoU `nms_iou` (None: only the
         model's own NMS): `Detections(boxes, labels, scores)`, best score first. `item` is a raw item
-        (a file name, a PIL image...) that goes through `dls.test_dl`, or an image tensor (3, h, w)."""
+        (a file name, a PIL image...) that goes through `dls.test_dl`, or an image tensor (3, h, w).
+        FCOS, RetinaNet and SSDlite run through `DetectionInference`, the module the exported program runs
+        (torchvision's post-processing with static sizes: the same detections); Faster R-CNN through torchvision's."""
         test_dl = getattr(self.dls, "test_dl", None)
         if callable(test_dl) and not isinstance(item, Tensor):
             dl: Iterable[Any] = test_dl([item])  # the image alone (bb_pad passes box-less samples)
@@ -181,8 +184,22 @@ class DetectionLearner(Learner):
                 f"predict: expected an image tensor (3, h, w) or, with data that have `test_dl`, a raw item; got "
                 f"{type(item).__name__}" + (f" of shape {tuple(item.shape)}" if isinstance(item, Tensor) else "")
             )
-        images, dets, _ = self.get_preds(dl=dl, with_input=True)
-        det = self._filter(dets[0], thresh, nms_iou)
+        net = getattr(self.model, "net", None)
+        if isinstance(net, EXPORTABLE_DETECTORS):  # the module the exported program runs (static sizes)
+            images, _ = next(iter(self._images(dl)))
+            was = self.model.training
+            self.model.eval()
+            try:
+                with torch.no_grad():
+                    pad_idx = int(getattr(self.model, "pad_idx", 0))
+                    infer = DetectionInference(net, pad_idx, thresh, nms_iou)
+                    boxes, labels, scores = infer(images[0].as_subclass(Tensor))
+            finally:
+                self.model.train(was)
+            det = {"boxes": boxes.cpu(), "labels": labels.cpu(), "scores": scores.cpu()}
+        else:  # torchvision's post-processing (Faster R-CNN)
+            images, dets, _ = self.get_preds(dl=dl, with_input=True)
+            det = self._filter(dets[0], thresh, nms_iou)
         h, w = images.shape[-2:]
         return Detections(TensorBBox(det["boxes"], canvas_size=(h, w)), self._names(det["labels"]), det["scores"])
 
