@@ -234,24 +234,18 @@ def _agree(expected, got, classes, kind):
             assert _iou(boxes, e.boxes.as_subclass(torch.Tensor).numpy()).min() >= 0.99, kind
 
 
-def test_detection_program_agrees_with_predict_without_tiers(detector20, expected20, tmp_path):
-    # 20 pictures through the torch.export program in a process where tiers cannot be imported
+def test_detection_program_and_onnx_agree_with_predict_without_tiers(detector20, expected20, tmp_path):
+    # 20 pictures through the torch.export program and through the ONNX file in onnxruntime, in one process
+    # where tiers cannot be imported; the metadata travels in both (the onnx extra is in the test extra: without
+    # it export_onnx's ImportError says what to install)
     learn, files = detector20
     program = learn.export_program(tmp_path / "det.pt2", thresh=0.58, nms_iou=0.5)
-    out = _run_detection_without_tiers(program, None, files)
+    onnx_file = learn.export_onnx(tmp_path / "det.onnx", thresh=0.58, nms_iou=0.5)
+    out = _run_detection_without_tiers(program, onnx_file, files)
     meta = out["meta"]
     assert meta["classes"] == list(learn.vocab) and meta["task"] == "detection"
     assert meta["input"]["height"] == 48 and meta["input"]["width"] == 48 and meta["input"]["dtype"] == "uint8"
     _agree(expected20, out["program"], meta["classes"], "program")
-
-
-@pytest.mark.acceptance  # the ONNX export of a detector takes about a minute of CPU (torch.export + conversion)
-def test_detection_onnx_agrees_with_predict_without_tiers(detector20, expected20, tmp_path):
-    # the same 20 pictures through the ONNX file in onnxruntime, tiers blocked; the metadata travels (the onnx
-    # extra is in the test extra: without it export_onnx's ImportError says what to install)
-    learn, files = detector20
-    onnx_file = learn.export_onnx(tmp_path / "det.onnx", thresh=0.58, nms_iou=0.5)
-    out = _run_detection_without_tiers(None, onnx_file, files)
     assert out["onnx_meta"]["classes"] == list(learn.vocab) and out["onnx_meta"]["task"] == "detection"
     _agree(expected20, out["onnx"], out["onnx_meta"]["classes"], "onnx")
 
