@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -78,6 +79,33 @@ def test_classifier_chunks_long_padded_batches():
     # the shortest text alone gives the same prediction (padding is masked out)
     alone = m(x[2:, 8:])[0]
     assert torch.allclose(alone, logits[2:], atol=1e-5)
+
+
+def _pad_chunk(ids: list[int], pad_len: int, bptt: int) -> list[int]:
+    """fastai's `pad_chunk` layout, written out: whole chunks of padding before the text, the rest after."""
+    n = pad_len - len(ids)
+    return [1] * (n // bptt * bptt) + ids + [1] * (n % bptt)
+
+
+def test_classifier_runs_every_token_when_a_text_ends_before_the_last_chunk():
+    # lengths 10, 7, 5 with bptt 4: the text of 7 ends in the second chunk (3 pads after it), the text of 5 starts at
+    # the second chunk and reaches the last one; every row's prediction must equal that of its text alone
+    torch.manual_seed(0)
+    m = get_text_classifier(AWD_LSTM, 40, 3, seq_len=4, config=awd_lstm_small_config).eval()
+    texts = [torch.randint(2, 40, (n,)).tolist() for n in (10, 7, 5)]
+    x = torch.tensor([_pad_chunk(t, 10, 4) for t in texts])
+    assert x[1, 8] == 1 and x[2, 8] != 1  # the layout that used to drop row 2's last token
+    logits = m(x)[0]
+    for i, t in enumerate(texts):
+        alone = m(torch.tensor([t]))[0]
+        assert torch.allclose(alone, logits[i : i + 1], atol=1e-5), i
+
+
+def test_classifier_refuses_a_batch_not_sorted_longest_first():
+    m = get_text_classifier(AWD_LSTM, 40, 3, seq_len=4, config=awd_lstm_small_config).eval()
+    x = torch.tensor([_pad_chunk([5, 6, 7], 8, 4), _pad_chunk([5, 6, 7, 8, 9, 10, 11, 12], 8, 4)])
+    with pytest.raises(ValueError, match="sorted by length"):
+        m(x)
 
 
 def test_masked_concat_pool_against_manual():

@@ -200,7 +200,10 @@ class SentenceEncoder(nn.Module):
     chunks; returns the outputs of the last `max_len` tokens and the padding mask (fastai's `SentenceEncoder`).
 
     Expects a batch sorted by length (longest first) and padded as `pad_input_chunk` does: whole chunks of padding
-    before the text, the rest after, so the rows with text in a chunk are its first ones.
+    before the text, the rest after, so the rows whose text has begun by a chunk are its first ones (an error
+    otherwise). Each chunk runs those rows, including texts that ended in an earlier chunk (on padding, masked out):
+    fastai runs only the rows with a real token at the chunk's first column, which leaves out the end of a shorter
+    text whenever a longer one ended before the last chunk.
     """
 
     def __init__(self, bptt: int, module: nn.Module, pad_idx: int = 1, max_len: int | None = None) -> None:
@@ -216,15 +219,27 @@ class SentenceEncoder(nn.Module):
         bs, sl = inp.size()
         self.reset()
         mask = inp == self.pad_idx
+        started = (~mask).long().cummax(dim=1)[0].bool()  # a row's text has begun at or before this column
         outs, masks = [], []
         for i in range(0, sl, self.bptt):
-            real_bs = int((inp[:, i] != self.pad_idx).long().sum())
+            end = min(i + self.bptt, sl)
+            # the rows whose text has begun by the end of this chunk, texts that already ended included: counting
+            # the real tokens at the chunk's first column (fastai) skips the rest of a shorter text when a longer
+            # one ended in an earlier chunk (pad_chunk's padding after the text)
+            active = started[:, end - 1]
+            real_bs = int(active.long().sum())
             if real_bs == 0:  # a chunk of padding only (an empty text): nothing to run
                 continue
-            o = self.module(inp[:real_bs, i : min(i + self.bptt, sl)])
+            if not bool(active[:real_bs].all()):
+                raise ValueError(
+                    f"SentenceEncoder: row {int((~active[:real_bs]).nonzero()[0])} starts after row "
+                    f"{int(active[real_bs:].nonzero()[0]) + real_bs}: the batch must be sorted by length, longest "
+                    "first, and padded first by whole chunks (pad_input_chunk, as SortedDL batches are)"
+                )
+            o = self.module(inp[:real_bs, i:end])
             if self.max_len is None or sl - i <= self.max_len:
                 outs.append(o)
-                masks.append(mask[:, i : min(i + self.bptt, sl)])
+                masks.append(mask[:, i:end])
         if not outs:
             raise ValueError("SentenceEncoder: the batch holds only padding (empty texts)")
         return torch.cat([_pad_tensor(o, bs) for o in outs], dim=1), torch.cat(masks, dim=1)
