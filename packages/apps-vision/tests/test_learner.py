@@ -186,3 +186,16 @@ def test_a_model_that_contradicts_the_data_is_refused_before_training(folder_dat
     learn = vision_learner(dls, "resnet18", pretrained=False, n_out=5, loss_func=CrossEntropyLossFlat())
     assert learn.model(dls.one_batch()[0]).shape == (4, 5)
     assert vision_learner(dls, "resnet18", pretrained=False, n_out=2).model.n_out == 2
+
+
+def test_plot_top_losses_with_more_or_fewer_images_than_asked(folder_data):
+    from apps_vision import ImageClassificationInterpretation
+
+    dls = ImageDataLoaders.from_folder(folder_data, item_tfms=Resize(8), bs=4)
+    interp = ImageClassificationInterpretation.from_learner(vision_learner(dls, "resnet18", pretrained=False))
+    many = interp.plot_top_losses(50, ncols=2)  # 4 validation images: all of them, 2 rows of 2
+    two = interp.plot_top_losses(2, ncols=2)
+    assert many.size[1] == two.size[1] and many.size[0] > two.size[0]  # (height, width)
+    for k in (-1, 1.5, True):
+        with pytest.raises(ValueError, match=f"k must be a number of images >= 0.*got {k!r}"):
+            interp.plot_top_losses(k)
