@@ -98,3 +98,34 @@ def test_segmentation_from_label_func(tmp_path):
 
 def label_func_mask(fn):
     return fn.parent / f"{fn.stem}_mask.png"
+
+
+def test_a_single_string_is_refused_where_a_list_is_expected(folder_data):
+    fname = str(get_image_files(folder_data)[0])
+    with pytest.raises(TypeError, match="fnames must be a list, got the single str"):
+        ImageDataLoaders.from_lists(folder_data, fname, ["cat"] * len(fname))  # would be one item per character
+    fnames = get_image_files(folder_data)[:3]
+    with pytest.raises(TypeError, match="labels must be a list, got the single str 'abc'"):
+        ImageDataLoaders.from_lists(folder_data, fnames, "abc")  # would label them 'a', 'b', 'c'
+    with pytest.raises(TypeError, match="fnames must be a list, got the single PosixPath"):
+        ImageDataLoaders.from_name_func(folder_data, get_image_files(folder_data)[0], lambda n: n[:3])
+    with pytest.raises(TypeError, match="codes must be a sequence of class names, got the string 'abc'"):
+        SegmentationDataLoaders.from_label_func(folder_data, fnames, label_func_mask, codes="abc")
+
+
+def test_mask_values_outside_the_codes_are_refused_naming_the_item(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img0.png")
+    Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(tmp_path / "img1.png")
+    mask = np.ones((8, 8), np.uint8)
+    Image.fromarray(mask).save(tmp_path / "img0_mask.png")
+    mask[0] = 255  # a "void" border, as in CamVid-like sets
+    Image.fromarray(mask).save(tmp_path / "img1_mask.png")
+    fnames = [tmp_path / "img0.png", tmp_path / "img1.png"]
+    dls = SegmentationDataLoaders.from_label_func(
+        tmp_path, fnames, label_func_mask, codes=["bg", "a"], valid_pct=0.5, bs=1, seed=0
+    )
+    first_is_good = dls.train_ds.items[0].name == "img0.png"
+    good, bad = (dls.train_ds, dls.valid_ds) if first_is_good else (dls.valid_ds, dls.train_ds)
+    assert np.asarray(good[0][1]).max() == 1  # in-range masks load
+    with pytest.raises(Exception, match=r"img1\.png(.|\n)*codes 0\.\.1 \(2 codes(.|\n)*up to 255"):
+        bad[0]

@@ -172,3 +172,30 @@ def test_unet_learner_on_masks(tmp_path):
         pic = learn.show_results(max_n=1)
     assert pic.size[1] > 2 * 32  # the target mask and the predicted one side by side
     assert preds.shape == (1, 2, 32, 32) and targs.shape == (1, 32, 32)  # int(0.2 * 8) = 1 validation item
+
+
+def test_a_model_that_contradicts_the_data_is_refused_before_training(folder_data):
+    dls = ImageDataLoaders.from_folder(folder_data, item_tfms=Resize(8), bs=4)  # 2 classes, RGB images
+    with pytest.raises(ValueError, match=r"n_out=5 but the data have 2 classes"):
+        vision_learner(dls, "resnet18", pretrained=False, n_out=5)  # would train 3 classes that never occur
+    with pytest.raises(ValueError, match=r"y_range=\(0, 1\) is for regression targets.*CrossEntropyLossFlat"):
+        vision_learner(dls, "resnet18", pretrained=False, y_range=(0, 1))  # would squash the logits
+    with pytest.raises(ValueError, match=r"n_in=1 but the data's images are PILImage with 3 channel"):
+        vision_learner(dls, "resnet18", pretrained=False, n_in=1)
+    # the user's own loss decides what extra outputs mean; n_out equal to dls.c is fine
+    learn = vision_learner(dls, "resnet18", pretrained=False, n_out=5, loss_func=CrossEntropyLossFlat())
+    assert learn.model(dls.one_batch()[0]).shape == (4, 5)
+    assert vision_learner(dls, "resnet18", pretrained=False, n_out=2).model.n_out == 2
+
+
+def test_plot_top_losses_with_more_or_fewer_images_than_asked(folder_data):
+    from apps_vision import ImageClassificationInterpretation
+
+    dls = ImageDataLoaders.from_folder(folder_data, item_tfms=Resize(8), bs=4)
+    interp = ImageClassificationInterpretation.from_learner(vision_learner(dls, "resnet18", pretrained=False))
+    many = interp.plot_top_losses(50, ncols=2)  # 4 validation images: all of them, 2 rows of 2
+    two = interp.plot_top_losses(2, ncols=2)
+    assert many.size[1] == two.size[1] and many.size[0] > two.size[0]  # (height, width)
+    for k in (-1, 1.5, True):
+        with pytest.raises(ValueError, match=f"k must be a number of images >= 0.*got {k!r}"):
+            interp.plot_top_losses(k)

@@ -162,7 +162,9 @@ class ImageToTensor(ToTensor):
 
 class AddMaskCodes(DisplayedTransform):
     """Carries a mask's class `codes`: the loaders' `vocab` (so `dls.c` is the number of classes) and, when
-    decoding, the `codes` of the `TensorMask` (for showing)."""
+    decoding, the `codes` of the `TensorMask` (for showing). With `codes`, a mask holding a value outside
+    0..len(codes)-1 (e.g. 255 borders) is refused when its item is built, naming the values: map such pixels
+    to a code first (fastai lets them through to the loss, which then fails on the device)."""
 
     config_safe = True  # rebuilt from plain data by an export (it holds only plain arguments)
 
@@ -172,8 +174,22 @@ class AddMaskCodes(DisplayedTransform):
 
     def __init__(self, codes: Sequence[str] | None = None) -> None:
         super().__init__()
+        if isinstance(codes, (str, bytes)):  # "abc" would be read as the three codes 'a', 'b', 'c'
+            raise TypeError(
+                f"MaskBlock/AddMaskCodes: codes must be a sequence of class names, got the string {codes!r}"
+            )
         self.codes = None if codes is None else [str(c) for c in codes]
         self.vocab = self.codes
+
+    def encodes(self, x: PILMask) -> PILMask:
+        if self.codes is not None:
+            _, hi = x.getextrema()
+            if hi >= len(self.codes):
+                raise ValueError(
+                    f"mask values must be codes 0..{len(self.codes) - 1} ({len(self.codes)} codes: {self.codes}), "
+                    f"got values up to {hi}; map the other values (e.g. 255 borders) to a code first"
+                )
+        return x
 
     def decodes(self, x: TensorMask) -> TensorMask:
         if self.codes is None:

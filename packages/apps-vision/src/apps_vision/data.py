@@ -57,6 +57,13 @@ class UsingAttr:
 _D = TypeVar("_D", bound="_VisionDataLoaders")  # the factories build these; they carry `.path`
 
 
+def _seq(x: Any, what: str, who: str) -> list[Any]:
+    """`x` as a list; a single string or path is refused (iterating it would give its characters or fail later)."""
+    if isinstance(x, (str, bytes, os.PathLike)):
+        raise TypeError(f"{who}: {what} must be a list, got the single {type(x).__name__} {str(x)!r}; pass [{x!r}]")
+    return list(x)
+
+
 def _finish(dls: DataLoaders, cls: type[_D], path: PathLike, val_bs: int | None) -> _D:
     loaders = list(dls.loaders)
     if val_bs is not None:
@@ -140,7 +147,7 @@ class ImageDataLoaders(_VisionDataLoaders):
         """Images `fnames` labelled by `label_func(path)`, a random `valid_pct` for validation."""
         splitter = RandomSplitter(valid_pct, seed=seed)
         dblock = _image_dblock(img_cls, CategoryBlock, item_tfms, batch_tfms, splitter=splitter, get_y=label_func)
-        return cls.from_dblock(dblock, list(fnames), path=path, **kwargs)
+        return cls.from_dblock(dblock, _seq(fnames, "fnames", "ImageDataLoaders.from_path_func"), path=path, **kwargs)
 
     @classmethod
     def from_name_func(
@@ -223,6 +230,8 @@ class ImageDataLoaders(_VisionDataLoaders):
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Images `fnames` with `labels` (lists of labels: multi-label; floats: regression)."""
+        fnames = _seq(fnames, "fnames", "ImageDataLoaders.from_lists")
+        labels = _seq(labels, "labels", "ImageDataLoaders.from_lists")
         if len(fnames) != len(labels):
             raise ValueError(f"ImageDataLoaders.from_lists: {len(fnames)} fnames but {len(labels)} labels")
         if y_block is None:
@@ -264,4 +273,5 @@ class SegmentationDataLoaders(_VisionDataLoaders):
             img_cls, MaskBlock(codes=codes), item_tfms, batch_tfms, splitter=RandomSplitter(valid_pct, seed=seed),
             get_y=label_func,
         )  # fmt: skip
-        return cls.from_dblock(dblock, list(fnames), path=path, **kwargs)
+        fnames = _seq(fnames, "fnames", "SegmentationDataLoaders.from_label_func")
+        return cls.from_dblock(dblock, fnames, path=path, **kwargs)

@@ -7,6 +7,7 @@ pixel loss and shows each with its predicted mask. Pictures are Pillow canvases 
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ def _decoded(interp: Interpretation, idxs: Tensor) -> list[Any]:
     return decode(batch, max_n=len(idxs), full=False)
 
 
+def _check_k(k: int | None) -> None:
+    """`k` images to show: None (all) or a count >= 0 (more than there are gives them all)."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0):
+        raise ValueError(f"plot_top_losses: k must be a number of images >= 0 (or None for all), got {k!r}")
+
+
 def _save(canvas: Canvas, fname: str | Path | None) -> Canvas:
     if fname is not None:
         canvas.save(fname)
@@ -43,6 +50,7 @@ class ImageClassificationInterpretation(ClassificationInterpretation):
     ) -> Canvas:
         """The `k` images with the largest (or smallest) losses, titled `prediction/actual/loss/probability`
         (fastai's order), as one grid; saved to `fname` when given."""
+        _check_k(k)
         losses, idxs = self.top_losses(k, largest)
         items = _decoded(self, idxs)
         vocab = self.vocab
@@ -69,6 +77,7 @@ class SegmentationInterpretation(Interpretation):
     ) -> Canvas:
         """The `k` images with the largest (or smallest) mean loss, each with its predicted mask, titled with the
         loss; saved to `fname` when given."""
+        _check_k(k)
         losses, idxs = self.top_losses(k, largest)
         items = _decoded(self, idxs)
         codes = getattr(self.learn.dls, "vocab", None)

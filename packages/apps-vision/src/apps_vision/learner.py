@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 
 from apps_vision.backbones import Backbone, backbone, create_body, num_features
+from apps_vision.blocks import ImageCreate
 from datablock import DataLoaders, Normalize
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
@@ -306,6 +308,8 @@ def vision_learner(
     (`normalize`); parameter groups for discriminative learning rates are (early body, late body, head).
     """
     bb = backbone(arch)
+    if custom_head is None:
+        check_data_fit(dls, "vision_learner", n_in, n_out, y_range, loss_func)
     n_out = data_n_out(dls, n_out, "vision_learner")
     if normalize and pretrained and n_in == len(bb.stats[0]):
         add_normalize(dls, bb.stats)
@@ -329,6 +333,39 @@ def vision_learner(
         dls, model, bb, pretrained, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter, cbs=cbs,
         metrics=metrics, path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms,
     )  # fmt: skip
+
+
+def check_data_fit(
+    dls: Any, who: str, n_in: int, n_out: int | None, y_range: Any, loss_func: Callable[..., Any] | None
+) -> None:
+    """Refuse, before any training, a model that contradicts the data: `n_in` other than the channels of the
+    data's image class, an `n_out` other than `dls.c` with the loss picked from the targets, or a `y_range` on
+    category targets (it would squash their logits; fastai lets all three through to a failing or silently
+    wrong training)."""
+    tls = getattr(getattr(dls, "train_ds", None), "tls", None) or []
+    n_inp = getattr(dls, "n_inp", 1)
+    for tl in tls[:n_inp]:
+        for t in getattr(tl.tfms, "fs", []):
+            mode = getattr(getattr(t, "_cls", None), "_open_mode", None) if isinstance(t, ImageCreate) else None
+            if mode is not None and Image.getmodebands(mode) != n_in:
+                raise ValueError(
+                    f"{who}: n_in={n_in} but the data's images are {t._cls.__name__} with "
+                    f"{Image.getmodebands(mode)} channel(s); pass n_in={Image.getmodebands(mode)}"
+                )
+    if loss_func is not None:
+        return  # the user's loss decides what the outputs mean
+    loss = default_loss(dls)
+    c = getattr(dls, "c", None)
+    if n_out is not None and c is not None and int(n_out) != int(c):
+        raise ValueError(
+            f"{who}: n_out={n_out} but the data have {c} classes/outputs (dls.c); leave n_out out, or pass "
+            "loss_func= when the extra outputs are meant"
+        )
+    if y_range is not None and isinstance(loss, (CrossEntropyLossFlat, BCEWithLogitsLossFlat)):
+        raise ValueError(
+            f"{who}: y_range={tuple(y_range)} is for regression targets, but the targets are categories (loss "
+            f"{type(loss).__name__}): it would squash the logits; leave y_range out"
+        )
 
 
 def data_n_out(dls: Any, n_out: int | None, who: str) -> int:

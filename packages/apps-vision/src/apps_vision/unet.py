@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps_vision.backbones import backbone, create_body
-from apps_vision.learner import VisionLearner, add_normalize, data_n_out, make_vision_learner
+from apps_vision.learner import VisionLearner, add_normalize, check_data_fit, data_n_out, make_vision_learner
 from pluggable_optim import Adam
 from trainloop_callbacks import Callback
 from trainloop_callbacks.layers import (
@@ -227,6 +227,7 @@ def unet_learner(
     `dls.c` (the mask codes); `img_size` to the size of a batch's images; pretrained bodies are frozen and
     their normalization added to the data. Parameter groups: early encoder, late encoder, decoder."""
     bb = backbone(arch)
+    check_data_fit(dls, "unet_learner", n_in, n_out, unet_args.get("y_range"), loss_func)
     n_out = data_n_out(dls, n_out, "unet_learner")
     if img_size is None:
         img_size = tuple(dls.one_batch()[0].shape[-2:])
