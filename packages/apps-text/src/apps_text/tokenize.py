@@ -28,8 +28,10 @@ from apps_text.rules import (
     TK_REP,
     TK_UP,
     TK_WREP,
+    caps_lowercase,
     default_post_rules,
     default_rules,
+    lowercase,
     replace_all_caps,
     replace_caps,
     replace_maj,
@@ -203,9 +205,12 @@ def _split_words(text: str, out: list[str]) -> list[str]:
 
 def _compose(rules: Sequence[Callable[[str], str]]) -> Callable[[str], str]:
     rules = list(rules)
-    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_rules.py::test_replace_caps_fused)
+    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_tokenize.py::test_fused_rules_*)
         if rules[i] is replace_all_caps and rules[i + 1] is replace_maj:
-            rules[i : i + 2] = [replace_caps]
+            if i + 2 < len(rules) and rules[i + 2] is lowercase:
+                rules[i : i + 3] = [caps_lowercase]
+            else:
+                rules[i : i + 2] = [replace_caps]
             break
 
     def run(t: str) -> str:
