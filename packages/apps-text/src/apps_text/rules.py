@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import operator
 import re
 import sys
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def replace_wrep(t: str) -> str:
     # and the regex looks at nothing behind where it starts): the same text
     # (tests/test_rules.py::test_fast_rules_equal_fastai_formulas)
     ws = t.split()
-    pairs = itertools.compress(range(len(ws) - 2), map(str.__eq__, ws, ws[1:]))
+    pairs = itertools.compress(range(len(ws) - 2), map(operator.eq, ws, ws[1:]))
     first = next((i for i in pairs if ws[i + 2].startswith(ws[i])), None)
     if first is None:
         return t
@@ -214,7 +215,7 @@ def _mark_caps(m: re.Match[str]) -> str:
     return w
 
 
-def caps_lowercase(t: str) -> str:
+def _caps_lowercase(t: str) -> str:
     """`replace_all_caps`, `replace_maj` and `lowercase` (its defaults) in one pass: what the tokenizer runs for the
     three in a row (the default rules). `lowercase` lowercases the whole text, so the caps rules only have to insert
     their markers, and only before words of 2 characters or more."""
