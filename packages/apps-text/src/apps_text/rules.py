@@ -65,11 +65,23 @@ def fix_html(x: str) -> str:
         for debris, char in _DEBRIS:
             if debris in x:
                 x = x.replace("&" + debris, char).replace(debris, char)
-    x = x.replace("\\n", "\n")
+    # then fastai's replacements in its order, skipped where the character they need is not there (no replacement
+    # brings a "\\", "<" or "@")
+    backslash, lt = "\\" in x, "<" in x
+    if backslash:
+        x = x.replace("\\n", "\n")
     if "quot;" in x:  # fastai's `&?quot;` → "'"
         x = x.replace("&quot;", "'").replace("quot;", "'")
-    x = x.replace("<br />", "\n").replace('\\"', '"').replace("<unk>", UNK)
-    x = x.replace(" @.@ ", ".").replace(" @-@ ", "-").replace("\\", " \\ ")
+    if lt:
+        x = x.replace("<br />", "\n")
+    if backslash:
+        x = x.replace('\\"', '"')
+    if lt:
+        x = x.replace("<unk>", UNK)
+    if "@" in x:
+        x = x.replace(" @.@ ", ".").replace(" @-@ ", "-")
+    if backslash:
+        x = x.replace("\\", " \\ ")
     return html.unescape(x) if "&" in x else x  # unescape is the costly step; without "&" it changes nothing
 
 
