@@ -167,7 +167,8 @@ def _varied_docs(n, seed):
     atoms += ["(see", "above)", "well-known", "os.path", "!!!", "....", "sooooo", "zz", "the the the", "ha ha", "ha"]
     atoms += ["&amp;", "amp;", "&#39;", "#39;", "&quot;", "quot;", "nbsp;", "&lt;", "<br />", "\\n", "<unk>", "a/b"]
     atoms += ["#tag", "\\", "Émile", "ÉCOLE", "straße", "ΣΑΣ", "İstanbul", "日本語", "naïve", "\u2013", "\u00a0"]
-    atoms += ["__init__", "nul\x00byte"]  # the separator of the packed tokens a worker sends back
+    atoms += ["__init__", "\U0001f600\U0001f600\U0001f600", "\ud800\ud800\ud800"]  # beyond the BMP, a lone surrogate
+    atoms += ["nul\x00byte"]  # the separator of the packed tokens a worker sends back
     seps = [" ", " ", " ", "", "  ", "\n", "\n\n", "\t", " \n "]
     docs = ["", " ", "\n", "A", "aaa", "word word word word", "ALL CAPS HERE", "Capitalised Words Only"]
     for _ in range(n):
