@@ -96,6 +96,7 @@ def bench_throughput(n_docs: int, repeats: int) -> None:
             t for _, t in parallel_tokenize(docs, tok=FastaiSpacy(), n_workers=2)
         ),
     }
+    load0 = os.getloadavg()[0]
     times: dict[str, list[float]] = {k: [] for k in runs}
     n_tokens = {}
     for _ in range(repeats):
@@ -105,7 +106,9 @@ def bench_throughput(n_docs: int, repeats: int) -> None:
             times[name].append(time.perf_counter() - t)
     rate = {k: n_docs / statistics.median(v) for k, v in times.items()}
     base = rate["fastai SpacyTokenizer"]
-    print(f"tokenize {n_docs} docs (~200 words, default rules), 2 processes, median of {repeats} interleaved repeats:")
+    load = os.getloadavg()[0]  # the machine is shared: the load says how much the figures are inflated
+    print(f"tokenize {n_docs} docs (~200 words, default rules), 2 processes, median of {repeats} interleaved repeats "
+          f"(load average {load0:.1f} before, {load:.1f} after):")  # fmt: skip
     for k, r in rate.items():
         print(f"  {k:22s} {r:9,.0f} docs/s  {r / base:5.1f}x fastai  ({n_tokens[k]:,} tokens)")
     met = rate["tiers WordTokenizer"] >= 10 * base

@@ -1,5 +1,6 @@
 """Each rule against fastai's documented examples (fastai/text/core.py), plus where we deliberately differ."""
 
+import html
 import random
 import re
 
@@ -145,8 +146,20 @@ def _random_texts(n=400, seed=0):
         yield "".join(rng.choice(atoms) + rng.choice([" ", "", " ", "\n", "  "]) for _ in range(rng.randint(1, 25)))
 
 
+def _ref_fix_html(x):
+    # fastai's fix_html (with the "&" of a complete entity taken, as ours), one regex per step
+    debris = {"#39;": "'", "amp;": "&", "#146;": "'", "nbsp;": " ", "#36;": "$"}
+    x = re.sub(r"&?(#39;|amp;|#146;|nbsp;|#36;)", lambda m: debris[m.group(1)], x)
+    x = re.sub(r"&?quot;", "'", x.replace("\\n", "\n"))
+    x = x.replace("<br />", "\n").replace('\\"', '"').replace("<unk>", UNK)
+    x = x.replace(" @.@ ", ".").replace(" @-@ ", "-").replace("\\", " \\ ")
+    return html.unescape(x)
+
+
 def test_fast_rules_equal_fastai_formulas():
-    for t in _random_texts():
+    for t in [*_random_texts(), "amp;#39;", "&amp;amp;", "&&amp;x", "#3#39;9;", "a&quot;quot;b", "/#\\//"]:
+        assert fix_html(t) == _ref_fix_html(t), t
+        assert spec_add_spaces(t) == re.sub(r"([/#\\])", r" \1 ", t), t
         assert replace_rep(t) == _ref_rep(t), t
         assert replace_wrep(t) == _ref_wrep(t), t
         assert replace_all_caps(t) == _ref_all_caps(t), t

@@ -7,6 +7,7 @@ import pytest
 
 from apps_text import (
     Tokenizer,
+    TokenizeWithRules,
     WordTokenizer,
     decode_tokens,
     read_counter,
@@ -118,3 +119,69 @@ def test_a_single_string_is_refused_not_read_as_characters(text):
         with pytest.raises(TypeError, match=r"expected a list of texts.*pass \[text\]"):
             tok(text)
     assert WordTokenizer()(["Hello world."]) == [WordTokenizer.split("Hello world.")]
+
+
+def _plain_pipeline(text, post=lambda w: w.replace(" ", "▁")):
+    """The default rules and split written plainly: fastai's regex formula for every rule, one after the other,
+    then every word through spaCy-like exceptions or the chunk regex (no fast path), then the post-rule."""
+    import html
+    import re
+
+    from apps_text.tokenize import _CHUNK, _EXCEPTIONS, _WS
+
+    debris = {"#39;": "'", "amp;": "&", "#146;": "'", "nbsp;": " ", "#36;": "$"}
+    t = re.sub(r"&?(#39;|amp;|#146;|nbsp;|#36;)", lambda m: debris[m.group(1)], text)
+    t = re.sub(r"&?quot;", "'", t.replace("\\n", "\n"))
+    t = t.replace("<br />", "\n").replace('\\"', '"').replace("<unk>", "xxunk")
+    t = html.unescape(t.replace(" @.@ ", ".").replace(" @-@ ", "-").replace("\\", " \\ "))
+    t = re.sub(r"(\S)(\1{2,})", lambda m: f" xxrep {len(m.group(2)) + 1} {m.group(1)} ", t)
+    t = re.sub(
+        r"(?:\s|^)(\w+)\s+((?:\1\s+)+)\1(\s|\W|$)",
+        lambda m: f" xxwrep {len(m.group(2).split()) + 2} {m.group(1)} {m.group(3)}",
+        t,
+    )
+    t = re.sub(" {2,}", " ", re.sub(r"([/#\\])", r" \1 ", t))
+    caps = lambda tok: lambda m: f"{m.group(1)}{tok if len(m.group(2)) > 1 else ''}{m.group(2).lower()}"  # noqa: E731
+    t = re.sub(r"(\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))", caps("xxup "), t)
+    t = re.sub(r"(\s|^)([A-Z][^A-Z\s]*)(?=(\s|$))", caps("xxmaj "), t)
+    t = "xxbos " + t.lower().strip()
+    out = []
+
+    def words(s):
+        for w in s.split(" "):
+            if w:
+                out.extend(_EXCEPTIONS.get(w) or _CHUNK.findall(w))
+
+    pieces = _WS.split(t)
+    words(pieces[0])
+    for i in range(1, len(pieces), 2):
+        ws = pieces[i]
+        out.append(ws[1:] if ws[0] == " " and out and len(ws) > 1 else ws)
+        words(pieces[i + 1])
+    return [post(w) for w in out]
+
+
+def _varied_docs(n, seed):
+    rng = random.Random(seed)
+    atoms = ["word", "Word", "WORD", "I", "A", "McDonald", "don't", "it's", "dont", "e.g.", "3.14", "1,000", "x,"]
+    atoms += ["(see", "above)", "well-known", "os.path", "!!!", "....", "sooooo", "zz", "the the the", "ha ha", "ha"]
+    atoms += ["&amp;", "amp;", "&#39;", "#39;", "&quot;", "quot;", "nbsp;", "&lt;", "<br />", "\\n", "<unk>", "a/b"]
+    atoms += ["#tag", "\\", "Émile", "ÉCOLE", "straße", "ΣΑΣ", "İstanbul", "日本語", "naïve", "\u2013", "\u00a0"]
+    atoms += ["__init__", "\U0001f600\U0001f600\U0001f600", "\ud800\ud800\ud800"]  # beyond the BMP, a lone surrogate
+    atoms += ["nul\x00byte"]  # the separator of the packed tokens a worker sends back
+    seps = [" ", " ", " ", "", "  ", "\n", "\n\n", "\t", " \n "]
+    docs = ["", " ", "\n", "A", "aaa", "word word word word", "ALL CAPS HERE", "Capitalised Words Only"]
+    for _ in range(n):
+        docs.append("".join(rng.choice(atoms) + rng.choice(seps) for _ in range(rng.randint(0, 60))))
+    return docs
+
+
+def test_fast_default_path_equals_a_plain_composition_of_the_rules():
+    # the tokenizer fuses and shortcuts rules (tools/bench/text_tokenize.py); the tokens must be those of the rules
+    # applied one by one with fastai's formulas, on documents that give every rule work
+    docs = _varied_docs(300, seed=0)
+    expected = [_plain_pipeline(d) for d in docs]
+    assert [tokenize1(d) for d in docs] == expected
+    assert list(tokenize_texts(docs, n_workers=0, chunksize=64)) == expected
+    post = [lambda w: w.replace(" ", "_").upper()]  # another post-rule takes the general path
+    assert TokenizeWithRules(post_rules=post)(docs) == [_plain_pipeline(d, post[0]) for d in docs]

@@ -28,8 +28,10 @@ from apps_text.rules import (
     TK_REP,
     TK_UP,
     TK_WREP,
+    _caps_lowercase,
     default_post_rules,
     default_rules,
+    lowercase,
     replace_all_caps,
     replace_caps,
     replace_maj,
@@ -178,34 +180,55 @@ _OPENING = frozenset("([{\"'")
 _CLOSING_P = frozenset(",.;:!?)]}\"'")
 
 
+_ALPHA_EXCEPTIONS = frozenset(w for w in _EXCEPTIONS if w.isalpha())
+
+
 def _split_words(text: str, out: list[str]) -> list[str]:
     """Append the tokens of `text` (no whitespace but single spaces) to `out`."""
-    exc, findall = _EXCEPTIONS, _CHUNK.findall
-    for w in text.split(" "):
+    ws = text.split(" ")
+    append = out.append
+    if _ALPHA_EXCEPTIONS.isdisjoint(ws):  # the common case, checked at C speed: a word of letters is a token
+        for w in ws:
+            if w.isalpha():
+                append(w)
+            elif w:
+                _split_other(w, out)
+        return out
+    exc = _EXCEPTIONS
+    for w in ws:
         if w.isalpha():
             e = exc.get(w)
             if e is None:
-                out.append(w)
+                append(w)
             else:
                 out += e
         elif w:
-            e = exc.get(w)
-            if e is not None:
-                out += e
-            elif w[-1] in _CLOSING_P and w[:-1].isalpha() and w[:-1] not in exc:  # "word," "word." (common)
-                out += (w[:-1], w[-1])
-            elif w[0] in _OPENING and w[1:].isalpha() and w[1:] not in exc:  # "(word"
-                out += (w[0], w[1:])
-            else:
-                out += findall(w)
+            _split_other(w, out)
     return out
+
+
+def _split_other(w: str, out: list[str]) -> None:
+    """Append the tokens of a word that is not letters only."""
+    exc = _EXCEPTIONS
+    e = exc.get(w)
+    if e is not None:
+        out += e
+    elif w[-1] in _CLOSING_P and w[:-1].isalpha() and w[:-1] not in exc:  # "word," "word." (common)
+        out += (w[:-1], w[-1])
+    elif w[0] in _OPENING and w[1:].isalpha() and w[1:] not in exc:  # "(word"
+        out += (w[0], w[1:])
+    else:
+        out += _CHUNK.findall(w)
 
 
 def _compose(rules: Sequence[Callable[[str], str]]) -> Callable[[str], str]:
     rules = list(rules)
-    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_rules.py::test_replace_caps_fused)
+    for i in range(len(rules) - 1):  # the same result in one pass (tests/test_tokenize.py::test_fused_rules_*)
         if rules[i] is replace_all_caps and rules[i + 1] is replace_maj:
-            rules[i : i + 2] = [replace_caps]
+            if i + 2 < len(rules) and rules[i + 2] is lowercase:
+                rules[i : i + 3] = [_caps_lowercase]
+            else:
+                rules[i : i + 2] = [replace_caps]
             break
 
     def run(t: str) -> str:
@@ -231,15 +254,34 @@ class TokenizeWithRules:
         self.post_rules = default_post_rules() if post_rules is None else list(post_rules)
 
     def __call__(self, texts: Iterable[str]) -> list[list[str]]:
-        pre, post = _compose(self.rules), _compose(self.post_rules)
+        return [_unpack(x) for x in self._packed(texts)]
+
+    def _packed(self, texts: Iterable[str]) -> list[Any]:
+        """The tokens of each text as one string, joined by `_SEP` (what a worker process sends back: pickling one
+        string costs far less than pickling its tokens), or as a list when a token holds `_SEP` or there is none."""
+        pre = _compose(self.rules)
         toks = self.tok([pre(_as_text(t)) for t in text_list(texts, "TokenizeWithRules")])
-        if not self.post_rules:
-            return [list(ws) for ws in toks]
-        if len(self.post_rules) == 1 and self.post_rules[0] is replace_space:
-            # the default post-rule changes only tokens holding a space (rare): one C-speed check per text instead
-            # of a Python call per token (tools/bench/tokenize.py measures it)
-            return [[w.replace(" ", "▁") for w in ws] if " " in "".join(ws) else list(ws) for ws in toks]
-        return [[post(w) for w in ws] for ws in toks]
+        # the default post-rule changes only tokens holding a space: one `str.replace` on the joined tokens at C
+        # speed instead of a Python call per token (tools/bench/text_tokenize.py)
+        space = len(self.post_rules) == 1 and self.post_rules[0] is replace_space
+        post = _compose(self.post_rules) if self.post_rules and not space else None
+        out: list[Any] = []
+        for ws in toks:
+            if post is not None:
+                ws = [post(w) for w in ws]
+            joined = _SEP.join(ws)
+            if ws and joined.count(_SEP) == len(ws) - 1:
+                out.append(joined.replace(" ", "▁") if space else joined)
+            else:  # no token, or a token holds the separator
+                out.append([w.replace(" ", "▁") for w in ws] if space else list(ws))
+        return out
+
+
+_SEP = "\x00"
+
+
+def _unpack(x: Any) -> list[str]:
+    return x.split(_SEP) if isinstance(x, str) else x  # a list: empty, or a token held the separator
 
 
 def _as_text(t: Any) -> str:
@@ -262,20 +304,7 @@ class _Maker:
     def __call__(self) -> Callable[[Sequence[Any]], list[Any]]:
         twr = TokenizeWithRules(self.tok, self.rules, self.post_rules)
         reader = self.reader
-        return lambda chunk: _pack(twr([reader(o) for o in chunk] if reader is not None else chunk))
-
-
-_SEP = "\x00"
-
-
-def _pack(toks: list[list[str]]) -> list[Any]:
-    """Token lists as one string each for the trip back from a worker process (pickling one string costs far less
-    than pickling its tokens); a list stays a list when a token holds the separator."""
-    return [_SEP.join(ws) if ws and _SEP not in "".join(ws) else ws for ws in toks]
-
-
-def _unpack(x: Any) -> list[str]:
-    return x.split(_SEP) if isinstance(x, str) else x  # a list: empty, or a token held the separator
+        return lambda chunk: twr._packed([reader(o) for o in chunk] if reader is not None else chunk)
 
 
 def tokenize_texts(
