@@ -158,3 +158,11 @@ def test_creating_points_boxes_and_box_labels():
     with pytest.raises(Exception, match="'bird' is not in the vocab"):
         lbl(["bird"])
     assert list(BBoxLabels(vocab=["b", "a"], add_na=False).vocab) == ["b", "a"]
+
+
+def test_box_labels_as_one_string_or_a_tuple_say_to_give_a_list():
+    labels = BBoxLabels(vocab=["cat", "dog"])
+    assert labels(["cat"]).tolist() == [1]
+    for bad in ("cat", ("cat",)):  # a string would be read as the labels 'c', 'a', 't'; a tuple one label at a time
+        with pytest.raises(Exception, match=r"give a list, e\.g\. \['cat'\] for one box"):
+            labels(bad)

@@ -142,7 +142,10 @@ class BBoxLabels(DisplayedTransform):
         if self.vocab is None:
             raise RuntimeError("BBoxLblBlock: no vocab yet; set it up on the training labels or pass vocab=")
         if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
-            raise ValueError(f"BBoxLblBlock: expected a list of labels (one per box), got {x!r}")
+            raise ValueError(
+                f"BBoxLblBlock: expected a list of labels (one per box), got {x!r}: give a list, e.g. [{x!r}] for one "
+                "box (a tuple of labels reaches this step one label at a time, as a sample's parts do)"
+            )
         labels = list(x)
         unknown = [o for o in labels if o not in self.vocab]
         if unknown:
