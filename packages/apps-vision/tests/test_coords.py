@@ -124,6 +124,19 @@ def test_points_without_a_canvas_say_how_to_get_one():
         CanvasFromImage()((TensorPoint(torch.zeros(1, 2)),))
 
 
+def test_boxes_are_clipped_to_their_image_with_or_without_a_transform():
+    img = PILImage.create(np.zeros((H, W, 3), np.uint8))  # 30 rows, 40 columns
+    boxes = TensorBBox(torch.tensor([[1.0, 2, 100, 120], [5, 5, 5, 9], [-3, 4, 10, 8]]))
+    out = CanvasFromImage()((img, boxes))[1]
+    # partly outside: clipped as Resize/crops clip; no area (x1 == x2): the padding box, dropped with its label
+    assert out.tolist() == [[1, 2, 40, 30], [0, 0, 0, 0], [0, 4, 10, 8]] and out.canvas_size == (H, W)
+    moved = Resize(40, method="squish")(CanvasFromImage()((img, boxes)))[1]  # x * 1, y * 40/30
+    assert torch.allclose(moved, torch.tensor([[1.0, 8 / 3, 40, 40], [0, 0, 0, 0], [0, 16 / 3, 10, 32 / 3]]))
+    # wholly outside its image (e.g. x and y swapped on a non-square picture): a data error, refused
+    with pytest.raises(Exception, match=r"box 1 \[5.0, 32.0, 9.0, 36.0\] lies wholly outside its image of \(30, 40\)"):
+        CanvasFromImage()((img, TensorBBox(torch.tensor([[1.0, 1, 4, 4], [5, 32, 9, 36]]))))
+
+
 def test_creating_points_boxes_and_box_labels():
     pc = PointCreate()
     pc.setup([[[1, 2], [3, 4]]])
@@ -145,3 +158,11 @@ def test_creating_points_boxes_and_box_labels():
     with pytest.raises(Exception, match="'bird' is not in the vocab"):
         lbl(["bird"])
     assert list(BBoxLabels(vocab=["b", "a"], add_na=False).vocab) == ["b", "a"]
+
+
+def test_box_labels_as_one_string_or_a_tuple_say_to_give_a_list():
+    labels = BBoxLabels(vocab=["cat", "dog"])
+    assert labels(["cat"]).tolist() == [1]
+    for bad in ("cat", ("cat",)):  # a string would be read as the labels 'c', 'a', 't'; a tuple one label at a time
+        with pytest.raises(Exception, match=r"give a list, e\.g\. \['cat'\] for one box"):
+            labels(bad)

@@ -154,6 +154,24 @@ def test_bad_input_is_refused():
         mean_average_precision([{**det, "scores": torch.ones(2)}], [gt], iou_thresholds=[1.5])
 
 
+def test_boxes_scores_and_labels_that_would_be_misread_are_refused():
+    gt = {"boxes": torch.tensor([[0.0, 0, 10, 10]]), "labels": torch.tensor([1])}
+    det = {**gt, "scores": torch.tensor([0.9])}
+    assert mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
+    # a NaN coordinate used to count as a match (map 1.0), a box with x2 < x1 as no box (map 0.0)
+    cases = [
+        ({**det, "boxes": torch.tensor([[0.0, 0, float("nan"), 10]])}, gt, "prediction 0 has boxes or scores that"),
+        ({**det, "scores": torch.tensor([float("nan")])}, gt, "prediction 0 has boxes or scores that are not finite"),
+        (det, {**gt, "boxes": torch.tensor([[10.0, 10, 0, 0]])}, r"target 0 has box 0 \[10.0, 10.0, 0.0, 0.0\]"),
+        ({**det, "boxes": torch.tensor([[10.0, 0, 0, 10]])}, gt, "prediction 0 has box 0 .* x2 < x1"),
+        ({**det, "boxes": torch.zeros(1, 5)}, gt, r"boxes of shape \(1, 5\); expected \(k, 4\)"),
+        ({**det, "labels": torch.tensor([1.7])}, gt, "expected class indices"),  # used to be read as class 1
+    ]
+    for p, t, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            mean_average_precision([p], [t])
+
+
 def test_unpad_targets_drops_padding_with_its_labels():
     boxes = torch.tensor([[[1.0, 1, 5, 5], [0, 0, 0, 0]], [[2.0, 2, 3, 3], [4, 4, 8, 8]]])
     labels = torch.tensor([[2, 0], [1, 3]])

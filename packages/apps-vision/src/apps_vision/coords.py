@@ -142,7 +142,10 @@ class BBoxLabels(DisplayedTransform):
         if self.vocab is None:
             raise RuntimeError("BBoxLblBlock: no vocab yet; set it up on the training labels or pass vocab=")
         if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
-            raise ValueError(f"BBoxLblBlock: expected a list of labels (one per box), got {x!r}")
+            raise ValueError(
+                f"BBoxLblBlock: expected a list of labels (one per box), got {x!r}: give a list, e.g. [{x!r}] for one "
+                "box (a tuple of labels reaches this step one label at a time, as a sample's parts do)"
+            )
         labels = list(x)
         unknown = [o for o in labels if o not in self.vocab]
         if unknown:
@@ -179,7 +182,10 @@ class CanvasFromImage(ItemTransform):
     """Give the points and boxes of a sample the canvas size (h, w) of the sample's image.
 
     The first item step (order -10), so the item transforms that follow know where the points lie on their
-    image. Points and boxes keep their pixel values; a canvas size they already carry must match the image.
+    image. Points keep their pixel values (a point may lie off its image); boxes are clipped to the image as every
+    item transform clips them, so a box partly outside is the same with or without a transform, and a box wholly
+    outside is refused (it is a data error: x and y swapped, another image's box). A canvas size they already
+    carry must match the image.
     """
 
     config_safe = True  # rebuilt from plain data by an export (plain arguments only)
@@ -199,9 +205,27 @@ class CanvasFromImage(ItemTransform):
                         f"CanvasFromImage: the {type(o).__name__} says its canvas is {tuple(have)} but its image is "
                         f"{size} (height, width)"
                     )
-                o = type(o).wrap(o.as_subclass(torch.Tensor), like=o, canvas_size=size)
+                t = o.as_subclass(torch.Tensor)
+                if isinstance(o, TensorBBox):
+                    t = _clip_to_image(t, size)
+                o = type(o).wrap(t, like=o, canvas_size=size)
             out.append(o)
         return tuple(out)
+
+
+def _clip_to_image(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """An item's boxes (k, 4) clipped to their image (h, w) as every item transform clips them (so the boxes are the
+    same with or without one); a box with area that lies wholly outside the image is refused."""
+    b = t.reshape(-1, 4).double()
+    clipped = _clip_boxes(b, size, empty=(b == 0).all(-1))
+    has_area = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    outside = (has_area & (clipped == 0).all(-1)).nonzero().flatten().tolist()
+    if outside:
+        raise ValueError(
+            f"CanvasFromImage: box {outside[0]} {b[outside[0]].tolist()} lies wholly outside its image of {size} "
+            "(height, width); boxes are (x1, y1, x2, y2) pixels of their own image (x the column, y the row)"
+        )
+    return clipped.reshape(t.shape).to(t.dtype)
 
 
 def canvas_of(x: TensorPoint | TensorBBox, owner: str) -> tuple[int, int]:

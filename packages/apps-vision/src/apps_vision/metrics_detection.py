@@ -66,9 +66,26 @@ def _check(kind: str, i: int, d: Mapping[str, Tensor], with_scores: bool) -> tup
     missing = [k for k in keys if k not in d]
     if missing:
         raise ValueError(f"mean_average_precision: {kind} {i} has no {missing} (expected keys {list(keys)})")
-    boxes = torch.as_tensor(d["boxes"]).detach().to("cpu", torch.float64).reshape(-1, 4)
-    labels = torch.as_tensor(d["labels"]).detach().to("cpu").reshape(-1).long()
+    raw_boxes = torch.as_tensor(d["boxes"]).detach().to("cpu", torch.float64)
+    if raw_boxes.numel() and (raw_boxes.ndim > 2 or raw_boxes.shape[-1] != 4):
+        raise ValueError(
+            f"mean_average_precision: {kind} {i} has boxes of shape {tuple(raw_boxes.shape)}; expected (k, 4)"
+        )
+    boxes = raw_boxes.reshape(-1, 4)
+    raw_labels = torch.as_tensor(d["labels"]).detach().to("cpu").reshape(-1)
+    if raw_labels.is_floating_point() and not bool((raw_labels == raw_labels.round()).all()):
+        raise ValueError(f"mean_average_precision: {kind} {i} has labels {raw_labels.tolist()}; expected class indices")
+    labels = raw_labels.long()
     scores = torch.as_tensor(d["scores"]).detach().to("cpu", torch.float64).reshape(-1) if with_scores else None
+    # a NaN box or score would compare as a match (NaN < t is False) and a box with x2 < x1 as no box: refuse both
+    if not bool(torch.isfinite(boxes).all()) or (scores is not None and not bool(torch.isfinite(scores).all())):
+        raise ValueError(f"mean_average_precision: {kind} {i} has boxes or scores that are not finite")
+    bad = ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).nonzero().flatten().tolist()
+    if bad:
+        raise ValueError(
+            f"mean_average_precision: {kind} {i} has box {bad[0]} {boxes[bad[0]].tolist()} with x2 < x1 or y2 < y1; "
+            "boxes are (x1, y1, x2, y2)"
+        )
     if len(labels) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
         raise ValueError(
             f"mean_average_precision: {kind} {i} has {len(boxes)} boxes, {len(labels)} labels"
