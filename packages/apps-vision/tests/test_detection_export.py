@@ -263,3 +263,18 @@ def test_predict_runs_the_exported_module(detector20):
         torch.testing.assert_close(got.boxes.as_subclass(torch.Tensor), want["boxes"], atol=1e-4, rtol=0)
         n += len(got.labels)
     assert n > 0
+
+
+def test_predict_files_is_predict_for_each_file_in_order(detector20, expected20):
+    # batches of 8 over 20 files (the last one partial): each file's detections equal predict's
+    learn, files = detector20
+    got = learn.predict_files([(f,) for f in files], bs=8, thresh=0.58, nms_iou=0.5, progress=False)
+    assert len(got) == len(expected20) == 20
+    for g, e in zip(got, expected20, strict=True):
+        assert g.labels == e.labels
+        torch.testing.assert_close(g.scores, e.scores, atol=1e-6, rtol=0)
+        torch.testing.assert_close(g.boxes.as_subclass(torch.Tensor), e.boxes.as_subclass(torch.Tensor))
+        assert tuple(g.boxes.canvas_size) == tuple(e.boxes.canvas_size)
+    assert learn.predict_files([], progress=False) == []
+    with pytest.raises(TypeError, match="expected a list of items"):
+        learn.predict_files(str(files[0]))

@@ -92,6 +92,9 @@ def test_bad_inputs_raise_clear_errors():
         all_valid.datasets([1, 2, 3])
     with pytest.raises(ValueError, match="3 getters for 2 blocks"):
         DataBlock(blocks=(FloatBlock, CategoryBlock), getters=[None, None, None])
+    # two targets with n_inp left at its default (all blocks but the last): the error says which n_inp fits
+    with pytest.raises(ValueError, match=r"get_y 2 for 1 targets.*did you mean n_inp=1\?"):
+        DataBlock(blocks=(FloatBlock, CategoryBlock, CategoryBlock), get_x=str, get_y=[str, str])
     with pytest.raises(TypeError, match="block 1 is a int"):
         DataBlock(blocks=(FloatBlock, 3))
     unseen = DataBlock(

@@ -22,7 +22,7 @@ from torchvision.ops import batched_nms
 from apps_vision.detection_inference import EXPORTABLE_DETECTORS, DetectionInference
 from apps_vision.detection_models import DETECTION_ARCHS, LOSS_TERMS, DetectionModel
 from apps_vision.metrics_detection import MeanAveragePrecision, unpad_targets
-from datablock import Normalize
+from datablock import Normalize, with_progress
 from dispatch_transforms import Pipeline
 from pluggable_optim import Adam
 from trainloop_callbacks import Callback, Learner
@@ -202,6 +202,51 @@ class DetectionLearner(Learner):
             det = self._filter(dets[0], thresh, nms_iou)
         h, w = images.shape[-2:]
         return Detections(TensorBBox(det["boxes"], canvas_size=(h, w)), self._names(det["labels"]), det["scores"])
+
+    def predict_files(
+        self,
+        items: Sequence[Any],
+        bs: int = 16,
+        thresh: float = 0.5,
+        nms_iou: float | None = 0.5,
+        progress: bool = True,
+        **kwargs: Any,
+    ) -> list[Detections]:
+        """`predict(item, thresh, nms_iou)` for many raw items (file names...), in order: decoded in batches of
+        `bs` through `dls.test_dl` (`kwargs` go to it, e.g. `num_workers`), each image then detected as `predict`
+        does it, with a progress bar."""
+        if isinstance(items, (str, Path)):
+            raise TypeError(f"predict_files: expected a list of items, got one {type(items).__name__} {items!r}")
+        items = list(items)
+        if not items:
+            return []
+        dl = self.dls.test_dl(items, bs=bs, **kwargs)
+        net = getattr(self.model, "net", None)
+        pad_idx = int(getattr(self.model, "pad_idx", 0))
+        out: list[Detections] = []
+        was = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for images, _ in with_progress(self._images(dl), len(dl), progress):
+                    plain = images.as_subclass(Tensor)
+                    if isinstance(net, EXPORTABLE_DETECTORS):  # as `predict`: the exported module, image by image
+                        infer = DetectionInference(net, pad_idx, thresh, nms_iou)
+                        dets = [dict(zip(("boxes", "labels", "scores"), infer(im), strict=True)) for im in plain]
+                    else:
+                        dets = [self._filter(d, thresh, nms_iou) for d in self.model(plain)["detections"]]
+                    h, w = images.shape[-2:]
+                    out += [
+                        Detections(
+                            TensorBBox(d["boxes"].cpu(), canvas_size=(h, w)),
+                            self._names(d["labels"].cpu()),
+                            d["scores"].cpu(),
+                        )
+                        for d in dets
+                    ]
+        finally:
+            self.model.train(was)
+        return out
 
     def export_program(self, path: str | Path = "model.pt2", thresh: float = 0.5, nms_iou: float | None = 0.5) -> Path:
         """`predict(item, thresh, nms_iou)` as a `torch.export` program on a uint8 image (see

@@ -13,7 +13,7 @@ from datablock.labellers import RegexLabeller, parent_label
 from datablock.loader import EVENTS, DataLoader
 from datablock.losskind import LOSS_KINDS, check_loss_kind
 from datablock.padding import PadInput
-from datablock.parallel import parallel_gen, parallel_map
+from datablock.parallel import parallel_gen, parallel_map, with_progress
 from datablock.resolver import TIERS_PACKAGES, ConfigError, SafeResolver, config_safe
 from datablock.splitters import (
     ColSplitter,
@@ -107,6 +107,7 @@ __all__ = [
     "CollateError",
     "parallel_map",
     "parallel_gen",
+    "with_progress",
     "listify",
     # safe export of pipelines
     "config_safe",

@@ -78,9 +78,12 @@ class DataBlock:
         xs = listify(get_x) if isinstance(get_x, (list, tuple)) else [get_x] * n_inp
         ys = listify(get_y) if isinstance(get_y, (list, tuple)) else [get_y] * (n - n_inp)
         if len(xs) != n_inp or len(ys) != n - n_inp:
+            # the usual cause: several targets with n_inp left at its default (every block but the last)
+            guess = n - len(ys) if isinstance(get_y, (list, tuple)) else len(xs)
+            hint = f" (with {len(ys)} target getters, did you mean n_inp={guess}?)" if 1 <= guess < n else ""
             raise ValueError(
                 f"DataBlock: get_x gives {len(xs)} getters for {n_inp} inputs and get_y {len(ys)} for {n - n_inp} "
-                "targets; give one function or one per block"
+                f"targets; give one function or one per block{hint}"
             )
         return xs + ys
 

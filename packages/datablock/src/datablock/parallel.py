@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TextIO, TypeVar
 
-__all__ = ["parallel_map", "parallel_gen", "default_workers"]
+__all__ = ["parallel_map", "parallel_gen", "default_workers", "with_progress"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +36,9 @@ def _executor(n_workers: int, threads: bool, **kw: Any) -> Executor:
     return ThreadPoolExecutor(n_workers, **kw) if threads else ProcessPoolExecutor(n_workers, **kw)
 
 
-def _with_progress(it: Iterable[T], total: int, progress: bool) -> Iterator[T]:
+def with_progress(it: Iterable[T], total: int, progress: bool = True) -> Iterator[T]:
+    """`it` unchanged, shown with a progress bar over `total` items when `progress`: fastprogress's with the
+    `progress` extra, else a plain-text counter on an interactive terminal (nothing otherwise)."""
     if not (progress and total):
         yield from it
     elif importlib.util.find_spec("fastprogress") is not None:
@@ -90,10 +92,10 @@ def parallel_map(
     if chunksize < 1:
         raise ValueError(f"parallel_map: chunksize must be >= 1, got {chunksize}")
     if n_workers == 0 or len(items) <= 1:
-        return list(_with_progress(map(func, items), len(items), progress))
+        return list(with_progress(map(func, items), len(items), progress))
     with _executor(n_workers, threads) as ex:
         mapped = ex.map(func, items, chunksize=chunksize) if not threads else ex.map(func, items)
-        return list(_with_progress(mapped, len(items), progress))
+        return list(with_progress(mapped, len(items), progress))
 
 
 def _init_worker(make_worker: Callable[[], Callable[[Sequence[Any]], Iterable[Any]]]) -> None:
@@ -129,7 +131,7 @@ def parallel_gen(
     chunks = _iter_chunks(items, max(1, chunksize))
     if n_workers == 0:
         worker = make_worker()
-        for res in _with_progress(_checked((c, worker(c)) for c in chunks), total, progress):
+        for res in with_progress(_checked((c, worker(c)) for c in chunks), total, progress):
             yield from res
         return
     first = list(itertools.islice(chunks, 2 * n_workers))  # how many workers the items need at most
@@ -151,7 +153,7 @@ def parallel_gen(
                     raise ValueError(f"parallel_gen: the worker returned {len(res)} results for a chunk of {n} items")
                 yield res
 
-        for res in _with_progress(results(), total, progress):
+        for res in with_progress(results(), total, progress):
             yield from res
 
 

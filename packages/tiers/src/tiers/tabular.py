@@ -98,6 +98,7 @@ from datablock import (
     tiers_home,
     to_tensor,
     untar_data,
+    with_progress,
 )
 from dispatch_transforms import (
     SKIP,
@@ -419,6 +420,7 @@ __all__ = [
     "CollateError",
     "parallel_map",
     "parallel_gen",
+    "with_progress",
     "listify",
     "config_safe",
     "SafeResolver",
