@@ -19,6 +19,7 @@ import os
 import shutil
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from datablock import tiers_home
@@ -112,6 +113,26 @@ def _is_valid(name: str, valid_pct: float) -> bool:
     return h / 0xFFFFFFFF < valid_pct
 
 
+def _write_once(out: Path, fill: Callable[[Path], None]) -> Path:
+    """`out` made once, atomically: `fill` writes a fresh temporary folder beside it (ending with `texts.csv`),
+    which is then renamed to `out`; an existing `out/texts.csv` is reused as it is."""
+    if (out / "texts.csv").exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(tmp)
+        try:
+            os.replace(tmp, out)
+        except OSError:  # another process finished first: keep its corpus
+            if not (out / "texts.csv").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def stdlib_corpus(
     dest: str | Path | None = None, labels: tuple[str, ...] = STDLIB_LABELS, valid_pct: float = 0.2
 ) -> Path:
@@ -122,11 +143,8 @@ def stdlib_corpus(
     like your own data: `TextDataLoaders.from_folder(path, valid="test")`, or `from_df` on the CSV.
     """
     out = Path(dest) if dest is not None else tiers_home() / "data" / "stdlib_docs"
-    if (out / "texts.csv").exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".stdlib_docs-", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         rows: list[tuple[str, str, bool]] = []
         for label in labels:
             seen: set[str] = set()
@@ -143,15 +161,8 @@ def stdlib_corpus(
             w = csv.writer(fh)
             w.writerow(["text", "label", "is_valid"])
             w.writerows(rows)
-        try:
-            os.replace(tmp, out)
-        except OSError:  # another process finished first: keep its corpus
-            if not (out / "texts.csv").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return _write_once(out, fill)
 
 
 def stdlib_text_corpus(
@@ -161,11 +172,8 @@ def stdlib_text_corpus(
     `valid_pct` of the texts, chosen by a hash of the name) under `dest` (default `tiers_home()/data/stdlib_text`),
     for `TextDataLoaders.from_df(..., is_lm=True, valid_col="is_valid")`. Returns the folder."""
     out = Path(dest) if dest is not None else tiers_home() / "data" / "stdlib_text"
-    if (out / "texts.csv").exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".stdlib_text-", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         seen: set[str] = set()
         with open(tmp / "texts.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
@@ -174,12 +182,5 @@ def stdlib_text_corpus(
                 if text not in seen:
                     seen.add(text)
                     w.writerow([text, name, _is_valid(name, valid_pct)])
-        try:
-            os.replace(tmp, out)
-        except OSError:  # another process finished first: keep its corpus
-            if not (out / "texts.csv").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return _write_once(out, fill)
