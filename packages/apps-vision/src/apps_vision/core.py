@@ -183,7 +183,8 @@ class AddMaskCodes(DisplayedTransform):
 
     def encodes(self, x: PILMask) -> PILMask:
         if self.codes is not None:
-            _, hi = x.getextrema()
+            extrema: Any = x.getextrema()  # (min, max), or one pair per band
+            hi = extrema[1] if isinstance(extrema[1], (int, float)) else max(band[1] for band in extrema)
             if hi >= len(self.codes):
                 raise ValueError(
                     f"mask values must be codes 0..{len(self.codes) - 1} ({len(self.codes)} codes: {self.codes}), "

@@ -220,7 +220,10 @@ class DetectionLearner(Learner):
         items = list(items)
         if not items:
             return []
-        dl = self.dls.test_dl(items, bs=bs, **kwargs)
+        test_dl = getattr(self.dls, "test_dl", None)
+        if not callable(test_dl):
+            raise TypeError(f"predict_files: the learner's data ({type(self.dls).__name__}) have no `test_dl`")
+        dl = test_dl(items, bs=bs, **kwargs)
         net = getattr(self.model, "net", None)
         pad_idx = int(getattr(self.model, "pad_idx", 0))
         out: list[Detections] = []

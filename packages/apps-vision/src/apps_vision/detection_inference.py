@@ -14,6 +14,8 @@ candidates are dropped after it by a boolean mask. RetinaNet, FCOS and SSD (SSDl
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torchvision.models.detection import FCOS, RetinaNet
@@ -51,6 +53,12 @@ def fixed_candidates(scores: Tensor, score_thresh: float, k: int) -> tuple[Tenso
     return top, idx, top > score_thresh
 
 
+def _concat(parts: list[tuple[Tensor, Tensor, Tensor, Tensor]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """`(boxes, scores, labels, valid)` of several groups of candidates, joined in order."""
+    boxes, scores, labels, valid = (torch.cat(group) for group in zip(*parts, strict=True))
+    return boxes, scores, labels, valid
+
+
 class DetectionInference(nn.Module):
     """One image (float (3, h, w), as the detector receives it) → `(boxes, labels, scores)`, what
     `DetectionLearner.predict` gives: the torchvision detector `net` (FCOS, RetinaNet or SSD, its own settings:
@@ -67,7 +75,7 @@ class DetectionInference(nn.Module):
         self.net, self.pad_idx, self.thresh, self.nms_iou = net, pad_idx, thresh, nms_iou
 
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        net = self.net
+        net: Any = self.net  # a torchvision detector (its attributes are typed as Tensor | Module)
         h, w = image.shape[-2], image.shape[-1]
         images, _ = net.transform([image])
         feats = list(net.backbone(images.tensors).values())
@@ -91,7 +99,7 @@ class DetectionInference(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The detector's candidates before its NMS, of a size fixed by the shapes: `(boxes, scores, labels,
         valid)`, clipped to the image `size`; the invalid ones (not above the score threshold) score -1."""
-        net = self.net
+        net: Any = self.net  # a torchvision detector (its attributes are typed as Tensor | Module)
         if isinstance(net, SSD):
             return self._ssd(head, anchors, size)
         logits, regression = head["cls_logits"][0], head["bbox_regression"][0]
@@ -117,10 +125,12 @@ class DetectionInference(nn.Module):
                 boxes = net.box_coder.decode_single(regression[anchor_idx], anchors[anchor_idx])
             out.append((clip_boxes_to_image(boxes, size), scores, labels, valid))
             start = end
-        return tuple(torch.cat(parts) for parts in zip(*out, strict=True))  # type: ignore[return-value]
+        return _concat(out)
 
-    def _ssd(self, head: dict[str, Tensor], anchors: Tensor, size: tuple[int, int]) -> tuple[Tensor, ...]:
-        net = self.net
+    def _ssd(
+        self, head: dict[str, Tensor], anchors: Tensor, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        net: Any = self.net  # a torchvision detector (its attributes are typed as Tensor | Module)
         boxes = net.box_coder.decode_single(head["bbox_regression"][0], anchors)
         boxes = clip_boxes_to_image(boxes, size)
         probs = torch.softmax(head["cls_logits"][0], dim=-1)
@@ -129,4 +139,4 @@ class DetectionInference(nn.Module):
         for label in range(1, probs.shape[-1]):  # SSD scores the real classes only (label 0: background)
             scores, idx, valid = fixed_candidates(probs[:, label], net.score_thresh, k)
             out.append((boxes[idx], scores, torch.full_like(idx, label), valid))
-        return tuple(torch.cat(parts) for parts in zip(*out, strict=True))
+        return _concat(out)
