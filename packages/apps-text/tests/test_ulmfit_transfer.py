@@ -52,7 +52,7 @@ from apps_text import (
 )
 from trainloop_callbacks.metrics import accuracy
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.slow, pytest.mark.acceptance]  # slow: left out of the per-package isolated runs too
 
 SEEDS = (0, 1, 2)
 N_LABELLED = 60  # per seed, half per package: few labels, where ULMFiT is meant to help
