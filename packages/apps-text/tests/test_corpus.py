@@ -4,7 +4,9 @@ import ast
 import sysconfig
 from pathlib import Path
 
-from apps_text import STDLIB_LABELS, stdlib_text
+import pandas as pd
+
+from apps_text import STDLIB_LABELS, stdlib_corpus, stdlib_text
 
 
 def test_stdlib_text_reads_docstrings_and_the_reference_topics():
@@ -30,3 +32,19 @@ def test_stdlib_text_leaves_out_the_labelled_packages():
     docs = stdlib_text(include=(*STDLIB_LABELS, "json"), topics=False)
     assert docs and all(n.startswith("json.") for n, _ in docs)  # exclude defaults to the labelled packages
     # the whole corpus (about 14 s of CPU to parse) is built and checked by test_ulmfit_transfer.py (acceptance)
+
+
+def test_stdlib_corpus_is_written_once_as_folders_and_csv(tmp_path):
+    dest = tmp_path / "data" / "corpus"
+    assert stdlib_corpus(dest, labels=("json", "html"), valid_pct=0.3) == dest
+    df = pd.read_csv(dest / "texts.csv")
+    assert set(df["label"]) == {"json", "html"} and df["is_valid"].any() and not df["is_valid"].all()
+    on_disk = sorted(f.read_text(encoding="utf-8") for f in dest.glob("*/*/*.txt"))
+    assert on_disk == sorted(df["text"])  # the folders hold the texts of the CSV
+    for split, valid in (("train", False), ("test", True)):
+        texts = {f.read_text(encoding="utf-8") for f in dest.glob(f"{split}/json/*.txt")}
+        assert texts == set(df[(df["label"] == "json") & (df["is_valid"] == valid)]["text"])
+    assert [p.name for p in dest.parent.iterdir()] == ["corpus"]  # no temporary folder left beside it
+    (dest / "texts.csv").write_text("text,label,is_valid\nkept,json,False\n")
+    assert stdlib_corpus(dest, labels=("json",)) == dest  # reused as it is, not written again
+    assert pd.read_csv(dest / "texts.csv")["text"].tolist() == ["kept"]

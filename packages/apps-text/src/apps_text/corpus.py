@@ -15,14 +15,10 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
-import os
-import shutil
 import sysconfig
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from datablock import tiers_home
+from datablock import tiers_home, write_folder_once
 
 __all__ = ["stdlib_docstrings", "stdlib_corpus", "stdlib_text", "stdlib_text_corpus", "STDLIB_LABELS"]
 
@@ -113,26 +109,6 @@ def _is_valid(name: str, valid_pct: float) -> bool:
     return h / 0xFFFFFFFF < valid_pct
 
 
-def _write_once(out: Path, fill: Callable[[Path], None]) -> Path:
-    """`out` made once, atomically: `fill` writes a fresh temporary folder beside it (ending with `texts.csv`),
-    which is then renamed to `out`; an existing `out/texts.csv` is reused as it is."""
-    if (out / "texts.csv").exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        fill(tmp)
-        try:
-            os.replace(tmp, out)
-        except OSError:  # another process finished first: keep its corpus
-            if not (out / "texts.csv").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
 def stdlib_corpus(
     dest: str | Path | None = None, labels: tuple[str, ...] = STDLIB_LABELS, valid_pct: float = 0.2
 ) -> Path:
@@ -162,7 +138,7 @@ def stdlib_corpus(
             w.writerow(["text", "label", "is_valid"])
             w.writerows(rows)
 
-    return _write_once(out, fill)
+    return write_folder_once(out, fill, marker="texts.csv")
 
 
 def stdlib_text_corpus(
@@ -183,4 +159,4 @@ def stdlib_text_corpus(
                     seen.add(text)
                     w.writerow([text, name, _is_valid(name, valid_pct)])
 
-    return _write_once(out, fill)
+    return write_folder_once(out, fill, marker="texts.csv")

@@ -15,9 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datablock import config_safe, tiers_home
+from datablock import config_safe, tiers_home, write_folder_once
 
 __all__ = [
     "tiers_home",
@@ -40,25 +38,6 @@ __all__ = [
 
 SHAPES_CODES: list[str] = ["background", "circle", "square"]
 """The classes of the `shapes` masks, by code."""
-
-
-def _publish(dest: Path, write: Callable[[Path], object]) -> Path:
-    """Run `write(tmp_dir)` and move the result to `dest` in one rename: a failed write leaves nothing behind."""
-    if dest.exists():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        write(tmp)
-        try:
-            tmp.rename(dest)
-        except OSError:
-            if not dest.exists():  # another process may have published it first: then theirs is used
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
 
 
 def digits(dest: str | os.PathLike[str] | None = None, max_per_class: int | None = None) -> Path:
@@ -87,7 +66,7 @@ def digits(dest: str | os.PathLike[str] | None = None, max_per_class: int | None
             img = np.round(p.reshape(8, 8) * (255 / 16)).astype(np.uint8)
             Image.fromarray(img, mode="L").save(tmp / str(int(y)) / f"{n:04d}.png")
 
-    return _publish(out, write)
+    return write_folder_once(out, write)
 
 
 def shapes(n: int = 200, size: int = 64, seed: int = 0, dest: str | os.PathLike[str] | None = None) -> Path:
@@ -125,7 +104,7 @@ def shapes(n: int = 200, size: int = 64, seed: int = 0, dest: str | os.PathLike[
             mask.save(tmp / "labels" / f"{k:04d}.png")
         (tmp / "codes.txt").write_text("\n".join(SHAPES_CODES) + "\n")
 
-    return _publish(out, write)
+    return write_folder_once(out, write)
 
 
 DETECTION_CLASSES: list[str] = ["circle", "square", "triangle"]
@@ -303,7 +282,7 @@ def detection_shapes(
             coco = {"images": images, "annotations": annotations, "categories": categories}
             (tmp / f"{split}.json").write_text(json.dumps(coco, indent=1))
 
-    return _publish(out, write)
+    return write_folder_once(out, write)
 
 
 @config_safe

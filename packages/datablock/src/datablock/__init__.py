@@ -7,7 +7,7 @@ from datablock.convert import Conversion, to_tensor
 from datablock.datablock import DataBlock
 from datablock.dataloaders import DataLoaders
 from datablock.errors import CollateError, ItemError, SkipItem
-from datablock.external import download_url, file_sha256, tiers_home, untar_data
+from datablock.external import download_url, file_sha256, tiers_home, untar_data, write_folder_once
 from datablock.getters import AttrGetter, ColReader, FileGetter, ItemGetter, get_files
 from datablock.labellers import RegexLabeller, parent_label
 from datablock.loader import EVENTS, DataLoader
@@ -100,6 +100,7 @@ __all__ = [
     "download_url",
     "untar_data",
     "tiers_home",
+    "write_folder_once",
     "file_sha256",
     # errors and helpers
     "SkipItem",

@@ -4,7 +4,8 @@ Nothing here runs unless called. Files go under `tiers_home()` (`$TIERS_HOME`, d
 archives in `archive/`, extracted data in `data/`. A download is written to `<dest>.part` and renamed into
 place only once complete and checked, so `dest` is never half-written; a later call resumes a `.part` file
 (an HTTP range request) when the server supports it. An archive is extracted into a temporary folder
-beside its destination and renamed into place, so a bad archive leaves nothing behind.
+beside its destination and renamed into place, so a bad archive leaves nothing behind; `write_folder_once`
+does the same for a folder any code writes (the data sets the applications generate on first use).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlparse
 
-__all__ = ["tiers_home", "download_url", "untar_data", "file_sha256"]
+__all__ = ["tiers_home", "write_folder_once", "download_url", "untar_data", "file_sha256"]
 
 CHUNK = 1 << 20
 
@@ -31,6 +32,46 @@ def tiers_home() -> Path:
     """The cache directory: `$TIERS_HOME`, or `~/.tiers`."""
     env = os.environ.get("TIERS_HOME")
     return Path(env).expanduser() if env else Path.home() / ".tiers"
+
+
+def write_folder_once(dest: str | os.PathLike[str], fill: Callable[[Path], object], marker: str | None = None) -> Path:
+    """Make the folder `dest` once, atomically, and return it: `fill(tmp)` writes a fresh temporary folder beside
+    `dest`, which is then renamed to `dest`, so `dest` never appears half-written (a `fill` that raises leaves
+    nothing behind) and a generated data set is made on first use, then reused.
+
+    `dest` counts as complete when it exists, or with `marker` (a path inside it, e.g. `"texts.csv"`) when
+    `dest/marker` exists: a complete `dest` is returned as it is, without calling `fill`. With `marker`, `fill`
+    must write it (else `ValueError`), and an incomplete `dest` that is not empty is refused (`FileExistsError`),
+    never overwritten. Another process finishing the same folder first is fine: its folder is kept.
+    """
+    dest = Path(dest)
+
+    def complete() -> bool:
+        return (dest / marker).exists() if marker is not None else dest.exists()
+
+    if complete():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        fill(tmp)
+        if marker is not None and not (tmp / marker).exists():
+            raise ValueError(f"write_folder_once: fill wrote no {marker!r} into the folder for {dest}")
+        try:
+            os.replace(tmp, dest)
+        except OSError as e:
+            if complete():  # another process finished first: keep its folder
+                return dest
+            if marker is not None and dest.is_dir():
+                raise FileExistsError(
+                    f"write_folder_once: {dest} exists without {marker!r} (an incomplete folder, not written "
+                    "here); remove it to have it written again"
+                ) from e
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

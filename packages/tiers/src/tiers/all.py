@@ -301,6 +301,7 @@ from datablock import (
     to_tensor,
     untar_data,
     with_progress,
+    write_folder_once,
 )
 from dispatch_transforms import (
     SKIP,
@@ -650,6 +651,7 @@ __all__ = [
     "download_url",
     "untar_data",
     "tiers_home",
+    "write_folder_once",
     "file_sha256",
     "SkipItem",
     "ItemError",

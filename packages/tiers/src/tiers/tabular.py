@@ -99,6 +99,7 @@ from datablock import (
     to_tensor,
     untar_data,
     with_progress,
+    write_folder_once,
 )
 from dispatch_transforms import (
     SKIP,
@@ -414,6 +415,7 @@ __all__ = [
     "download_url",
     "untar_data",
     "tiers_home",
+    "write_folder_once",
     "file_sha256",
     "SkipItem",
     "ItemError",
