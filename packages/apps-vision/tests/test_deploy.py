@@ -3,8 +3,6 @@ imported; Pillow's resize reproduced exactly; batched prediction over files."""
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -26,18 +24,6 @@ from apps_vision import (
 from apps_vision.deploy import _ResizeStep
 
 HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
-TIERS = [
-    "apps_vision",
-    "apps_text",
-    "apps_tabular",
-    "datablock",
-    "trainloop_callbacks",
-    "gpu_augment",
-    "typedtensor",
-    "dispatch_transforms",
-    "pluggable_optim",
-    "tiers",
-]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -124,17 +110,8 @@ def _image_folders(root, n_train=6, n_valid=10, seed=0):
     return root
 
 
-_RUN_WITHOUT_TIERS = """
-import importlib.abc, json, sys
-BLOCKED = set(json.loads(sys.argv[1]))
-
-class NoTiers(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked: the exported files must run without tiers")
-        return None
-
-sys.meta_path.insert(0, NoTiers())
+# run by the `run_without_tiers` fixture (conftest.py): argv[2:] are the program, the ONNX file and the images
+_PREDICT_WITHOUT_TIERS = """
 import numpy as np
 import torch
 from PIL import Image
@@ -157,19 +134,13 @@ if onnx_file:
     for a in images:
         idx, scores = sess.run(None, {"image": a})
         out["onnx"].append([idx.tolist(), scores.tolist()])
-assert not BLOCKED & {m.split(".")[0] for m in sys.modules}, "a tiers package was imported"
-print(json.dumps(out))
 """
 
 
-def _run_without_tiers(program, onnx_file, files):
-    res = subprocess.run(
-        [sys.executable, "-c", _RUN_WITHOUT_TIERS, json.dumps(TIERS), str(program), str(onnx_file or ""),
-         json.dumps([str(f) for f in files])],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+def _predict_without_tiers(run_without_tiers, program, onnx_file, files):
+    return run_without_tiers(
+        _PREDICT_WITHOUT_TIERS, str(program), str(onnx_file or ""), json.dumps([str(f) for f in files])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -190,20 +161,19 @@ def classifier(tmp_path_factory):
     return learn, files
 
 
-def test_blocker_refuses_tiers(tmp_path):
-    code = _RUN_WITHOUT_TIERS.split("import numpy")[0] + "import apps_vision\n"
-    res = subprocess.run([sys.executable, "-c", code, json.dumps(TIERS)], capture_output=True, text=True)
+def test_blocker_refuses_tiers(python_without_tiers):
+    res = python_without_tiers("import apps_vision\n")
     assert res.returncode != 0 and "apps_vision is blocked" in res.stderr
 
 
-def test_program_and_onnx_agree_with_predict_without_tiers(classifier, tmp_path):
+def test_program_and_onnx_agree_with_predict_without_tiers(classifier, tmp_path, run_without_tiers):
     learn, files = classifier
     assert len(files) == 20
     with learn.no_bar():
         expected = [learn.predict(f) for f in files]
     program = learn.export_program(tmp_path / "model.pt2")
     onnx_file = learn.export_onnx(tmp_path / "model.onnx") if HAS_ONNX else None
-    out = _run_without_tiers(program, onnx_file, files)
+    out = _predict_without_tiers(run_without_tiers, program, onnx_file, files)
     assert out["classes"] == ["cat", "dog"] and out["task"] == "classification"
     labels = {str(lbl) for lbl, _, _ in expected}
     assert labels == {"cat", "dog"}  # the check means something: both classes are predicted
@@ -245,7 +215,7 @@ def test_unsupported_item_transform_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_segmentation_program_gives_predicts_masks(tmp_path, monkeypatch):
+def test_segmentation_program_gives_predicts_masks(tmp_path, monkeypatch, run_without_tiers):
     monkeypatch.setenv("TIERS_HOME", str(tmp_path / "tiers"))
     torch.manual_seed(0)
     path = shapes(n=12, size=40, seed=0)
@@ -257,7 +227,7 @@ def test_segmentation_program_gives_predicts_masks(tmp_path, monkeypatch):
         learn.fit_one_cycle(1, 1e-2)
     program = learn.export_program(tmp_path / "unet.pt2")
     files = get_image_files(path / "images")[:4]
-    out = _run_without_tiers(program, None, files)
+    out = _predict_without_tiers(run_without_tiers, program, None, files)
     assert out["task"] == "segmentation" and out["classes"] == list(SHAPES_CODES)
     for f, (indices, scores) in zip(files, out["program"], strict=True):
         with learn.no_bar():

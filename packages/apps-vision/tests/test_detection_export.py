@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -121,22 +119,8 @@ def test_faster_rcnn_export_names_the_limit(shapes_items, tmp_path):
             learn.export_onnx(tmp_path / "det.onnx", thresh=0.05)
 
 
-TIERS = [
-    "apps_vision", "apps_text", "apps_tabular", "datablock", "trainloop_callbacks", "gpu_augment", "typedtensor",
-    "dispatch_transforms", "pluggable_optim", "tiers",
-]  # fmt: skip
-
+# run by the `run_without_tiers` fixture (conftest.py): argv[2:] are the program, the ONNX file and the images
 _DETECT_WITHOUT_TIERS = """
-import importlib.abc, json, sys
-BLOCKED = set(json.loads(sys.argv[1]))
-
-class NoTiers(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked: the exported files must run without tiers")
-        return None
-
-sys.meta_path.insert(0, NoTiers())
 import numpy as np
 import torch
 import torchvision  # registers torchvision::nms, which the program calls
@@ -160,8 +144,6 @@ if onnx_file:
     for a in images:
         boxes, labels, scores = sess.run(None, {"image": a})
         out["onnx"].append([boxes.tolist(), labels.tolist(), scores.tolist()])
-assert not BLOCKED & {m.split(".")[0] for m in sys.modules}, "a tiers package was imported"
-print(json.dumps(out))
 """
 
 
@@ -215,16 +197,6 @@ def expected20(detector20):
     return expected
 
 
-def _run_detection_without_tiers(program, onnx_file, files):
-    res = subprocess.run(
-        [sys.executable, "-c", _DETECT_WITHOUT_TIERS, json.dumps(TIERS), str(program or ""), str(onnx_file or ""),
-         json.dumps([str(f) for f in files])],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
-
-
 def _agree(expected, got, classes, kind):
     """Issue 16's acceptance: same labels, scores within 1e-4, boxes with IoU >= 0.99, picture by picture."""
     for e, (boxes, labels, scores) in zip(expected, got, strict=True):
@@ -234,14 +206,17 @@ def _agree(expected, got, classes, kind):
             assert _iou(boxes, e.boxes.as_subclass(torch.Tensor).numpy()).min() >= 0.99, kind
 
 
-def test_detection_program_and_onnx_agree_with_predict_without_tiers(detector20, expected20, tmp_path):
+def test_detection_program_and_onnx_agree_with_predict_without_tiers(
+    detector20, expected20, tmp_path, run_without_tiers
+):
     # 20 pictures through the torch.export program and through the ONNX file in onnxruntime, in one process
     # where tiers cannot be imported; the metadata travels in both (the onnx extra is in the test extra: without
     # it export_onnx's ImportError says what to install)
     learn, files = detector20
     program = learn.export_program(tmp_path / "det.pt2", thresh=0.58, nms_iou=0.5)
     onnx_file = learn.export_onnx(tmp_path / "det.onnx", thresh=0.58, nms_iou=0.5)
-    out = _run_detection_without_tiers(program, onnx_file, files)
+    files_json = json.dumps([str(f) for f in files])
+    out = run_without_tiers(_DETECT_WITHOUT_TIERS, str(program or ""), str(onnx_file or ""), files_json)
     meta = out["meta"]
     assert meta["classes"] == list(learn.vocab) and meta["task"] == "detection"
     assert meta["input"]["height"] == 48 and meta["input"]["width"] == 48 and meta["input"]["dtype"] == "uint8"
