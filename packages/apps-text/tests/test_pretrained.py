@@ -47,12 +47,22 @@ def pretrained(tmp_path_factory):
 
 
 def test_match_embeds_copies_known_tokens_and_averages_new_ones():
-    old = {"0.encoder.weight": torch.arange(6.0).reshape(3, 2), "1.decoder.weight": torch.zeros(3, 2),
-           "1.decoder.bias": torch.tensor([1.0, 2.0, 6.0])}  # fmt: skip
+    emb = torch.arange(6.0).reshape(3, 2)
+    old = {"0.encoder.weight": emb, "1.decoder.weight": emb.clone(), "1.decoder.bias": torch.tensor([1.0, 2.0, 6.0])}
     new = match_embeds(old, ["a", "b", "c"], ["c", "new", "a"])
     assert new["0.encoder.weight"].tolist() == [[4.0, 5.0], [2.0, 3.0], [0.0, 1.0]]  # "new" row = mean
-    assert torch.equal(new["1.decoder.weight"], new["0.encoder.weight"])
+    assert torch.equal(new["1.decoder.weight"], new["0.encoder.weight"])  # tied: the same rows
     assert new["1.decoder.bias"].tolist() == [6.0, 3.0, 1.0]
+
+
+def test_match_embeds_matches_an_untied_decoder_from_its_own_rows():
+    # fastai copies the embedding into the decoder, which replaces the weights of a model trained untied
+    old = {"0.encoder.weight": torch.arange(6.0).reshape(3, 2), "1.decoder.weight": -10 - torch.arange(6.0).reshape(3, 2)}
+    new = match_embeds(old, ["a", "b", "c"], ["c", "new", "a"])
+    assert new["1.decoder.weight"].tolist() == [[-14.0, -15.0], [-12.0, -13.0], [-10.0, -11.0]]
+    assert new["0.encoder.weight"].tolist() == [[4.0, 5.0], [2.0, 3.0], [0.0, 1.0]]
+    with pytest.raises(ValueError, match="decoder rows"):
+        match_embeds({**old, "1.decoder.weight": torch.zeros(2, 2)}, ["a", "b", "c"], ["a"])
 
 
 def test_language_model_learner_loads_matched_pretrained_weights(pretrained, tmp_path):

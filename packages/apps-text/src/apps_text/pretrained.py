@@ -110,7 +110,10 @@ def read_pretrained(weights: str | Path, vocab_file: str | Path) -> tuple[dict[s
 
 def match_embeds(old_wgts: dict[str, Tensor], old_vocab: Sequence[str], new_vocab: Sequence[str]) -> dict[str, Tensor]:
     """A language model's weights for `new_vocab` (fastai's `match_embeds`): embedding rows (and decoder rows and
-    bias) of the tokens of `old_vocab` copied by token, those of new tokens set to the mean over the old rows."""
+    bias) of the tokens of `old_vocab` copied by token, those of new tokens set to the mean over the old rows.
+
+    The decoder's rows come from the decoder's own weights: fastai copies the embedding's into it, which is the same
+    for tied weights and silently replaces an untied decoder (a model trained with `tie_weights=False`)."""
     if _EMB not in old_wgts:
         raise KeyError(f"match_embeds: the weights have no {_EMB!r} (a language model's embedding)")
     wgts = old_wgts[_EMB]
@@ -119,17 +122,21 @@ def match_embeds(old_wgts: dict[str, Tensor], old_vocab: Sequence[str], new_voca
     o2i = {w: i for i, w in enumerate(old_vocab)}
     idx = torch.tensor([o2i.get(w, -1) for w in new_vocab], dtype=torch.long)
     known = idx >= 0
-    new_wgts = wgts.mean(0).expand(len(new_vocab), -1).clone()
-    new_wgts[known] = wgts[idx[known]]
+
+    def rows(old: Tensor) -> Tensor:  # known tokens' rows by token, new tokens' the mean row
+        if old.shape[0] != len(old_vocab):
+            raise ValueError(f"match_embeds: {old.shape[0]} decoder rows for a vocab of {len(old_vocab)} tokens")
+        new = old.mean(0).expand(len(new_vocab), *old.shape[1:]).clone()
+        new[known] = old[idx[known]]
+        return new
+
+    new_wgts = rows(wgts)
     out = dict(old_wgts)
     out[_EMB] = new_wgts
     if _EMB_DP in out:
         out[_EMB_DP] = new_wgts.clone()
-    if _DEC_W in out:
-        out[_DEC_W] = new_wgts.clone()
-    bias = old_wgts.get(_DEC_B)
-    if bias is not None:
-        new_bias = bias.mean(0).expand(len(new_vocab)).clone()
-        new_bias[known] = bias[idx[known]]
-        out[_DEC_B] = new_bias
+    if _DEC_W in out:  # its own rows: the same as the embedding's when tied, not when trained with tie_weights=False
+        out[_DEC_W] = rows(old_wgts[_DEC_W])
+    if _DEC_B in out:
+        out[_DEC_B] = rows(old_wgts[_DEC_B])
     return out
