@@ -57,7 +57,8 @@ def test_match_embeds_copies_known_tokens_and_averages_new_ones():
 
 def test_match_embeds_matches_an_untied_decoder_from_its_own_rows():
     # fastai copies the embedding into the decoder, which replaces the weights of a model trained untied
-    old = {"0.encoder.weight": torch.arange(6.0).reshape(3, 2), "1.decoder.weight": -10 - torch.arange(6.0).reshape(3, 2)}
+    dec = -10 - torch.arange(6.0).reshape(3, 2)
+    old = {"0.encoder.weight": torch.arange(6.0).reshape(3, 2), "1.decoder.weight": dec}
     new = match_embeds(old, ["a", "b", "c"], ["c", "new", "a"])
     assert new["1.decoder.weight"].tolist() == [[-14.0, -15.0], [-12.0, -13.0], [-10.0, -11.0]]
     assert new["0.encoder.weight"].tolist() == [[4.0, 5.0], [2.0, 3.0], [0.0, 1.0]]
