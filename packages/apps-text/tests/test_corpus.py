@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from apps_text import STDLIB_LABELS, stdlib_corpus, stdlib_text
+from apps_text import STDLIB_LABELS, stdlib_corpus, stdlib_docstrings, stdlib_text
 
 
 def test_stdlib_text_reads_docstrings_and_the_reference_topics():
@@ -48,3 +48,14 @@ def test_stdlib_corpus_is_written_once_as_folders_and_csv(tmp_path):
     (dest / "texts.csv").write_text("text,label,is_valid\nkept,json,False\n")
     assert stdlib_corpus(dest, labels=("json",)) == dest  # reused as it is, not written again
     assert pd.read_csv(dest / "texts.csv")["text"].tolist() == ["kept"]
+
+
+def test_stdlib_docstrings_leaves_out_test_folders(tmp_path, monkeypatch):
+    # a package with its tests in `idle_test` (idlelib's layout) and `tests`: only the package's own docstrings count
+    pkg = tmp_path / "pkg"
+    for sub in ("", "idle_test", "tests", "sub"):
+        (pkg / sub).mkdir(parents=True, exist_ok=True)
+        (pkg / sub / "m.py").write_text(f'"""The docstring of {sub or "the top"} module, long enough to be kept."""\n')
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"stdlib": str(tmp_path)})
+    names = [n for n, _ in stdlib_docstrings("pkg", min_words=3)]
+    assert names == ["pkg.m.__module__", "pkg.sub.m.__module__"]

@@ -36,12 +36,16 @@ def _doc_nodes(tree: ast.AST) -> list[tuple[str, str]]:
     return out
 
 
+_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"})
+
+
 def stdlib_docstrings(package: str, min_words: int = 12) -> list[tuple[str, str]]:
     """`(name, docstring)` of every module, class and function of standard-library `package` with at least
-    `min_words` words, in a stable order (files sorted, then source order). Sources are parsed, never imported."""
+    `min_words` words, in a stable order (files sorted, then source order); test folders (`test`, `tests`,
+    `idle_test`) are left out. Sources are parsed, never imported."""
     root = Path(sysconfig.get_paths()["stdlib"]) / package
     files = sorted(root.rglob("*.py")) if root.is_dir() else [root.with_suffix(".py")]
-    files = [f for f in files if f.exists() and "test" not in f.relative_to(root.parent).parts[1:-1]]
+    files = [f for f in files if f.exists() and not _SKIP_DIRS.intersection(f.relative_to(root.parent).parts[1:-1])]
     if not files:
         raise FileNotFoundError(f"stdlib_docstrings: no sources for the standard-library package {package!r}")
     docs = []
@@ -50,9 +54,6 @@ def stdlib_docstrings(package: str, min_words: int = 12) -> list[tuple[str, str]
         rel = f.relative_to(root.parent).with_suffix("").as_posix().replace("/", ".")
         docs += [(f"{rel}.{n}", d) for n, d in _doc_nodes(tree) if len(d.split()) >= min_words]
     return docs
-
-
-_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"})
 
 
 def _pydoc_topics(stdlib: Path) -> list[tuple[str, str]]:
