@@ -62,6 +62,24 @@ def test_parallel_same_as_serial_in_order():
     assert parallel == serial and serial[5][-3:] == ["xxup", "end", "."]
 
 
+@pytest.mark.parametrize("n_workers", [0, 2])
+def test_tokenize_texts_streams_a_generator(n_workers):
+    # a corpus larger than memory streams through: the texts read but not yet tokenized stay within the chunks in
+    # flight (two per worker, plus one) at every step, and nothing is kept per text once it is yielded
+    read = []
+
+    def texts():
+        for i in range(400):
+            read.append(i)
+            yield f"Text {i} here."
+
+    ahead = 0
+    for k, toks in enumerate(tokenize_texts(texts(), n_workers=n_workers, chunksize=8)):
+        assert toks == tokenize1(f"Text {k} here.")  # in order
+        ahead = max(ahead, len(read) - k)
+    assert len(read) == 400 and 0 < ahead <= 8 * (2 * n_workers + 1)
+
+
 def test_tokenize_df_counts_and_lengths():
     df = pd.DataFrame({"text": ["Hello world", "hello again"], "label": [0, 1]})
     out, count = tokenize_df(df, "text")

@@ -89,3 +89,21 @@ def test_parallel_gen_streams_with_bounded_chunks_in_flight():
     assert first[0] == 1 and len(read) <= 10 * (2 * 2 + 1)  # at most two chunks per worker (plus one) read ahead
     rest = list(gen)
     assert [r[0] for r in [first, *rest]] == list(range(1, 1001)) and len(read) == 1000
+
+
+@pytest.mark.parametrize("n_workers", [0, 2])
+def test_parallel_gen_read_ahead_stays_bounded_to_the_end(n_workers):
+    # the invariant behind bounded memory: however many items, the items read but not yet yielded never exceed
+    # the chunks in flight (two per worker, plus the one submitted as the oldest is collected), at every step
+    read = []
+
+    def items():
+        for i in range(600):
+            read.append(i)
+            yield i
+
+    ahead = 0
+    for k, r in enumerate(parallel_gen(_CountingWorker, items(), n_workers=n_workers, chunksize=10, progress=False)):
+        assert r[0] == k + 1  # in order
+        ahead = max(ahead, len(read) - k)
+    assert len(read) == 600 and 0 < ahead <= 10 * (2 * n_workers + 1)
