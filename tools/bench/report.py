@@ -301,6 +301,31 @@ def text(log: str) -> list[Row]:
     ]
 
 
+def text_tokenize(log: str) -> list[Row]:
+    def rate(name: str) -> float | None:
+        return figure(log, re.escape(name) + r"(?=\s+[\d,.]+\s+docs/s)")
+
+    fastai = rate("fastai SpacyTokenizer")
+    return [
+        Row(
+            "tokenize_texts, ~200-word docs, fastai's default rules, 2 processes, WordTokenizer (fastai: spaCy)",
+            "docs/s",
+            must(rate("tiers WordTokenizer"), "tiers WordTokenizer"),
+            None,
+            fastai,
+            True,
+        ),
+        Row(
+            "the same with HFTokenizer (a Hugging Face `tokenizers` BPE)",
+            "docs/s",
+            must(rate("tiers HFTokenizer"), "tiers HFTokenizer"),
+            None,
+            fastai,
+            True,
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -316,13 +341,14 @@ BENCHES = [
     Bench("optim_step", ("--repeats", "3", "--steps", "4"), optim_step),
     Bench("loop_overhead", ("--repeats", "3"), loop_overhead),
     Bench("dataloader", ("--repeats", "3", "--n-images", "500"), dataloader),
-    Bench("vision_loader", ("--n", "500", "--repeats", "5"), vision_loader),
+    Bench("vision_loader", ("--n", "2000", "--repeats", "5"), vision_loader),
     Bench("batch_augment", ("--repeats", "3", "--bs", "32"), batch_augment),
     Bench("padded_loader", ("--repeats", "3", "--n", "5000"), padded_loader),
     Bench("transform_overhead", ("--repeats", "3", "--number", "20000"), transform_overhead),
     Bench("typedtensor_overhead", ("--repeats", "3", "--number", "2000"), typedtensor_overhead),
     Bench("tabular", ("--rows", "20000", "--repeats", "2"), tabular),
     Bench("text", ("--docs", "1000", "--lm-docs", "50", "--repeats", "2"), text),
+    Bench("text_tokenize", ("--docs", "20000", "--repeats", "5", "--skip", "memory"), text_tokenize),
 ]
 
 
