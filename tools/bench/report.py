@@ -347,7 +347,7 @@ BENCHES = [
     Bench("transform_overhead", ("--repeats", "3", "--number", "20000"), transform_overhead),
     Bench("typedtensor_overhead", ("--repeats", "3", "--number", "2000"), typedtensor_overhead),
     Bench("tabular", ("--rows", "20000", "--repeats", "2"), tabular),
-    Bench("text", ("--docs", "1000", "--lm-docs", "50", "--repeats", "2"), text),
+    Bench("text", ("--docs", "5000", "--lm-docs", "400", "--repeats", "5"), text),
     Bench("text_tokenize", ("--docs", "20000", "--repeats", "5", "--skip", "memory"), text_tokenize),
 ]
 

@@ -4,6 +4,7 @@ import torch
 
 from apps_text import LMDataLoader, LMTensorText, SortedDL, TextDataLoaders
 from datablock import PadInput
+from typedtensor import TensorText
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
 
@@ -36,6 +37,34 @@ def test_lm_loader_streams_are_contiguous_windows():
         assert torch.equal(x[s], stream[s * bl : (s + 1) * bl])
         assert torch.equal(y[s], stream[s * bl + 1 : (s + 1) * bl + 1])
     assert all(b[0].shape[1] == 5 for b in batches[:-1]) and len(dl) == len(batches)
+
+
+def test_lm_loader_batches_by_slicing_equal_the_windows_stacked():
+    # batches come from one slice of the streams (columns); they must equal the per-window items, stacked
+    docs = _docs(40)
+    for bs, seq_len, workers in ((4, 5, 0), (3, 7, 0), (1, 4, 0), (4, 5, 2)):
+        dl = LMDataLoader(docs, bs=bs, seq_len=seq_len, num_workers=workers)
+        batches = list(dl)
+        assert len(batches) == dl.dataset.n_batches
+        for k, (x, y) in enumerate(batches):
+            items = [dl.dataset[k * bs + r] for r in range(bs)]
+            assert type(x) is LMTensorText and type(y) is TensorText
+            assert torch.equal(
+                x.as_subclass(torch.Tensor), torch.stack([i[0].as_subclass(torch.Tensor) for i in items])
+            )
+            assert torch.equal(
+                y.as_subclass(torch.Tensor), torch.stack([i[1].as_subclass(torch.Tensor) for i in items])
+            )
+    # windows of different batches in one batch (a custom sampler): stacked one by one, still right
+    dl = LMDataLoader(docs, bs=2, seq_len=5)
+    mixed = dl.new(batch_sampler=[[0, 3], [1, 2]])
+    (x0, y0), _ = list(mixed)
+    assert torch.equal(
+        x0.as_subclass(torch.Tensor), torch.stack([dl.dataset[0][0], dl.dataset[3][0]]).as_subclass(torch.Tensor)
+    )
+    assert torch.equal(
+        y0.as_subclass(torch.Tensor), torch.stack([dl.dataset[0][1], dl.dataset[3][1]]).as_subclass(torch.Tensor)
+    )
 
 
 def test_lm_loader_shuffles_documents_each_pass():

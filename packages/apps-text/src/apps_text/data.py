@@ -89,6 +89,23 @@ class _LMWindows:
         txt = self.stream[st : st + sl + 1]
         return LMTensorText(txt[:-1], vocab=self.vocab_text), TensorText(txt[1:], vocab=self.vocab_text)
 
+    def columns(self) -> dict[int, _WindowColumn]:
+        """Inputs and targets as columns (datablock's loader protocol): a batch of windows is one slice of the
+        `(bs, tokens per stream + 1)` view of the stream, not `2 * bs` windows built and stacked."""
+        rows = self.stream.as_strided((self.bs, self.bl + 1), (self.bl, 1)) if self.bl > 0 else None
+        return {
+            0: _WindowColumn(self, rows, 0, LMTensorText(self.stream[:0], vocab=self.vocab_text)),
+            1: _WindowColumn(self, rows, 1, TensorText(self.stream[:0], vocab=self.vocab_text)),
+        }
+
+    def partial_item(self, i: int, skip: Sequence[int]) -> tuple[Any, ...]:
+        """Window `i` without the elements at positions `skip` (those a loader takes from `columns()`)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"LMDataLoader: window {i} out of range ({len(self)})")
+        if 0 in skip and 1 in skip:  # both taken as columns: nothing to build per window
+            return ()
+        return tuple(o for k, o in enumerate(self[i]) if k not in skip)
+
     @property
     def tls(self) -> Any:
         """The documents' pipelines (what `DataLoaders.to_config` exports)."""
@@ -103,6 +120,26 @@ class _LMWindows:
         if tl is None:
             return tuple(o)
         return tuple(tl.decode(TensorText(_ids(x), vocab=self.vocab_text), full=full) for x in o)
+
+
+class _WindowColumn:
+    """The inputs (`shift=0`) or targets (`shift=1`) of a pass's windows, batched by slicing the streams."""
+
+    def __init__(self, windows: _LMWindows, rows: torch.Tensor | None, shift: int, proto: torch.Tensor) -> None:
+        self.windows, self.rows, self.shift, self.proto = windows, rows, shift, proto
+
+    def batch(self, idxs: Sequence[int]) -> torch.Tensor:
+        w = self.windows
+        idx = torch.as_tensor(list(idxs), dtype=torch.long)
+        ks, streams = idx // w.bs, idx % w.bs
+        k = int(ks[0])
+        if self.rows is None or not bool((ks == k).all()):  # windows of several batches (a custom sampler)
+            out = torch.stack([w[int(i)][self.shift].as_subclass(torch.Tensor) for i in idx])
+        else:
+            sl = w.last_len if k == w.n_batches - 1 else w.seq_len
+            start = k * w.seq_len + self.shift
+            out = self.rows[streams, start : start + sl]
+        return type(self.proto)(out, vocab=w.vocab_text)
 
 
 def _text_vocab(docs: Any) -> Any:
