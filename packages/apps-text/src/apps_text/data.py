@@ -139,7 +139,8 @@ class _WindowColumn:
             sl = w.last_len if k == w.n_batches - 1 else w.seq_len
             start = k * w.seq_len + self.shift
             out = self.rows[streams, start : start + sl]
-        return type(self.proto)(out, vocab=w.vocab_text)
+        cls: type[TensorText] = LMTensorText if self.shift == 0 else TensorText
+        return cls(out, vocab=w.vocab_text)
 
 
 def _text_vocab(docs: Any) -> Any:
